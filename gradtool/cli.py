@@ -1,0 +1,190 @@
+"""The thin Typer layer: options in, one library call, a reporter out; GradtoolError -> one line, exit 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated
+
+import typer
+
+from gradtool import __version__
+from gradtool.errors import GradtoolError
+
+app = typer.Typer(
+    name="gradtool",
+    help="Derivatives and gradient descent: safe expressions, three gradient engines, optimizers.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """gradtool: see README.md for every command, option and convention."""
+
+
+def fail(message: str, code: int = 2):
+    """Print ``error: message`` on stderr and exit with ``code`` (no traceback)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handled(func):
+    """Turn GradtoolError into one stderr line and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GradtoolError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+# Options shared by several commands
+Vars = Annotated[str | None, typer.Option("--vars", help="Variable order, e.g. x,y,z (default: natural "
+                                          "alphabetical order, x2 before x10).")]
+Dim = Annotated[int | None, typer.Option("--dim", help="Dimension of an n-D named test function (default 2).")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+Expr = Annotated[str, typer.Argument(help="An expression such as \"x^2 + 3*y^2\", or a named test function "
+                                     "(see `gradtool functions`).")]
+
+
+@app.command()
+@handled
+def grad(
+    expr: Expr,
+    at: Annotated[str | None, typer.Option("--at", help="Point: x=1,y=2 or 1,2 in variable order.")] = None,
+    hessian: Annotated[bool, typer.Option("--hessian", help="Also the Hessian; at a point, its eigenvalues "
+                                          "and whether the point is a minimum, maximum or saddle.")] = False,
+    latex: Annotated[bool, typer.Option("--latex", help="Print the partial derivatives as LaTeX.")] = False,
+    vars: Vars = None,
+    dim: Dim = None,
+    json: Json = False,
+) -> None:
+    """The symbolic gradient (simplified), and its value at --at."""
+    from gradtool.derive import describe_gradient
+    from gradtool.expr.objective import load_objective
+
+    objective = load_objective(expr, dim, vars)
+    point = objective.point(at) if at is not None else None
+    info = describe_gradient(objective, point, hessian)
+    if json:
+        from gradtool.report.common import print_json
+
+        info.pop("_pretty")
+        print_json(info)
+    else:
+        from gradtool.report.derivatives import show_gradient
+
+        show_gradient(info, latex)
+
+
+def _check_points(objective, at, random, seed, box):
+    import numpy as np
+
+    from gradtool.errors import PointError
+    from gradtool.expr.point import parse_box
+
+    if (at is None) == (random is None):
+        raise PointError("give exactly one of --at POINT or --random N")
+    if at is not None:
+        return np.array([objective.point(at)])
+    if random < 1 or random > 100_000:
+        raise PointError(f"--random must be between 1 and 100000, got {random}")
+    lo, hi = parse_box(box) if box else (objective.named.domain if objective.named else (-2.0, 2.0))
+    return np.random.default_rng(seed).uniform(lo, hi, size=(random, objective.n))
+
+
+@app.command("check-grad")
+@handled
+def check_grad(
+    expr: Expr,
+    at: Annotated[str | None, typer.Option("--at", help="Point: x=1,y=2 or 1,2 in variable order.")] = None,
+    random: Annotated[int | None, typer.Option("--random", help="Check N random points in --box.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --random and --taylor.")] = 0,
+    box: Annotated[str | None, typer.Option("--box", help="LO,HI for --random (default: the named "
+                                            "function's domain, else -2,2).")] = None,
+    user_grad: Annotated[str | None, typer.Option("--grad", help="Your hand-derived gradient, "
+                                                  "\"e1, e2, ...\" in variable order.")] = None,
+    method: Annotated[str, typer.Option("--method", help="Finite differences: central, forward, backward "
+                                        "or five-point.")] = "central",
+    h: Annotated[float | None, typer.Option("--h", help="Difference step (default eps^(1/k)*max(1,|x|)).")
+                 ] = None,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance per component.")] = 1e-6,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance per component.")] = 1e-8,
+    sweep_h: Annotated[bool, typer.Option("--sweep-h", help="Tabulate forward/central error for h = 1e-1 "
+                                          "... 1e-15 at the (first) point.")] = False,
+    taylor: Annotated[bool, typer.Option("--taylor", help="Step-size-free check: the Taylor remainder must "
+                                         "shrink like t^2.")] = False,
+    vars: Vars = None,
+    dim: Dim = None,
+    json: Json = False,
+) -> None:
+    """Check gradients: analytic vs autodiff vs central difference, or YOUR gradient (--grad) vs the truth.
+
+    Exit status: 0 all agree within tolerance, 1 a gradient disagrees, 2 bad input.
+    """
+    from gradtool.check import run_check
+    from gradtool.expr.objective import load_objective
+
+    objective = load_objective(expr, dim, vars)
+    points = _check_points(objective, at, random, seed, box)
+    report = run_check(objective, points, user=user_grad, method=method, h=h, rtol=rtol, atol=atol,
+                       sweep=sweep_h, taylor=taylor, seed=seed)
+    if json:
+        from gradtool.report.common import print_json
+
+        print_json(report)
+    else:
+        from gradtool.report.derivatives import show_check, show_sweep
+
+        show_check(report)
+        if report["sweep"] is not None:
+            show_sweep(report["sweep"])
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def functions(
+    dim: Dim = None,
+    json: Json = False,
+) -> None:
+    """The named test functions: formula, usual domain, start point and all known global minima."""
+    from gradtool.expr.library import FUNCTIONS, describe
+
+    entries = [describe(name, dim if FUNCTIONS[name].n_dim else None) for name in sorted(FUNCTIONS)]
+    if json:
+        from gradtool.report.common import print_json
+
+        print_json({"functions": entries})
+    else:
+        from gradtool.report.derivatives import show_functions
+
+        show_functions(entries)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - outside any command
+        sys.exit(130)

@@ -1,0 +1,83 @@
+"""Symbolic gradients for people: simplified partials, values at a point, Hessian and its verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from gradtool.expr.objective import Objective
+from gradtool.grad.analytic import AnalyticEngine, symbolic_hessian
+
+SIMPLIFY_MAX_OPS = 60  # simplify() is exponential in the worst case: only small partials are simplified
+HESSIAN_MAX_VARS = 50
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """``simplify`` small expressions, leave big ones as SymPy built them."""
+    if sp.count_ops(expr) <= SIMPLIFY_MAX_OPS:
+        simpler = sp.simplify(expr)
+        if sp.count_ops(simpler) <= sp.count_ops(expr):
+            return simpler
+    return expr
+
+
+def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-6) -> tuple[str, list[float]]:
+    """Classify a point from its gradient and Hessian eigenvalues.
+
+    Returns ``(verdict, eigenvalues)``: ``not stationary`` when ``|g| > gtol * max(1, |H|)``; else
+    ``minimum`` (all eigenvalues > tol), ``maximum`` (all < -tol), ``saddle`` (both signs) or
+    ``degenerate`` (some eigenvalue within tol of 0), with tol = 1e-8 * max(1, max |eigenvalue|).
+    """
+    if hessian is None or not np.all(np.isfinite(hessian)) or not np.all(np.isfinite(gradient)):
+        return "not stationary" if np.all(np.isfinite(gradient)) else "undefined", []
+    eig = np.linalg.eigvalsh((hessian + hessian.T) / 2)
+    scale = max(1.0, float(np.max(np.abs(eig))))
+    if np.linalg.norm(gradient) > gtol * scale:
+        return "not stationary", eig.tolist()
+    tol = 1e-8 * scale
+    if np.all(eig > tol):
+        return "minimum", eig.tolist()
+    if np.all(eig < -tol):
+        return "maximum", eig.tolist()
+    if np.any(eig > tol) and np.any(eig < -tol):
+        return "saddle", eig.tolist()
+    return "degenerate", eig.tolist()
+
+
+def describe_gradient(objective: Objective, at: list[float] | None = None, hessian: bool = False) -> dict:
+    """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given."""
+    engine = AnalyticEngine(objective.expr, objective.symbols)
+    names = objective.variables
+    partials = [tidy(g) for g in engine.gradient_exprs]
+    out: dict = {
+        "expression": objective.text,
+        "variables": names,
+        "gradient": {v: str(g) for v, g in zip(names, partials, strict=True)},
+        "at": None, "value": None, "f": None, "hessian": None, "hessian_exprs": None,
+        "eigenvalues": None, "stationary": None,
+        "_pretty": partials,
+    }
+    if hessian:
+        rows = symbolic_hessian(engine.gradient_exprs, objective.symbols)
+        out["hessian_exprs"] = [[str(tidy(e)) for e in row] for row in rows]
+    if at is not None:
+        x = np.asarray(at, float)
+        f, g = engine.value_and_gradient(x)
+        out["at"] = dict(zip(names, at, strict=True))
+        out["f"] = f
+        out["value"] = dict(zip(names, g.tolist(), strict=True))
+        if hessian:
+            h = engine.hessian(x)
+            out["hessian"] = h.tolist()
+            out["stationary"], out["eigenvalues"] = classify(g, h)
+    return out
+
+
+def stationary_kind(objective: Objective, x: np.ndarray, engine: AnalyticEngine | None = None) -> str | None:
+    """Classify the point ``x`` reached by a run (None above ``HESSIAN_MAX_VARS`` variables)."""
+    if objective.n > HESSIAN_MAX_VARS:
+        return None
+    engine = engine or AnalyticEngine(objective.expr, objective.symbols)
+    with np.errstate(all="ignore"):
+        g = engine.gradient(x)
+        return classify(g, engine.hessian(x))[0]

@@ -1,0 +1,172 @@
+"""The analytic engine: SymPy derivatives, compiled once by lambdify (with CSE) into numpy functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import sympy as sp
+
+from gradtool.expr.vocabulary import NUMPY_NAMESPACE
+from gradtool.grad.base import as_points
+
+
+def symbolic_gradient(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[sp.Expr]:
+    """The partial derivatives of ``expr``, one per symbol.
+
+    A sum is differentiated term by term, each term only by its own free symbols, so set-up is linear
+    (not quadratic) in the number of variables for sums of local terms such as Rosenbrock's.
+    """
+    index = {s: i for i, s in enumerate(symbols)}
+    parts: list[list[sp.Expr]] = [[] for _ in symbols]
+    for term in sp.Add.make_args(expr):
+        for s in term.free_symbols:
+            if s in index:
+                parts[index[s]].append(term.diff(s))
+    return [sp.Add(*p) for p in parts]
+
+
+def symbolic_hessian(gradient: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> list[list[sp.Expr]]:
+    """The Hessian matrix from a gradient, differentiating each entry only by the symbols it contains."""
+    n = len(symbols)
+    index = {s: i for i, s in enumerate(symbols)}
+    rows = [[sp.S.Zero] * n for _ in range(n)]
+    for i, g in enumerate(gradient):
+        for s in g.free_symbols:
+            if s in index:
+                rows[i][index[s]] = g.diff(s)
+    return rows
+
+
+def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
+    """lambdify ``exprs`` into one numpy function of ``len(symbols)`` positional arguments.
+
+    The user's symbols are renamed to internal ones first, and the namespace is explicit, so the code
+    lambdify generates and executes contains only names we chose.
+    """
+    internal = [sp.Symbol(f"v{i}", real=True) for i in range(len(symbols))]
+    mapping = dict(zip(symbols, internal, strict=True))
+    renamed = [sp.sympify(e).xreplace(mapping) for e in exprs]
+    return sp.lambdify(internal, renamed, modules=[NUMPY_NAMESPACE, "numpy"], cse=True, docstring_limit=0)
+
+
+def _stack(values: list, batch: int) -> np.ndarray:
+    """Columns (scalars for constant partials, arrays otherwise) as a ``(batch, k)`` array."""
+    out = np.empty((batch, len(values)))
+    for j, v in enumerate(values):
+        out[:, j] = v
+    return out
+
+
+def _shape_key(expr: sp.Basic, local: dict[sp.Symbol, int]) -> tuple:
+    """A hashable key of ``expr``'s tree with each symbol replaced by its local index."""
+    if expr.is_Symbol:
+        return ("s", local[expr])
+    if not expr.args:
+        return (expr,)
+    return (expr.func, *(_shape_key(a, local) for a in expr.args))
+
+
+class TermGroup:
+    """Terms of a sum that are one template in different variables, evaluated as one vectorized call."""
+
+    def __init__(self, template: sp.Expr, placeholders: list[sp.Symbol]):
+        self.indices: list[list[int]] = []
+        self.func = compile_numpy([template, *symbolic_gradient(template, placeholders)], placeholders)
+
+    def accumulate(self, pts: np.ndarray, f: np.ndarray, g: np.ndarray) -> None:
+        idx = np.asarray(self.indices)
+        out = self.func(*(pts[:, idx[:, j]] for j in range(idx.shape[1])))
+        f += np.sum(np.broadcast_to(out[0], (len(pts), len(idx))), axis=1)
+        for j, partial in enumerate(out[1:]):
+            np.add.at(g, (slice(None), idx[:, j]), np.broadcast_to(partial, (len(pts), len(idx))))
+
+
+def group_terms(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[TermGroup]:
+    """Group the terms of a sum by shape, so each distinct shape is differentiated once."""
+    index = {s: i for i, s in enumerate(symbols)}
+    groups: dict[tuple, TermGroup] = {}
+    for term in sp.Add.make_args(expr):
+        own = sorted(term.free_symbols, key=index.__getitem__)
+        local = {s: k for k, s in enumerate(own)}
+        key = (len(own), _shape_key(term, local))
+        if key not in groups:
+            holders = [sp.Symbol(f"p{k}", real=True) for k in range(len(own))]
+            groups[key] = TermGroup(term.xreplace(dict(zip(own, holders, strict=True))), holders)
+        groups[key].indices.append([index[s] for s in own])
+    return list(groups.values())
+
+
+GROUPED_ABOVE = 64  # variables; above this a sum is compiled term group by term group
+
+
+class AnalyticEngine:
+    """Value, gradient and Hessian from SymPy's exact derivatives.
+
+    Up to ``GROUPED_ABOVE`` variables the value and all partials are one lambdified function with common
+    subexpressions shared. Beyond that a sum is split into groups of terms of one shape (Rosenbrock's
+    1,000-variable chain is two shapes), each differentiated once and evaluated vectorized over its terms.
+    """
+
+    name = "analytic"
+
+    def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]):
+        self.expr = expr
+        self.symbols = tuple(symbols)
+        self.n = len(self.symbols)
+        self._groups = None
+        self._gradient_exprs = None
+        if self.n > GROUPED_ABOVE and expr.is_Add:
+            self._groups = group_terms(expr, self.symbols)
+        else:
+            self._f_and_g = compile_numpy([expr, *self.gradient_exprs], self.symbols)
+            self._f = compile_numpy([expr], self.symbols)
+        self._hessian = None
+
+    @property
+    def gradient_exprs(self) -> list[sp.Expr]:
+        """The symbolic partial derivatives (computed on first use for large grouped sums)."""
+        if self._gradient_exprs is None:
+            self._gradient_exprs = symbolic_gradient(self.expr, self.symbols)
+        return self._gradient_exprs
+
+    def _grouped(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f, g = np.zeros(len(pts)), np.zeros(pts.shape)
+        for group in self._groups:
+            group.accumulate(pts, f, g)
+        return f, g
+
+    def value(self, x):
+        if self._groups is not None:
+            return self.value_and_gradient(x)[0]
+        pts, single = as_points(x, self.n)
+        with np.errstate(all="ignore"):
+            if single:
+                return float(self._f(*pts[0].tolist())[0])
+            return _stack(self._f(*pts.T), len(pts))[:, 0]
+
+    def value_and_gradient(self, x):
+        pts, single = as_points(x, self.n)
+        with np.errstate(all="ignore"):
+            if self._groups is not None:
+                f, g = self._grouped(pts)
+                return (float(f[0]), g[0]) if single else (f, g)
+            if single:
+                out = self._f_and_g(*pts[0].tolist())
+                return float(out[0]), np.array(out[1:], dtype=float)
+            out = _stack(self._f_and_g(*pts.T), len(pts))
+        return out[:, 0], out[:, 1:]
+
+    def gradient(self, x):
+        return self.value_and_gradient(x)[1]
+
+    def hessian(self, x) -> np.ndarray:
+        """The Hessian at one point, shape ``(n, n)``."""
+        if self._hessian is None:
+            rows = symbolic_hessian(self.gradient_exprs, self.symbols)
+            self._hessian = compile_numpy([e for row in rows for e in row], self.symbols)
+        pts, single = as_points(x, self.n)
+        with np.errstate(all="ignore"):
+            flat = _stack(self._hessian(*pts.T), len(pts))
+        h = flat.reshape(len(pts), self.n, self.n)
+        return h[0] if single else h

@@ -1,0 +1,45 @@
+"""The registry of gradient engines: one name -> one constructor over an Objective."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gradtool.errors import ConfigError
+from gradtool.expr.objective import Objective
+from gradtool.grad.analytic import AnalyticEngine
+from gradtool.grad.base import GradientEngine
+from gradtool.grad.numeric import METHODS, NumericEngine
+
+
+def _analytic(obj: Objective, **_: object) -> AnalyticEngine:
+    return AnalyticEngine(obj.expr, obj.symbols)
+
+
+def _autodiff(obj: Objective, **_: object) -> GradientEngine:
+    from gradtool.grad.autodiff import AutodiffEngine
+
+    return AutodiffEngine(obj.expr, obj.symbols)
+
+
+def _numeric(obj: Objective, method: str = "central", h: float | None = None, analytic=None,
+             **_: object) -> NumericEngine:
+    if method not in METHODS:
+        raise ConfigError(f"unknown difference method {method!r} (known: {', '.join(METHODS)})")
+    if h is not None and not h > 0:
+        raise ConfigError(f"step h must be positive, got {h}")
+    values = (analytic or AnalyticEngine(obj.expr, obj.symbols)).value
+    return NumericEngine(values, obj.n, method, h)
+
+
+ENGINES: dict[str, Callable[..., GradientEngine]] = {
+    "analytic": _analytic,
+    "autodiff": _autodiff,
+    "numeric": _numeric,
+}
+
+
+def make_engine(name: str, objective: Objective, **options: object) -> GradientEngine:
+    """Build the engine ``name`` for ``objective``; ``method``/``h`` apply to ``numeric``."""
+    if name not in ENGINES:
+        raise ConfigError(f"unknown gradient engine {name!r} (known: {', '.join(ENGINES)})")
+    return ENGINES[name](objective, **options)

@@ -1,0 +1,1 @@
+"""Reporters: Rich tables for people, JSON for scripts (imported only by the CLI)."""

@@ -1,0 +1,49 @@
+"""Shared reporting helpers: consoles, number formatting, JSON that never contains NaN."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def num(v: float | None, digits: int = 6) -> str:
+    """A float for a table: ``nan``/``inf`` spelled out, otherwise ``digits`` significant digits."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.{digits}g}"
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays to Python and non-finite floats to None (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON document alone on stdout."""
+    sys.stdout.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")

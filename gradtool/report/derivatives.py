@@ -1,0 +1,115 @@
+"""Rich output for `grad`, `check-grad` and `functions`."""
+
+from __future__ import annotations
+
+from gradtool.report.common import num, stdout_console
+
+
+def show_gradient(info: dict, latex: bool = False) -> None:
+    import sympy as sp
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(f"[bold]f[/] = {info['expression']}")
+    console.print(f"variables: {', '.join(info['variables'])}\n")
+    for name, expr in zip(info["variables"], info["_pretty"], strict=True):
+        if latex:
+            console.print(f"\\frac{{\\partial f}}{{\\partial {name}}} = {sp.latex(expr)}", markup=False)
+        else:
+            console.print(f"∂f/∂{name} =", markup=False)
+            console.print(sp.pretty(expr, use_unicode=True, wrap_line=False), markup=False)
+            console.print()
+    if info["hessian_exprs"] is not None and info["at"] is None:
+        console.print("Hessian:")
+        for row in info["hessian_exprs"]:
+            console.print("  [" + ", ".join(row) + "]", markup=False)
+    if info["at"] is not None:
+        at = ", ".join(f"{k}={num(v)}" for k, v in info["at"].items())
+        table = Table(title=f"at {at}   f = {num(info['f'], 12)}")
+        table.add_column("variable")
+        table.add_column("∂f/∂variable", justify="right")
+        for name, g in info["value"].items():
+            table.add_row(name, num(g, 12))
+        console.print(table)
+    if info["hessian"] is not None:
+        table = Table(title="Hessian")
+        table.add_column("")
+        for name in info["variables"]:
+            table.add_column(name, justify="right")
+        for name, row in zip(info["variables"], info["hessian"], strict=True):
+            table.add_row(name, *(num(v, 8) for v in row))
+        console.print(table)
+        eig = ", ".join(num(e, 6) for e in info["eigenvalues"])
+        console.print(f"eigenvalues: {eig}\npoint: [bold]{info['stationary']}[/]")
+
+
+def show_check(report: dict) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    for p in report["points"]:
+        at = ", ".join(f"{k}={num(v)}" for k, v in p["at"].items())
+        status = "[green]PASS[/]" if p["ok"] else "[red]FAIL[/]"
+        table = Table(title=f"{status}  at {at}")
+        table.add_column("variable")
+        sources = [k for k in ("analytic", "autodiff", "numeric", "user") if p.get(k) is not None]
+        for k in sources:
+            table.add_column(k, justify="right")
+        table.add_column("abs err", justify="right")
+        table.add_column("rel err", justify="right")
+        table.add_column("", justify="center")
+        for i, name in enumerate(report["variables"]):
+            mark = "[green]✓[/]" if p["passed"][i] else "[red]✗[/]"
+            cells = [num(p[k][name], 10) for k in sources]
+            table.add_row(name, *cells, num(p["abs_errors"][i], 3), num(p["rel_errors"][i], 3), mark)
+        console.print(table)
+        if p.get("note"):
+            console.print(f"[yellow]note:[/] {p['note']}")
+        if p.get("wrong"):
+            console.print(f"[red]your gradient is wrong in:[/] {', '.join(p['wrong'])}")
+        if p.get("taylor_order") is not None:
+            console.print(_taylor_line(p["taylor_order"]))
+    verdict = "[green]all gradients agree[/]" if report["ok"] else "[red]gradients disagree[/]"
+    console.print(f"{len(report['points'])} point(s): {verdict} (rtol={report['rtol']:g}, "
+                  f"atol={report['atol']:g}, numeric: {report['method']})")
+
+
+def _taylor_line(orders: dict) -> str:
+    parts = [f"{k} {num(v, 3)}" for k, v in orders.items()]
+    return "Taylor remainder order (2 = correct, 1 = wrong): " + ", ".join(parts)
+
+
+def show_sweep(sweep: dict) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    table = Table(title="finite-difference error vs step h (max relative error over components)")
+    table.add_column("h", justify="right")
+    table.add_column("forward O(h)", justify="right")
+    table.add_column("central O(h²)", justify="right")
+    for h, fe, ce in zip(sweep["h"], sweep["forward"], sweep["central"], strict=True):
+        fmark = " ◀" if h == sweep["best_h_forward"] else ""
+        cmark = " ◀" if h == sweep["best_h_central"] else ""
+        table.add_row(f"{h:.0e}", num(fe, 3) + fmark, num(ce, 3) + cmark)
+    console.print(table)
+    console.print(f"best h: forward {sweep['best_h_forward']:.0e}, central {sweep['best_h_central']:.0e}. "
+                  "Truncation error shrinks with h (O(h) forward, O(h²) central) until rounding error, "
+                  "~eps/h, takes over.")
+
+
+def show_functions(entries: list[dict]) -> None:
+    from rich.table import Table
+
+    table = Table(title="named test functions", show_lines=True)
+    for col in ("name", "formula", "domain", "start", "global minima"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        minima = "\n".join(
+            "(" + ", ".join(num(v, 10) for v in m["x"].values()) + f") f={num(m['f'], 12)}"
+            for m in e["minima"]
+        )
+        dim = f" [n-D, dim {e['dim']}]" if e["n_dim"] else ""
+        lo, hi = e["domain"]
+        table.add_row(e["name"] + dim, e["formula"], f"[{num(lo)}, {num(hi)}]",
+                      "(" + ", ".join(num(v) for v in e["start"].values()) + ")", minima)
+    stdout_console().print(table)
