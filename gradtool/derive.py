@@ -21,7 +21,7 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-6) -> tuple[str, list[float]]:
+def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-5) -> tuple[str, list[float]]:
     """Classify a point from its gradient and Hessian eigenvalues.
 
     Returns ``(verdict, eigenvalues)``: ``not stationary`` when ``|g| > gtol * max(1, |H|)``; else

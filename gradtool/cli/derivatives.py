@@ -1,69 +1,12 @@
-"""The thin Typer layer: options in, one library call, a reporter out; GradtoolError -> one line, exit 2."""
+"""Commands about derivatives: grad, check-grad, functions."""
 
 from __future__ import annotations
 
-import functools
-import sys
 from typing import Annotated
 
 import typer
 
-from gradtool import __version__
-from gradtool.errors import GradtoolError
-
-app = typer.Typer(
-    name="gradtool",
-    help="Derivatives and gradient descent: safe expressions, three gradient engines, optimizers.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"gradtool {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
-    """gradtool: see README.md for every command, option and convention."""
-
-
-def fail(message: str, code: int = 2):
-    """Print ``error: message`` on stderr and exit with ``code`` (no traceback)."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def handled(func):
-    """Turn GradtoolError into one stderr line and its exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except GradtoolError as exc:
-            fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-# Options shared by several commands
-Vars = Annotated[str | None, typer.Option("--vars", help="Variable order, e.g. x,y,z (default: natural "
-                                          "alphabetical order, x2 before x10).")]
-Dim = Annotated[int | None, typer.Option("--dim", help="Dimension of an n-D named test function (default 2).")]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
-Expr = Annotated[str, typer.Argument(help="An expression such as \"x^2 + 3*y^2\", or a named test function "
-                                     "(see `gradtool functions`).")]
+from gradtool.cli.common import Dim, Expr, Json, Vars, app, handled
 
 
 @app.command()
@@ -180,11 +123,3 @@ def functions(
         from gradtool.report.derivatives import show_functions
 
         show_functions(entries)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover - outside any command
-        sys.exit(130)

@@ -1,0 +1,131 @@
+"""Reverse-mode autodiff of SymPy expressions: expression -> tape -> one compiled forward + reverse sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from gradtool.expr.vocabulary import relu, sigmoid, softplus
+from gradtool.grad.base import as_points
+from gradtool.grad.rules import missing_rule
+from gradtool.grad.tape import Node, Tape, compile_gradient, compile_value
+
+# SymPy head -> primitive in rules.RULES. Pow is split by its exponent (see _convert); sqrt arrives as
+# Pow, log(x, b) as log(x) / log(b), and subtraction and division as Add, Mul and Pow.
+SYMPY_PRIMITIVES: dict[type, str] = {
+    sp.Add: "add",
+    sp.Mul: "mul",
+    sp.exp: "exp",
+    sp.log: "log",
+    sp.sin: "sin",
+    sp.cos: "cos",
+    sp.tan: "tan",
+    sp.asin: "asin",
+    sp.acos: "acos",
+    sp.atan: "atan",
+    sp.sinh: "sinh",
+    sp.cosh: "cosh",
+    sp.tanh: "tanh",
+    sp.Abs: "abs",
+    sp.Max: "max",
+    sp.Min: "min",
+    sigmoid: "sigmoid",
+    relu: "relu",
+    softplus: "softplus",
+}
+
+
+def _constant(expr: sp.Expr) -> float:
+    # non-real constants (log(-1) = I*pi, 1/0 = zoo) become nan, as numpy's real arithmetic would give
+    try:
+        return float(expr)
+    except TypeError:
+        return float("nan")
+
+
+def _convert(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
+    # memo over hashable SymPy subtrees: each distinct subexpression becomes one node (CSE for free)
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Symbol:
+        raise ValueError(f"the expression uses {expr}, which is not among the engine's variables")
+    primitive = "pow" if expr.is_Pow else SYMPY_PRIMITIVES.get(type(expr))
+    if primitive is None and expr.free_symbols:
+        raise missing_rule(type(expr).__name__)
+    args = [] if primitive is None else [_convert(arg, tape, memo) for arg in expr.args]
+    if all(arg.op == "const" for arg in args):
+        node = tape.const(_constant(expr))  # numbers, pi, E, and symbol-free subtrees, evaluated by SymPy
+    elif expr.is_Pow and args[1].op == "const":
+        node = tape.pow(args[0], _constant(expr.exp))  # x ** c: its own rule, no log(x) adjoint
+    else:
+        node = tape.apply(primitive, *args)
+    memo[expr] = node
+    return node
+
+
+def expression_to_tape(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> tuple[Tape, Node, list[Node]]:
+    """Return ``(tape, output node, input nodes)`` for ``expr`` as a function of ``symbols`` (in order).
+
+    Raises:
+        MissingRuleError: ``expr`` contains an operation without a derivative rule (the message names it).
+        ValueError: ``expr`` uses a symbol not in ``symbols``.
+    """
+    tape = Tape()
+    inputs = [tape.input(str(symbol)) for symbol in symbols]
+    output = _convert(sp.sympify(expr), tape, dict(zip(symbols, inputs, strict=True)))
+    return tape, output, inputs
+
+
+class AutodiffEngine:
+    """Gradients by reverse-mode autodiff over a compiled tape; never calls ``sympy.diff``.
+
+    One call evaluates a point ``(n,)`` or a batch ``(batch, n)`` in a single sweep. Non-finite results
+    (log of a negative number, division by zero) come back as nan or inf, never as an exception.
+    """
+
+    name = "autodiff"
+
+    def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> None:
+        self.n = len(symbols)
+        self._tape, self._output, inputs = expression_to_tape(expr, symbols)
+        self._sweep = compile_gradient(self._tape, self._output, inputs)
+
+    @cached_property
+    def _value(self) -> Callable:
+        return compile_value(self._tape, self._output)  # on first use: many callers never ask for it
+
+    def _columns(self, x) -> tuple[np.ndarray, bool]:
+        """The sweep's arguments (one per variable) and whether ``x`` was a single point."""
+        if type(x) is np.ndarray and x.shape == (self.n,) and x.dtype == np.float64:
+            return x, True  # the optimizer's hot path: skip as_points' copies
+        points, single = as_points(x, self.n)
+        return (points[0] if single else points.T), single
+
+    def value(self, x: np.ndarray) -> float | np.ndarray:
+        columns, single = self._columns(x)
+        with np.errstate(all="ignore"):
+            value = self._value(*columns)
+        return float(value) if single else _filled(columns.shape[1:], value)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return self.value_and_gradient(x)[1]
+
+    def value_and_gradient(self, x: np.ndarray) -> tuple[float | np.ndarray, np.ndarray]:
+        columns, single = self._columns(x)
+        with np.errstate(all="ignore"):
+            value, grads = self._sweep(*columns)
+        if single:
+            return float(value), np.array(grads, dtype=float)
+        gradient = np.empty(columns.shape[::-1])
+        for k, grad in enumerate(grads):
+            gradient[:, k] = grad  # broadcasts the scalars of constant partial derivatives
+        return _filled(columns.shape[1:], value), gradient
+
+
+def _filled(shape: tuple[int, ...], value) -> np.ndarray:
+    out = np.empty(shape)
+    out[...] = value
+    return out

@@ -1,0 +1,244 @@
+"""The autodiff graph (a tape of primitive operations) and its compilation into one forward + reverse sweep.
+
+A ``Tape`` is a hash-consed DAG: inputs, constants and primitive operations from ``rules.RULES``, each
+node appended after its arguments, so the list order is a topological order. ``compile_gradient`` turns
+the nodes reachable from an output into straight-line Python source (one statement per node forward,
+then one per adjoint contribution in reverse) and execs it once; every later call runs no graph walk.
+
+Safety invariant: the generated source contains only internal identifiers (``v<k>`` inputs, ``t<i>``
+values, ``a<i>`` adjoints), names from ``rules.NAMESPACE``, and numeric literals made by ``repr`` of
+a float or int (axes, shapes). Input names and every other user-supplied string stay in Python data and
+never reach ``exec``; ``check_source`` verifies this on the compiled code before each exec, and exec
+gets ``rules.NAMESPACE`` with empty builtins as its only globals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+from gradtool.grad.rules import NAMESPACE, RULES, Shape, literal, missing_rule
+
+_INTERNAL_NAME = re.compile(r"[tav][0-9]+")
+_SIMPLE = re.compile(r"[tav][0-9]+|[0-9.e+-]+|\(-[0-9.e+-]+\)")  # a name or a float literal
+
+
+@dataclass(frozen=True)
+class Node:
+    """One tape entry: ``op`` is ``"input"``, ``"const"`` or a key of ``RULES``; ``args`` are node indices."""
+
+    index: int
+    op: str
+    args: tuple[int, ...]
+    attrs: tuple[tuple[str, Any], ...]
+    shape: Shape
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.attrs)
+
+
+class Tape:
+    """A DAG of primitive operations; identical operations on identical arguments are stored once."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.inputs: list[Node] = []
+        self._memo: dict[tuple, Node] = {}
+        self._input_names: set[str] = set()
+
+    def _add(self, op: str, args: tuple[int, ...], attrs: dict[str, Any], shape: Shape) -> Node:
+        key = (op, args, tuple(sorted(attrs.items())))
+        if key not in self._memo:
+            self._memo[key] = Node(len(self.nodes), op, args, key[2], shape)
+            self.nodes.append(self._memo[key])
+        return self._memo[key]
+
+    def input(self, name: str, shape: Sequence[int] | None = None) -> Node:
+        """A named input; ``shape=None`` means elementwise over whatever arrays are passed in."""
+        if name in self._input_names:
+            raise ValueError(f"duplicate input name {name!r}")
+        self._input_names.add(name)
+        node = self._add("input", (), {"name": name}, None if shape is None else tuple(shape))
+        self.inputs.append(node)
+        return node
+
+    def const(self, value: float) -> Node:
+        """A scalar constant (stored as float64)."""
+        return self._add("const", (), {"value": literal(value)}, ())
+
+    def apply(self, op: str, *args: Node | float, **attrs: Any) -> Node:
+        """Apply primitive ``op``; numbers among ``args`` become constants."""
+        rule = RULES.get(op)
+        if rule is None:
+            raise missing_rule(op)
+        nodes = [arg if isinstance(arg, Node) else self.const(arg) for arg in args]
+        shape = rule.shape([node.shape for node in nodes], attrs)
+        return self._add(op, tuple(node.index for node in nodes), attrs, shape)
+
+    def add(self, *args: Node | float) -> Node:
+        return self.apply("add", *args)
+
+    def mul(self, *args: Node | float) -> Node:
+        return self.apply("mul", *args)
+
+    def pow(self, base: Node | float, exponent: Node | float) -> Node:
+        if isinstance(exponent, Node):
+            return self.apply("pow", base, exponent)
+        return self.apply("pow_const", base, exponent=float(exponent))
+
+    def matmul(self, a: Node, b: Node) -> Node:
+        return self.apply("matmul", a, b)
+
+    def sum(self, a: Node, axis: int | None = None) -> Node:
+        return self.apply("sum", a, axis=axis)
+
+    def mean(self, a: Node, axis: int | None = None) -> Node:
+        return self.apply("mean", a, axis=axis)
+
+
+def _source_names(tape: Tape) -> dict[int, str]:
+    names = {node.index: f"v{k}" for k, node in enumerate(tape.inputs)}
+    for node in tape.nodes:
+        if node.op == "const":
+            names[node.index] = node.params["value"]
+        elif node.op != "input":
+            names[node.index] = f"t{node.index}"
+    return names
+
+
+def _live_nodes(tape: Tape, output: Node) -> list[Node]:
+    """The output's ancestors (itself included), in tape (= topological) order."""
+    live = {output.index}
+    for node in reversed(tape.nodes[: output.index + 1]):
+        if node.index in live:
+            live.update(node.args)
+    return [node for node in tape.nodes if node.index in live]
+
+
+def _forward_lines(live: list[Node], names: dict[int, str]) -> list[str]:
+    lines = []
+    for node in live:
+        if node.op not in ("input", "const"):
+            args = [names[k] for k in node.args]
+            lines.append(f"    {names[node.index]} = {RULES[node.op].forward(args, node.params)}")
+    return lines
+
+
+def _contribution(tape: Tape, node: Node, k: int, args: list[str], y: str, g: str) -> str:
+    rule, arg = RULES[node.op], tape.nodes[node.args[k]]
+    source = rule.adjoint(args, y, g, k, node.params)
+    if source.startswith("1.0 * "):  # the scalar seed: 1.0 * x == x exactly, so skip the multiplication
+        source = source[len("1.0 * ") :]
+    if rule.broadcasts and None not in (node.shape, arg.shape) and arg.shape != node.shape:
+        source = f"unbroadcast({source}, {arg.shape!r})"
+    return source
+
+
+def _depending_on(live: list[Node], wrt: set[int]) -> set[int]:
+    needs = set(wrt)
+    for node in live:
+        if any(k in needs for k in node.args):
+            needs.add(node.index)
+    return needs
+
+
+def _reverse_lines(tape: Tape, live: list[Node], wrt: set[int], names: dict[int, str]):
+    """Adjoint statements (output seeded with ones) and the adjoint source of each node that got one."""
+    needs = _depending_on(live, wrt)
+    output = live[-1]
+    lines, adjoint = [], {output.index: "1.0"}
+    if output.shape not in (None, ()):
+        lines, adjoint = [f"    a{output.index} = ones({output.shape!r})"], {output.index: f"a{output.index}"}
+    for node in reversed(live):
+        if node.index not in needs or node.op == "input":
+            continue
+        args = [names[j] for j in node.args]
+        for k, arg in enumerate(node.args):
+            if arg not in needs:
+                continue
+            source = _contribution(tape, node, k, args, names[node.index], adjoint[node.index])
+            if arg in adjoint:
+                lines.append(f"    a{arg} = {adjoint[arg]} + ({source})")
+                adjoint[arg] = f"a{arg}"
+            elif _SIMPLE.fullmatch(source):
+                adjoint[arg] = source  # passed on unchanged (add): alias it instead of copying
+            else:
+                lines.append(f"    a{arg} = {source}")
+                adjoint[arg] = f"a{arg}"
+    return lines, adjoint
+
+
+def _gradient_of(node: Node, adjoint: dict[int, str]) -> str:
+    if node.index not in adjoint:
+        return "0.0" if node.shape in (None, ()) else f"zeros({node.shape!r})"
+    if node.shape in (None, ()):
+        return adjoint[node.index]
+    return f"broadcast_to({adjoint[node.index]}, {node.shape!r})"
+
+
+def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None) -> str:
+    """Straight-line source of ``def sweep(v0, ...)`` over all tape inputs, in declaration order.
+
+    It returns the output's value if ``wrt`` is None, else ``(value, [d output / d w for w in wrt])``
+    (for an array output, the gradient of the sum of its entries).
+    """
+    names = _source_names(tape)
+    live = _live_nodes(tape, output)
+    lines = [f"def sweep({', '.join(names[node.index] for node in tape.inputs)}):"]
+    lines += _forward_lines(live, names)
+    if wrt is None:
+        return "\n".join([*lines, f"    return {names[output.index]}"])
+    if any(node.op != "input" for node in wrt):
+        raise ValueError("gradients are taken with respect to input nodes only")
+    reverse, adjoint = _reverse_lines(tape, live, {node.index for node in wrt}, names)
+    grads = ", ".join(_gradient_of(node, adjoint) for node in wrt)
+    return "\n".join([*lines, *reverse, f"    return {names[output.index]}, [{grads}]"])
+
+
+def _is_number(value: object) -> bool:
+    return value is None or type(value) in (int, float) or (
+        type(value) is tuple and all(type(k) is int for k in value)  # a shape
+    )
+
+
+def check_source(source: str) -> CodeType:
+    """Compile generated source; raise ``RuntimeError`` unless the code can reach only NAMESPACE globals,
+    internal locals and numeric constants (checked on the compiled code objects: exactly what runs)."""
+    module = compile(source, "<gradtool tape>", "exec")
+    functions = [c for c in module.co_consts if isinstance(c, CodeType)]
+    problems = [] if module.co_names == ("sweep",) and len(functions) == 1 else ["a module-level statement"]
+    for code in functions:
+        problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in NAMESPACE]
+        problems += [f"the local {n!r}" for n in code.co_varnames if not _INTERNAL_NAME.fullmatch(n)]
+        problems += [f"the constant {c!r}" for c in code.co_consts if not _is_number(c)]
+        problems += [f"the closure variable {n!r}" for n in code.co_freevars + code.co_cellvars]
+    if problems:
+        raise RuntimeError(f"generated source uses {problems[0]}")
+    return module
+
+
+def _compile(source: str) -> Callable:
+    namespace = {**NAMESPACE, "__builtins__": {}}
+    exec(check_source(source), namespace)  # noqa: S102 - see the module docstring
+    function = namespace["sweep"]
+    function.source = source
+    return function
+
+
+def compile_gradient(tape: Tape, output: Node, wrt: Sequence[Node]) -> Callable:
+    """``f(*inputs) -> (value, [gradient per wrt node])``; inputs positional in declaration order.
+
+    Each gradient has its input's declared shape; for an input declared without a shape it is whatever
+    the sweep produced (a scalar where the gradient is constant), for the caller to broadcast.
+    ``f.source`` holds the generated code.
+    """
+    return _compile(generate_source(tape, output, list(wrt)))
+
+
+def compile_value(tape: Tape, output: Node) -> Callable:
+    """``f(*inputs) -> value``: the forward statements of ``compile_gradient`` alone."""
+    return _compile(generate_source(tape, output))

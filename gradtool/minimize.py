@@ -1,0 +1,201 @@
+"""`gradtool.minimize`: expression + engine + optimizer + schedule -> the loop -> one RunResult."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradtool.errors import ConfigError
+from gradtool.expr.objective import Objective, load_objective
+from gradtool.expr.point import parse_box
+from gradtool.grad.engines import make_engine
+from gradtool.optim import make_optimizer, make_schedule
+from gradtool.result import RunResult, status_message
+from gradtool.run import Stopping, iterate, iterate_batch
+
+SCHEDULE_KEYS = ("gamma", "step_size", "decay", "t_max", "eta_min", "warmup", "start_factor")
+MAX_STARTS = 1_000_000
+
+
+def build_schedule(lr: float, schedule: str | None, options: dict[str, Any]):
+    """The schedule for this run; options of a schedule that is not chosen are an error, not ignored."""
+    name = schedule or "constant"
+    given = {k: v for k, v in options.items() if v is not None}
+    return make_schedule(name, lr, **given)
+
+
+def _counted(engine) -> tuple[Callable, list[int]]:
+    calls = [0]
+    fg = engine.value_and_gradient
+
+    def counted(x):
+        calls[0] += 1
+        return fg(x)
+
+    return counted, calls
+
+
+@dataclass
+class Prepared:
+    """A validated run, ready to go: nothing is computed or written until :meth:`run`."""
+
+    objective: Objective
+    engine: Any
+    opt: Any
+    sched: Any
+    stop: Stopping
+    start: list[float]
+    every: int | None
+    classify: bool
+
+    def common(self) -> dict[str, Any]:
+        return dict(expression=self.objective.text, variables=self.objective.variables,
+                    optimizer=self.opt.to_dict(), schedule=self.sched.to_dict(),
+                    gradient=self.engine.name)
+
+    def run(self, *, sink: Callable | None = None, record: bool = False,
+            progress: Callable[[int], None] | None = None) -> RunResult:
+        """Run from the start point; returns the RunResult (never raises for non-convergence)."""
+        fg, calls = _counted(self.engine)
+        x0 = np.asarray(self.start, float)
+        t0 = time.perf_counter()
+        with np.errstate(all="ignore"):
+            out = iterate(fg, self.opt.update, self.opt.init(x0), self.sched, x0, self.stop,
+                          every=self.every, sink=sink, record=record, progress=progress)
+        elapsed = time.perf_counter() - t0
+        per_grad = getattr(self.engine, "evaluations_per_gradient", 0)
+        result = RunResult(
+            **self.common(), x0=list(self.start), x=out.x.tolist(), f=float(out.f),
+            grad_norm=float(np.linalg.norm(out.g)) if np.all(np.isfinite(out.g)) else float("nan"),
+            steps=out.steps, status=out.status,
+            message=status_message(out.status, reason=out.reason, steps=self.stop.steps, step=out.steps),
+            time_s=elapsed, evaluations={"f": calls[0] * (1 + per_grad), "grad": calls[0]},
+            best={"x": np.asarray(out.best_x).tolist(), "f": float(out.best_f), "step": out.best_step},
+            rows=out.rows, path=out.path, values=out.values,
+        )
+        if self.classify and np.all(np.isfinite(out.x)):
+            from gradtool.derive import stationary_kind
+
+            result.stationary = stationary_kind(self.objective, out.x)
+        return result
+
+
+def prepare(
+    expr: str | Objective,
+    x0: Any = None,
+    *,
+    optimizer: str = "gd",
+    lr: float | None = None,
+    schedule: str | None = None,
+    schedule_options: dict[str, Any] | None = None,
+    gradient: str = "analytic",
+    steps: int = 1000,
+    tol: float = 1e-8,
+    ftol: float | None = None,
+    xtol: float | None = None,
+    dim: int | None = None,
+    variables: str | list[str] | None = None,
+    every: int | None = None,
+    classify: bool = True,
+    **hyper: Any,
+) -> Prepared:
+    """Validate and build everything a run needs (see :func:`minimize` for the arguments)."""
+    objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
+    opt = make_optimizer(optimizer, **({"lr": lr} if lr is not None else {}), **hyper)
+    sched = build_schedule(opt.hyper["lr"], schedule, schedule_options or {})
+    stop = Stopping(steps, tol, ftol, xtol)
+    engine = make_engine(gradient, objective)
+    start = objective.point(x0) if x0 is not None else objective.start()
+    return Prepared(objective, engine, opt, sched, stop, start, every, classify)
+
+
+def minimize(
+    expr: str | Objective,
+    x0: Any = None,
+    *,
+    starts: int | None = None,
+    box: Any = None,
+    seed: int = 0,
+    sink: Callable | None = None,
+    record: bool = False,
+    progress: Callable[[int], None] | None = None,
+    **options: Any,
+) -> RunResult:
+    """Minimize ``expr`` from ``x0`` with a named optimizer; return one :class:`RunResult`.
+
+    Args:
+        expr: an expression, a named test function, or an :class:`Objective`.
+        x0: start point (``"x=1,y=2"``, ``"1,2"``, list or mapping); default: the named function's usual
+            start, else zeros.
+        starts, box, seed: multi-start: ``starts`` points uniform in ``box`` (LO,HI), run as one batch.
+        sink: receives every iterate (trajectory files); record: keep the whole path in the result.
+        progress: called every 1,000 steps with the step number.
+        **options: ``optimizer`` (a name in ``OPTIMIZERS``) and its hyperparameters with torch's names
+            (``lr``, ``momentum``, ``beta1``, ...), ``schedule`` + ``schedule_options`` (gamma, step_size,
+            decay, t_max, eta_min, warmup), ``gradient`` (analytic, autodiff, numeric), stopping rules
+            ``steps``, ``tol``, ``ftol``, ``xtol``, ``dim``, ``variables``, ``every`` (table rows).
+
+    Non-convergence is a status in the result, never an exception. Bad input raises GradtoolError.
+    """
+    problem = prepare(expr, x0, **options)
+    if starts is not None:
+        return _multistart(problem, starts, box, seed)
+    return problem.run(sink=sink, record=record, progress=progress)
+
+
+def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResult:
+    objective, opt, stop = problem.objective, problem.opt, problem.stop
+    if not isinstance(starts, int) or isinstance(starts, bool) or not 1 <= starts <= MAX_STARTS:
+        raise ConfigError(f"starts must be a whole number from 1 to {MAX_STARTS}, got {starts!r}")
+    lo, hi = parse_box(box) if box is not None else (objective.named.domain if objective.named else (-1, 1))
+    x0 = np.random.default_rng(seed).uniform(lo, hi, size=(starts, objective.n))
+    t0 = time.perf_counter()
+    with np.errstate(all="ignore"):
+        out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0,
+                            stop)
+    elapsed = time.perf_counter() - t0
+    finished = np.array([s != "diverged" for s in out.status])
+    order = np.where(finished, out.f, np.inf)
+    best = int(np.argmin(order))
+    minima = distinct_minima(out.x[finished], out.f[finished])
+    from gradtool.derive import stationary_kind
+
+    for m in minima:
+        m["stationary"] = stationary_kind(objective, np.array(m["x"]))
+        m["x"] = dict(zip(objective.variables, m["x"], strict=True))
+    counts = {s: out.status.count(s) for s in ("converged", "max_steps", "diverged")}
+    status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else
+                                                                "max_steps")
+    reason = f"{counts['converged']} of {starts} starts converged"
+    return RunResult(
+        **problem.common(), x0=x0[best].tolist(), x=out.x[best].tolist(), f=float(out.f[best]),
+        grad_norm=float(out.grad_norm[best]), steps=int(out.steps[best]), status=status,
+        message=f"{starts} starts: {counts['converged']} converged, {counts['max_steps']} reached max "
+                f"steps, {counts['diverged']} diverged; best shown" if status != "converged" else
+                status_message("converged", reason=reason),
+        time_s=elapsed, evaluations={"f": out.evaluations * starts, "grad": out.evaluations * starts},
+        best={"x": out.x[best].tolist(), "f": float(out.f[best]), "step": int(out.steps[best])},
+        stationary=stationary_kind(objective, out.x[best]),
+        starts={"count": starts, "box": [lo, hi], "seed": seed, **counts},
+        minima=minima,
+    )
+
+
+def distinct_minima(x: np.ndarray, f: np.ndarray, tol: float = 1e-3) -> list[dict[str, Any]]:
+    """Cluster end points closer than ``tol * max(1, |x|)``; each cluster reports its best point and count.
+
+    Sorted by f, then by how many starts reached it.
+    """
+    clusters: list[dict[str, Any]] = []
+    for i in np.argsort(f, kind="stable"):
+        for c in clusters:
+            if np.linalg.norm(x[i] - c["_x"]) <= tol * max(1.0, float(np.linalg.norm(c["_x"]))):
+                c["count"] += 1
+                break
+        else:
+            clusters.append({"_x": x[i], "f": float(f[i]), "count": 1})
+    return [{"x": c["_x"].tolist(), "f": c["f"], "count": c["count"]} for c in clusters]
