@@ -121,7 +121,7 @@ def minimize(
     Exit status: 0 converged or max steps (1 with --require-converged), 1 diverged, 2 bad input,
     130 interrupted.
     """
-    from gradtool.minimize import minimize as run_minimize
+    from gradtool.descent import minimize as run_minimize
 
     hyper = hyper_options(momentum, dampening, alpha, eps, beta1, beta2, weight_decay, centered, eps_in_sqrt,
                           amsgrad, lr_decay, initial_accumulator_value, rho)
@@ -154,7 +154,7 @@ def _single_run(run_minimize, expr, x0, options, trajectory, silent, record):
     try:
         if trajectory:
             from gradtool.io import TrajectoryCSV, atomic_writer, check_writable
-            from gradtool.minimize import prepare
+            from gradtool.descent import prepare
 
             check_writable(trajectory)
             problem = prepare(expr, x0, **options)  # validate everything before creating the file

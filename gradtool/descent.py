@@ -1,4 +1,4 @@
-"""`gradtool.minimize`: expression + engine + optimizer + schedule -> the loop -> one RunResult."""
+"""`gradtool.minimize` (module descent): expression + engine + optimizer + schedule -> the loop -> one RunResult."""
 
 from __future__ import annotations
 

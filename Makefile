@@ -1,0 +1,38 @@
+# gradtool: every target creates and uses the local virtual environment .venv by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench pictures torch clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gradtool grad "x^2*y + sin(x)" --at x=1,y=2 --hessian
+	$(BIN)/gradtool check-grad "x^2*y" --at x=2,y=1 --grad "2*x*y, x^3" || true
+	$(BIN)/gradtool check-grad "sin(x)" --at x=1 --sweep-h
+	$(BIN)/gradtool minimize "theta^2 - 4*theta + 4" --x0 theta=0 --lr 0.1 --xtol 1e-6
+	$(BIN)/gradtool minimize rosenbrock --x0=-1.5,2 --optimizer nag --lr 1e-3 --momentum 0.9 --steps 20000
+	$(BIN)/gradtool minimize himmelblau --starts 200 --box=-5,5 --seed 0 --optimizer adam --lr 0.05 --quiet
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check gradtool tests benchmarks
+	$(BIN)/ruff format --check gradtool tests benchmarks
+
+# optional: the CPU build of PyTorch for the cross-check tests (never a runtime dependency)
+torch: $(STAMP)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --write docs/performance.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
