@@ -73,11 +73,16 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
     return out
 
 
-def stationary_kind(objective: Objective, x: np.ndarray, engine: AnalyticEngine | None = None) -> str | None:
-    """Classify the point ``x`` reached by a run (None above ``HESSIAN_MAX_VARS`` variables)."""
-    if objective.n > HESSIAN_MAX_VARS:
-        return None
-    engine = engine or AnalyticEngine(objective.expr, objective.symbols)
+def stationary_kinds(objective: Objective, points: np.ndarray, engine=None) -> list[str | None]:
+    """Classify each row of ``points`` from one batched gradient and Hessian evaluation.
+
+    Returns None per point above ``HESSIAN_MAX_VARS`` variables. ``engine`` is reused when it is analytic.
+    """
+    if objective.n > HESSIAN_MAX_VARS or len(points) == 0:
+        return [None] * len(points)
+    if not isinstance(engine, AnalyticEngine):
+        engine = AnalyticEngine(objective.expr, objective.symbols)
     with np.errstate(all="ignore"):
-        g = engine.gradient(x)
-        return classify(g, engine.hessian(x))[0]
+        g = engine.gradient(points)
+        h = engine.hessian(points)
+    return [classify(gi, hi)[0] for gi, hi in zip(g, h, strict=True)]

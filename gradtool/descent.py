@@ -78,9 +78,9 @@ class Prepared:
             rows=out.rows, path=out.path, values=out.values,
         )
         if self.classify and np.all(np.isfinite(out.x)):
-            from gradtool.derive import stationary_kind
+            from gradtool.derive import stationary_kinds
 
-            result.stationary = stationary_kind(self.objective, out.x)
+            result.stationary = stationary_kinds(self.objective, out.x[None, :], self.engine)[0]
         return result
 
 
@@ -162,10 +162,12 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
     order = np.where(finished, out.f, np.inf)
     best = int(np.argmin(order))
     minima = distinct_minima(out.x[finished], out.f[finished])
-    from gradtool.derive import stationary_kind
+    from gradtool.derive import stationary_kinds
 
-    for m in minima:
-        m["stationary"] = stationary_kind(objective, np.array(m["x"]))
+    kinds = stationary_kinds(objective, np.array([m["x"] for m in minima] + [out.x[best].tolist()]),
+                             problem.engine)
+    for m, kind in zip(minima, kinds, strict=False):
+        m["stationary"] = kind
         m["x"] = dict(zip(objective.variables, m["x"], strict=True))
     counts = {s: out.status.count(s) for s in ("converged", "max_steps", "diverged")}
     status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else
@@ -179,7 +181,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
                 status_message("converged", reason=reason),
         time_s=elapsed, evaluations={"f": out.evaluations * starts, "grad": out.evaluations * starts},
         best={"x": out.x[best].tolist(), "f": float(out.f[best]), "step": int(out.steps[best])},
-        stationary=stationary_kind(objective, out.x[best]),
+        stationary=kinds[-1],
         starts={"count": starts, "box": [lo, hi], "seed": seed, **counts},
         minima=minima,
     )
@@ -188,14 +190,20 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
 def distinct_minima(x: np.ndarray, f: np.ndarray, tol: float = 1e-3) -> list[dict[str, Any]]:
     """Cluster end points closer than ``tol * max(1, |x|)``; each cluster reports its best point and count.
 
-    Sorted by f, then by how many starts reached it.
+    Greedy in order of f: a point joins the first (lowest-f) cluster centre within reach, else starts a
+    cluster. Sorted by f.
     """
-    clusters: list[dict[str, Any]] = []
+    centres = np.empty((0, x.shape[1]))
+    values: list[float] = []
+    counts: list[int] = []
     for i in np.argsort(f, kind="stable"):
-        for c in clusters:
-            if np.linalg.norm(x[i] - c["_x"]) <= tol * max(1.0, float(np.linalg.norm(c["_x"]))):
-                c["count"] += 1
-                break
-        else:
-            clusters.append({"_x": x[i], "f": float(f[i]), "count": 1})
-    return [{"x": c["_x"].tolist(), "f": c["f"], "count": c["count"]} for c in clusters]
+        if len(centres):
+            reach = tol * np.maximum(1.0, np.linalg.norm(centres, axis=1))
+            near = np.flatnonzero(np.linalg.norm(centres - x[i], axis=1) <= reach)
+            if len(near):
+                counts[near[0]] += 1
+                continue
+        centres = np.vstack([centres, x[i]])
+        values.append(float(f[i]))
+        counts.append(1)
+    return [{"x": c.tolist(), "f": v, "count": k} for c, v, k in zip(centres, values, counts, strict=True)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+import threading
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -32,3 +35,26 @@ def as_points(x, n: int) -> tuple[np.ndarray, bool]:
     if arr.ndim == 2 and arr.shape[1] == n:
         return arr, False
     raise ValueError(f"expected shape ({n},) or (batch, {n}), got {arr.shape}")
+
+
+_local = threading.local()
+
+
+def quietly(function: Callable, *args):
+    """``function(*args)`` with numpy's floating-point errors ignored: nan and inf, no warning, no exception.
+
+    The effect of ``with np.errstate(all="ignore")`` at a twentieth of its cost (~0.1 us instead of ~2 us,
+    which is most of a 2-D gradient's time): numpy 2 keeps its error state in a context variable, so a
+    context copied once inside ``errstate`` carries it. One context per thread, since a context cannot
+    be entered twice at once; only numpy code runs inside it. If the copy does not carry the state
+    (numpy 1.x kept it globally), this falls back to ``errstate`` itself.
+    """
+    context = getattr(_local, "context", None)
+    if context is None:
+        with np.errstate(all="ignore"):
+            context = contextvars.copy_context()
+        _local.context = context = context if context.run(np.geterr)["invalid"] == "ignore" else False
+    if context is False:
+        with np.errstate(all="ignore"):
+            return function(*args)
+    return context.run(function, *args)

@@ -68,7 +68,7 @@ class Tape:
 
     def const(self, value: float) -> Node:
         """A scalar constant (stored as float64)."""
-        return self._add("const", (), {"value": literal(value)}, ())
+        return self._add("const", (), {"literal": literal(value)}, ())
 
     def apply(self, op: str, *args: Node | float, **attrs: Any) -> Node:
         """Apply primitive ``op``; numbers among ``args`` become constants."""
@@ -76,27 +76,35 @@ class Tape:
         if rule is None:
             raise missing_rule(op)
         nodes = [arg if isinstance(arg, Node) else self.const(arg) for arg in args]
+        if any(node.index >= len(self.nodes) or self.nodes[node.index] is not node for node in nodes):
+            raise ValueError(f"{op}: an argument belongs to another tape")
         shape = rule.shape([node.shape for node in nodes], attrs)
         return self._add(op, tuple(node.index for node in nodes), attrs, shape)
 
     def add(self, *args: Node | float) -> Node:
+        """Elementwise sum with numpy broadcasting."""
         return self.apply("add", *args)
 
     def mul(self, *args: Node | float) -> Node:
+        """Elementwise product with numpy broadcasting."""
         return self.apply("mul", *args)
 
     def pow(self, base: Node | float, exponent: Node | float) -> Node:
+        """``base ** exponent``; a number as exponent selects the ``pow_const`` rule (no log(base) term)."""
         if isinstance(exponent, Node):
             return self.apply("pow", base, exponent)
         return self.apply("pow_const", base, exponent=float(exponent))
 
     def matmul(self, a: Node, b: Node) -> Node:
+        """``a @ b`` for 1-D and 2-D operands."""
         return self.apply("matmul", a, b)
 
     def sum(self, a: Node, axis: int | None = None) -> Node:
+        """Sum of all entries, or along one axis."""
         return self.apply("sum", a, axis=axis)
 
     def mean(self, a: Node, axis: int | None = None) -> Node:
+        """Mean of all entries, or along one axis."""
         return self.apply("mean", a, axis=axis)
 
 
@@ -104,7 +112,7 @@ def _source_names(tape: Tape) -> dict[int, str]:
     names = {node.index: f"v{k}" for k, node in enumerate(tape.inputs)}
     for node in tape.nodes:
         if node.op == "const":
-            names[node.index] = node.params["value"]
+            names[node.index] = node.params["literal"]
         elif node.op != "input":
             names[node.index] = f"t{node.index}"
     return names
@@ -200,9 +208,9 @@ def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None)
 
 
 def _is_number(value: object) -> bool:
-    return value is None or type(value) in (int, float) or (
-        type(value) is tuple and all(type(k) is int for k in value)  # a shape
-    )
+    if type(value) is tuple:  # a shape
+        return all(type(k) is int for k in value)
+    return value is None or type(value) in (int, float)
 
 
 def check_source(source: str) -> CodeType:
