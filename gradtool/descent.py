@@ -28,17 +28,6 @@ def build_schedule(lr: float, schedule: str | None, options: dict[str, Any]):
     return make_schedule(name, lr, **given)
 
 
-def _counted(engine) -> tuple[Callable, list[int]]:
-    calls = [0]
-    fg = engine.value_and_gradient
-
-    def counted(x):
-        calls[0] += 1
-        return fg(x)
-
-    return counted, calls
-
-
 @dataclass
 class Prepared:
     """A validated run, ready to go: nothing is computed or written until :meth:`run`."""
@@ -60,11 +49,10 @@ class Prepared:
     def run(self, *, sink: Callable | None = None, record: bool = False,
             progress: Callable[[int], None] | None = None) -> RunResult:
         """Run from the start point; returns the RunResult (never raises for non-convergence)."""
-        fg, calls = _counted(self.engine)
         x0 = np.asarray(self.start, float)
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):
-            out = iterate(fg, self.opt.update, self.opt.init(x0), self.sched, x0, self.stop,
+            out = iterate(self.engine.value_and_gradient, self.opt.update, self.opt.init(x0), self.sched, x0, self.stop,
                           every=self.every, sink=sink, record=record, progress=progress)
         elapsed = time.perf_counter() - t0
         per_grad = getattr(self.engine, "evaluations_per_gradient", 0)
@@ -73,7 +61,7 @@ class Prepared:
             grad_norm=float(np.linalg.norm(out.g)) if np.all(np.isfinite(out.g)) else float("nan"),
             steps=out.steps, status=out.status,
             message=status_message(out.status, reason=out.reason, steps=self.stop.steps, step=out.steps),
-            time_s=elapsed, evaluations={"f": calls[0] * (1 + per_grad), "grad": calls[0]},
+            time_s=elapsed, evaluations={"f": out.evaluations * (1 + per_grad), "grad": out.evaluations},
             best={"x": np.asarray(out.best_x).tolist(), "f": float(out.best_f), "step": out.best_step},
             rows=out.rows, path=out.path, values=out.values,
         )
@@ -152,7 +140,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
     if not isinstance(starts, int) or isinstance(starts, bool) or not 1 <= starts <= MAX_STARTS:
         raise ConfigError(f"starts must be a whole number from 1 to {MAX_STARTS}, got {starts!r}")
     lo, hi = parse_box(box) if box is not None else (objective.named.domain if objective.named else (-1, 1))
-    x0 = np.random.default_rng(seed).uniform(lo, hi, size=(starts, objective.n))
+    x0 = start_points(objective.n, starts, (lo, hi), seed)
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
         out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0,
@@ -185,6 +173,11 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
         starts={"count": starts, "box": [lo, hi], "seed": seed, **counts},
         minima=minima,
     )
+
+
+def start_points(n: int, count: int, box: tuple[float, float], seed: int) -> np.ndarray:
+    """The ``(count, n)`` multi-start points: uniform in ``box`` from ``seed`` (pictures redraw them)."""
+    return np.random.default_rng(seed).uniform(box[0], box[1], size=(count, n))
 
 
 def distinct_minima(x: np.ndarray, f: np.ndarray, tol: float = 1e-3) -> list[dict[str, Any]]:

@@ -44,13 +44,15 @@ class OptimizerSpec:
     """One registry entry: a name, its torch-style defaults (including ``lr``) and its builder.
 
     ``build(**hyper)`` receives every hyperparameter except ``lr`` (already validated and merged with the
-    defaults) and returns the ``(init, update)`` pair.
+    defaults) and returns the ``(init, update)`` pair. ``conflict(hyper)``, if given, checks values that
+    are only invalid together and returns a message (or ``None``).
     """
 
     name: str
     defaults: Mapping[str, float | bool]
     build: Callable[..., tuple[InitFn, UpdateFn]] = field(repr=False)
     summary: str = ""
+    conflict: Callable[[Mapping[str, float | bool]], str | None] | None = field(default=None, repr=False)
 
 
 # ---- hyperparameter checks: one table, the same meaning in every optimizer ----------------------------
@@ -116,16 +118,12 @@ def resolve_hyper(spec: OptimizerSpec, overrides: Mapping[str, object]) -> dict[
     unknown = sorted(set(overrides) - set(spec.defaults))
     if unknown:
         allowed = ", ".join(spec.defaults)
-        raise ConfigError(
-            f"optimizer {spec.name!r} has no hyperparameter {unknown[0]!r}; allowed: {allowed}"
-        )
+        raise ConfigError(f"optimizer {spec.name!r} has no hyperparameter {unknown[0]!r}; allowed: {allowed}")
     hyper = {**spec.defaults, **overrides}
     hyper = {key: check_hyper(spec.name, key, value) for key, value in hyper.items()}
-    if hyper.get("nesterov") and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
-        raise ConfigError(
-            f"optimizer {spec.name!r}: Nesterov momentum needs momentum > 0 and dampening=0, got "
-            f"momentum={hyper['momentum']!r}, dampening={hyper['dampening']!r}"
-        )
+    message = spec.conflict(hyper) if spec.conflict else None
+    if message:
+        raise ConfigError(f"optimizer {spec.name!r}: {message}")
     return hyper
 
 

@@ -7,9 +7,9 @@ from gradtool.optim import adam, adaptive, sgd
 from gradtool.optim.base import Optimizer, OptimizerSpec, resolve_hyper
 
 
-def _spec(name: str, build, **defaults: float | bool) -> OptimizerSpec:
+def _spec(name: str, build, conflict=None, **defaults: float | bool) -> OptimizerSpec:
     summary = (build.__doc__ or "").strip().splitlines()[0].rstrip(":")
-    return OptimizerSpec(name=name, defaults=defaults, build=build, summary=summary)
+    return OptimizerSpec(name=name, defaults=defaults, build=build, summary=summary, conflict=conflict)
 
 
 _CANONICAL = (
@@ -17,13 +17,14 @@ _CANONICAL = (
     _spec(
         "momentum",
         sgd.heavy_ball,
+        sgd.nesterov_conflict,
         lr=1e-3,
         momentum=0.9,
         dampening=0.0,
         weight_decay=0.0,
         nesterov=False,
     ),
-    _spec("nag", sgd.nesterov, lr=1e-3, momentum=0.9, dampening=0.0, weight_decay=0.0),
+    _spec("nag", sgd.nesterov, sgd.nesterov_conflict, lr=1e-3, momentum=0.9, dampening=0.0, weight_decay=0.0),
     _spec(
         "rmsprop",
         adaptive.rmsprop,

@@ -168,9 +168,7 @@ def make_schedule(name: str, lr: float, **kw: float) -> Schedule:
         raise ConfigError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
     unknown = sorted(set(kw) - set(spec.allowed))
     if unknown:
-        raise ConfigError(
-            f"schedule {name!r} has no parameter {unknown[0]!r}; allowed: {', '.join(spec.allowed)}"
-        )
+        raise ConfigError(f"schedule {name!r} has no parameter {unknown[0]!r}; allowed: {', '.join(spec.allowed)}")
     missing = [key for key in spec.required if key not in kw]
     if missing:
         raise ConfigError(f"schedule {name!r} needs {', '.join(missing)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +21,16 @@ class MomentumState(NamedTuple):
 
     step: int
     buf: np.ndarray
+
+
+def nesterov_conflict(hyper: Mapping[str, float | bool]) -> str | None:
+    """torch's rule: Nesterov momentum needs momentum > 0 and dampening = 0 (``nag`` is always Nesterov)."""
+    if hyper.get("nesterov", True) and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+        return (
+            f"Nesterov momentum needs momentum > 0 and dampening=0, "
+            f"got momentum={hyper['momentum']!r}, dampening={hyper['dampening']!r}"
+        )
+    return None
 
 
 def gd(weight_decay: float) -> tuple[InitFn, UpdateFn]:
@@ -42,9 +53,7 @@ def gd(weight_decay: float) -> tuple[InitFn, UpdateFn]:
     return init, update
 
 
-def heavy_ball(
-    momentum: float, dampening: float, weight_decay: float, nesterov: bool
-) -> tuple[InitFn, UpdateFn]:
+def heavy_ball(momentum: float, dampening: float, weight_decay: float, nesterov: bool) -> tuple[InitFn, UpdateFn]:
     """Heavy-ball momentum in torch's form (``SGD(momentum=mu, dampening=d, nesterov=...)``)::
 
         g = grad + weight_decay * x
