@@ -8,8 +8,11 @@ No user text ever reaches ``eval``, ``sympify`` or ``parse_expr``: the text is p
 from __future__ import annotations
 
 import ast
+import io
+import keyword
 import math
 import re
+import tokenize
 
 import sympy as sp
 
@@ -92,17 +95,11 @@ class _Builder:
     def _BinOp(self, node: ast.BinOp, depth: int) -> sp.Expr:
         if isinstance(node.op, ast.Add | ast.Sub):
             return self._sum(node, depth)
+        if isinstance(node.op, ast.Mult | ast.Div):
+            return self._product(node, depth)
         left = self.build(node.left, depth)
         right = self.build(node.right, depth)
         op = type(node.op)
-        if op is ast.Add:
-            return left + right
-        if op is ast.Sub:
-            return left - right
-        if op is ast.Mult:
-            return left * right
-        if op is ast.Div:
-            return left / right
         if op is ast.Pow:
             return self._power(node, left, right)
         raise self.fail(node, f"operator '{_OP_TEXT.get(op, '?')}' is not allowed", " (use + - * / ^ **)",
@@ -117,6 +114,16 @@ class _Builder:
             node = node.left
         terms.append(self.build(node, depth))
         return sp.Add(*reversed(terms))
+
+    def _product(self, node: ast.BinOp, depth: int) -> sp.Expr:
+        # a * b / c * ... as one n-ary Mul: like a long sum, a long product is long, not deep
+        factors = []
+        while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div):
+            right = self.build(node.right, depth)
+            factors.append(right if isinstance(node.op, ast.Mult) else 1 / right)
+            node = node.left
+        factors.append(self.build(node, depth))
+        return sp.Mul(*reversed(factors))
 
     def _power(self, node: ast.BinOp, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
         # SymPy folds number**number exactly: bound the size of the result before it tries.
@@ -174,6 +181,50 @@ def _describe(node: ast.AST) -> str:
     return _KIND.get(type(node).__name__, type(node).__name__)
 
 
+def _syntax_error(exc: SyntaxError, cols: list[int], shift: int) -> ParseError:
+    offset = max((exc.offset or 1) - 1 + shift, 0)
+    return ParseError(f"syntax error: {exc.msg} at column {cols[min(offset, len(cols) - 1)] + 1}")
+
+
+def _ends_operand(tok: tokenize.TokenInfo | None) -> bool:
+    """Whether a + or - after ``tok`` is binary (after a name, number or closing bracket)."""
+    if tok is None:
+        return False
+    if tok.type == tokenize.NAME:
+        return not keyword.iskeyword(tok.string)
+    return tok.type == tokenize.NUMBER or tok.string in (")", "]", "}")
+
+
+def _parse_terms(body: str, cols: list[int], lead: int) -> list[tuple[int, ast.expr]]:
+    """Parse ``body`` one term at a time, cut at its top-level binary + and - (sign, term AST)."""
+    cuts, depth, prev = [(1, -1)], 0, None
+    for tok in tokenize.generate_tokens(io.StringIO(body).readline):
+        if tok.string in ("(", "[", "{"):
+            depth += 1
+        elif tok.string in (")", "]", "}"):
+            depth -= 1
+        elif tok.string in ("+", "-") and depth == 0 and _ends_operand(prev):
+            cuts.append((1 if tok.string == "+" else -1, tok.start[1]))
+        prev = tok
+    ends = [at for _, at in cuts[1:]] + [len(body)]
+    terms = []
+    for (sign, at), end in zip(cuts, ends, strict=True):
+        chunk = body[at + 1 : end]
+        start = at + 1 + len(chunk) - len(chunk.lstrip())
+        try:
+            node = ast.parse(chunk.strip(), mode="eval").body
+        except SyntaxError as exc:
+            raise _syntax_error(exc, cols, lead + start) from None
+        except (RecursionError, MemoryError, ValueError):
+            raise ParseError("expression too deeply nested or malformed") from None
+        for sub in ast.walk(node):  # columns relative to the whole text, for error messages
+            if hasattr(sub, "col_offset"):
+                sub.col_offset += start
+                sub.end_col_offset += start
+        terms.append((sign, node))
+    return terms
+
+
 def parse_expression(text: str) -> tuple[sp.Expr, dict[str, sp.Symbol]]:
     """Parse ``text`` into a SymPy expression and the symbols it uses (by name).
 
@@ -188,20 +239,23 @@ def parse_expression(text: str) -> tuple[sp.Expr, dict[str, sp.Symbol]]:
         if not (ch.isascii() and (ch.isprintable() or ch in " \t")):
             raise ParseError(f"character {ch!r} is not allowed at column {i + 1}")
     source, cols = _column_map(text)
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        offset = max((exc.offset or 1) - 1 + (len(source) - len(source.lstrip())), 0)
-        col = cols[min(offset, len(cols) - 1)] + 1
-        raise ParseError(f"syntax error: {exc.msg} at column {col}") from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ParseError("expression too deeply nested or malformed") from None
     lead = len(source) - len(source.lstrip())
-    builder = _Builder(source.strip(), cols[lead:])
+    body = source.strip()
     try:
-        expr = builder.build(tree.body)
+        terms = [(1, ast.parse(body, mode="eval").body)]
+    except SyntaxError as exc:
+        raise _syntax_error(exc, cols, lead) from None
+    except RecursionError:  # Python's parser recurses over a long flat sum: parse it term by term
+        terms = _parse_terms(body, cols, lead)
+    except (MemoryError, ValueError):
+        raise ParseError("expression too deeply nested or malformed") from None
+    builder = _Builder(body, cols[lead:])
+    try:
+        expr = sp.Add(*(sign * builder.build(node) for sign, node in terms))
     except RecursionError:
         raise ParseError(f"expression nested deeper than {MAX_DEPTH} levels") from None
-    if expr.has(sp.zoo, sp.nan, sp.oo, sp.I):
+    # (-8)^(1/3) is SymPy's principal root 2*(-1)**(1/3): complex, yet free of I
+    if expr.has(sp.zoo, sp.nan, sp.oo, sp.I) or any(
+            p.is_number and p.is_extended_real is False for p in expr.atoms(sp.Pow)):
         raise ParseError("expression is not a finite real number (division by zero or sqrt of a negative?)")
     return expr, builder.symbols

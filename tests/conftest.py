@@ -1,0 +1,59 @@
+"""Shared fixtures: Rich pinned to a fixed width without colour, and a Typer CliRunner."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+PINNED_ENV = {"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
+
+
+@pytest.fixture(autouse=True)
+def _pin_rich(monkeypatch):
+    """Rich reads the terminal width and colour support from the environment: make them fixed."""
+    for key, value in PINNED_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env=PINNED_ENV)
+
+
+@pytest.fixture(scope="session")
+def cli_command():
+    """The Click command behind the Typer app, built once (building it takes ~40 ms)."""
+    import typer.main
+
+    from gradtool.cli import app
+
+    return typer.main.get_command(app)
+
+
+@pytest.fixture
+def invoke(runner, cli_command, monkeypatch):
+    """Run the gradtool app in-process: ``invoke("grad", "x^2", "--json")`` -> Result."""
+    import typer.testing
+
+    from gradtool.cli import app
+
+    # CliRunner.invoke rebuilds the command on every call; reuse the one built above if it can
+    monkeypatch.setattr(typer.testing, "_get_command", lambda _app: cli_command, raising=False)
+
+    def run(*args: str):
+        return runner.invoke(app, list(args))
+
+    return run
+
+
+@pytest.fixture
+def invoke_json(invoke):
+    """Run a command that must print one JSON document; return ``(exit_code, parsed JSON)``."""
+
+    def run(*args: str):
+        result = invoke(*args)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        return result.exit_code, json.loads(result.stdout)
+
+    return run
