@@ -1,0 +1,258 @@
+"""Commands for configs and comparisons: run, compare, schema, lr-find."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gradtool.cli.common import Dim, Expr, Json, Vars, app, handled
+from gradtool.cli.optimize import (
+    X0,
+    Alpha,
+    Amsgrad,
+    Beta1,
+    Beta2,
+    Centered,
+    Dampening,
+    Decay,
+    Eps,
+    EpsInSqrt,
+    EtaMin,
+    Ftol,
+    Gamma,
+    Gradient,
+    InitAcc,
+    Lr,
+    LrDecay,
+    Momentum,
+    Rho,
+    Schedule,
+    Steps,
+    StepSize,
+    TMax,
+    Tol,
+    Warmup,
+    WeightDecay,
+    Xtol,
+    hyper_options,
+    schedule_options,
+)
+
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Run the runs in N processes (same results, same order).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the comparison tables.")]
+
+
+def _report_runs(results: list, json: bool, quiet: bool) -> None:
+    if json:
+        from gradtool.report.common import print_json
+
+        docs = [r.to_dict() for r in results]
+        print_json(docs[0] if len(docs) == 1 else docs)
+    else:
+        from gradtool.report.compare import show_file_results
+
+        show_file_results(results, quiet)
+    code = max(r.exit_code for r in results)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+@handled
+def run(
+    files: Annotated[list[str], typer.Argument(help="Config files (YAML), e.g. configs/*.yaml.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a key: KEY.PATH=VALUE (YAML value), e.g. --set steps=200 --set optimizers.0.lr=0.05.",
+        ),
+    ] = None,
+    jobs: Jobs = 1,
+    json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f.
+
+    Every file is validated before anything runs. Exit status: 0 every run finished (converged or max
+    steps) and every gradient check passed, 1 a run diverged or a check failed, 2 bad input.
+    """
+    from gradtool.config import run_files
+
+    _report_runs(run_files(files, set_ or (), jobs=jobs), json, quiet)
+
+
+@app.command()
+@handled
+def compare(
+    expr: Expr,
+    optimizers: Annotated[
+        str, typer.Option("--optimizers", help="Comma-separated optimizer names, e.g. gd,momentum,nag,rmsprop,adam.")
+    ],
+    x0: X0 = None,
+    lr: Lr = None,
+    momentum: Momentum = None,
+    dampening: Dampening = None,
+    alpha: Alpha = None,
+    eps: Eps = None,
+    beta1: Beta1 = None,
+    beta2: Beta2 = None,
+    weight_decay: WeightDecay = None,
+    centered: Centered = False,
+    eps_in_sqrt: EpsInSqrt = False,
+    amsgrad: Amsgrad = False,
+    lr_decay: LrDecay = None,
+    initial_accumulator_value: InitAcc = None,
+    rho: Rho = None,
+    schedule: Schedule = None,
+    gamma: Gamma = None,
+    step_size: StepSize = None,
+    decay: Decay = None,
+    t_max: TMax = None,
+    eta_min: EtaMin = None,
+    warmup: Warmup = None,
+    gradient: Gradient = "analytic",
+    steps: Steps = 1000,
+    tol: Tol = 1e-8,
+    ftol: Ftol = None,
+    xtol: Xtol = None,
+    starts: Annotated[int | None, typer.Option("--starts", help="Multi-start: N starts per optimizer.")] = None,
+    box: Annotated[str | None, typer.Option("--box", help="LO,HI for --starts (write --box=-5,5).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --starts.")] = 0,
+    jobs: Jobs = 1,
+    vars: Vars = None,
+    dim: Dim = None,
+    json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
+
+    A hyperparameter option goes to every listed optimizer that has it. Exit status as for `run`.
+    """
+    from gradtool.config import compare as run_compare
+
+    hyper = hyper_options(
+        momentum,
+        dampening,
+        alpha,
+        eps,
+        beta1,
+        beta2,
+        weight_decay,
+        centered,
+        eps_in_sqrt,
+        amsgrad,
+        lr_decay,
+        initial_accumulator_value,
+        rho,
+    )
+    if lr is not None:
+        hyper = {"lr": lr, **hyper}
+    multi = None if starts is None else {"count": starts, "seed": seed, **({"box": box} if box else {})}
+    result = run_compare(
+        expr,
+        optimizers.split(","),
+        x0=x0,
+        hyper=hyper,
+        schedule=schedule,
+        schedule_options=schedule_options(gamma, step_size, decay, t_max, eta_min, warmup),
+        starts=multi,
+        jobs=jobs,
+        gradient=gradient,
+        steps=steps,
+        tol=tol,
+        ftol=ftol,
+        xtol=xtol,
+        dim=dim,
+        variables=vars,
+    )
+    _report_runs([result], json, quiet)
+
+
+@app.command()
+@handled
+def schema() -> None:
+    """Print the JSON Schema of config files (for editors), generated from the definition that validates."""
+    from gradtool.config import config_schema
+    from gradtool.report.common import print_json
+
+    print_json(config_schema())
+
+
+@app.command("lr-find")
+@handled
+def lr_find(
+    expr: Expr,
+    optimizer: Annotated[str, typer.Option("--optimizer", "-o", help="Optimizer name (see `minimize`).")] = "gd",
+    lr_min: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-6,
+    lr_max: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = 10.0,
+    num: Annotated[int, typer.Option("--num", help="How many learning rates (geometric spacing).")] = 50,
+    steps: Annotated[int, typer.Option("--steps", help="Steps per learning rate.")] = 200,
+    x0: X0 = None,
+    momentum: Momentum = None,
+    dampening: Dampening = None,
+    alpha: Alpha = None,
+    eps: Eps = None,
+    beta1: Beta1 = None,
+    beta2: Beta2 = None,
+    weight_decay: WeightDecay = None,
+    centered: Centered = False,
+    eps_in_sqrt: EpsInSqrt = False,
+    amsgrad: Amsgrad = False,
+    lr_decay: LrDecay = None,
+    initial_accumulator_value: InitAcc = None,
+    rho: Rho = None,
+    gradient: Gradient = "analytic",
+    tol: Tol = 1e-8,
+    vars: Vars = None,
+    dim: Dim = None,
+    json: Json = False,
+) -> None:
+    """Learning-rate range test: every lr of a geometric range runs from x0 as one batch.
+
+    Reports each lr's final f and whether it diverged; recommends the largest stable lr (the largest lr
+    below the smallest diverging one whose run ended below f(x0)) and the best one (lowest final f).
+    Exit status: 0 a stable lr was found, 1 none was, 2 bad input.
+    """
+    from gradtool.lrfind import lr_find as run_lr_find
+
+    hyper = hyper_options(
+        momentum,
+        dampening,
+        alpha,
+        eps,
+        beta1,
+        beta2,
+        weight_decay,
+        centered,
+        eps_in_sqrt,
+        amsgrad,
+        lr_decay,
+        initial_accumulator_value,
+        rho,
+    )
+    result = run_lr_find(
+        expr,
+        x0,
+        optimizer=optimizer,
+        lr_min=lr_min,
+        lr_max=lr_max,
+        num=num,
+        steps=steps,
+        tol=tol,
+        gradient=gradient,
+        dim=dim,
+        variables=vars,
+        **hyper,
+    )
+    if json:
+        from gradtool.report.common import print_json
+
+        print_json(result.to_dict())
+    else:
+        from gradtool.report.compare import show_lr_find
+
+        show_lr_find(result)
+    if result.largest_stable is None:
+        raise typer.Exit(1)

@@ -1,0 +1,97 @@
+"""YAML configs -> validated run descriptions -> results; the front doors of `run`, `compare` and `schema`.
+
+``keys`` holds the one definition of the keys (it validates and yields the JSON Schema) and the task registry;
+``yamlfile`` reads safe YAML with line numbers and applies ``--set``; ``plan`` expands sweeps into labelled
+runs; ``execute`` runs them (``--jobs``) and writes outputs atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gradtool.config.fields import Where
+from gradtool.config.keys import CONFIG, PLANNED_TASKS, TASKS, TaskSpec
+from gradtool.config.shapes import schema_document
+from gradtool.config.yamlfile import apply_override, read_config
+from gradtool.errors import ConfigError
+
+__all__ = ["PLANNED_TASKS", "TASKS", "TaskSpec", "compare", "config_schema", "load_config", "run_files", "validate"]
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a config file, generated from the definition that validates."""
+    head = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "gradtool config",
+        "description": "One task per file: minimize (default) or check-grad. See docs/configs.md.",
+    }
+    return schema_document(CONFIG, **head)
+
+
+def validate(data: dict[str, Any], where: Where):
+    """Check ``data`` against the definition and build its plan: nothing is run or written."""
+    checked = CONFIG.check(data, (), where)
+    return TASKS[checked.get("task", "minimize")].plan(checked, where)
+
+
+def load_config(file: str, overrides: Sequence[str] = ()):
+    """Read a config file, apply ``--set KEY.PATH=VALUE`` overrides, validate everything; return its plan.
+
+    Raises:
+        ConfigError: malformed YAML, a bad override or an invalid config, in one line naming the file, the
+            line, the key path and what is allowed.
+    """
+    data, where = read_config(file)
+    for assignment in overrides:
+        apply_override(data, where, assignment)
+    return validate(data, where)
+
+
+def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1):
+    """`gradtool run`: validate every file first (nothing runs if one is bad), then run them all.
+
+    Returns one :class:`~gradtool.config.execute.FileResult` per file, in order.
+    """
+    from gradtool.config.execute import run_plans
+
+    if not files:
+        raise ConfigError("no config file given")
+    return run_plans([load_config(f, overrides) for f in files], jobs=jobs)
+
+
+def compare(
+    expr: str,
+    optimizers: Sequence[str],
+    *,
+    x0: Any = None,
+    hyper: dict[str, Any] | None = None,
+    schedule: str | None = None,
+    schedule_options: dict[str, Any] | None = None,
+    starts: dict[str, Any] | None = None,
+    jobs: int = 1,
+    **run: Any,
+):
+    """`gradtool compare`: the config a file would hold, built from options, validated and run the same way.
+
+    A hyperparameter in ``hyper`` goes to every listed optimizer that has it (an error if none has it);
+    ``run`` holds top-level keys (gradient, steps, tol, ftol, xtol, dim, variables; None means the default).
+    """
+    from gradtool.config.execute import run_plans
+    from gradtool.optim import OPTIMIZERS
+
+    names = [n.strip() for n in optimizers if n.strip()]
+    if not names:
+        raise ConfigError("--optimizers needs at least one name, e.g. gd,momentum,adam")
+    entries: list[dict[str, Any]] = [{"name": n} for n in names]
+    for key, value in (hyper or {}).items():
+        takers = [e for e in entries if e["name"] in OPTIMIZERS and key in OPTIMIZERS[e["name"]].defaults]
+        if not takers and all(n in OPTIMIZERS for n in names):
+            raise ConfigError(f"--{key.replace('_', '-')} applies to none of {', '.join(names)}")
+        for e in takers:
+            e[key] = value
+    data: dict[str, Any] = {"function": expr, "optimizers": entries}
+    data.update({k: v for k, v in {**run, "x0": x0, "starts": starts}.items() if v is not None})
+    if schedule is not None or schedule_options:
+        data["schedule"] = {"name": schedule or "constant", **(schedule_options or {})}
+    return run_plans([validate(data, Where("compare"))], jobs=jobs)[0]

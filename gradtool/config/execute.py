@@ -1,0 +1,108 @@
+"""Running plans: every run serially or in a pool of processes (same results, same order), outputs written
+atomically, one FileResult per config."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradtool.config.plan import CheckPlan, MinimizePlan, RunSpec
+from gradtool.errors import ConfigError
+from gradtool.result import RunResult
+
+FINISHED = ("converged", "max_steps")
+
+
+@dataclass
+class FileResult:
+    """What one config produced: its runs (minimize) or its gradient-check report (check-grad)."""
+
+    source: str
+    task: str
+    description: str | None = None
+    runs: list[RunResult] = field(default_factory=list)
+    check: dict[str, Any] | None = None
+
+    @property
+    def best(self) -> int | None:
+        """Index of the run with the lowest final f among the runs that finished (None if none did)."""
+        finished = [(r.f, i) for i, r in enumerate(self.runs) if r.status in FINISHED]
+        return min(finished)[1] if finished else None
+
+    @property
+    def exit_code(self) -> int:
+        """0 every run finished (or the check passed), 1 a run diverged (or the check failed), 130 Ctrl-C."""
+        if self.check is not None:
+            return 0 if self.check["ok"] else 1
+        return max((r.exit_code for r in self.runs), default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"file", "task", "description", "runs": [minimize --json objects with "label"], "best"}``; a
+        check-grad config gives the check-grad --json object after ``file``, ``task``, ``description``."""
+        head = {"file": self.source, "task": self.task, "description": self.description}
+        if self.check is not None:
+            return {**head, **self.check}
+        return {**head, "runs": [r.to_dict() for r in self.runs], "best": self.best}
+
+
+def execute_run(spec: RunSpec) -> RunResult:
+    """Run one RunSpec (here or in a worker process); its trajectory file appears only when complete."""
+    from gradtool.descent import minimize, prepare
+
+    if spec.trajectory:
+        from gradtool.io import TrajectoryCSV, atomic_writer
+
+        problem = prepare(spec.expr, spec.x0, **spec.options)
+        with atomic_writer(spec.trajectory) as handle:
+            result = problem.run(sink=TrajectoryCSV(handle, problem.objective.variables))
+    else:
+        result = minimize(spec.expr, spec.x0, **(spec.starts or {}), **spec.options)
+    result.label = spec.label
+    return result
+
+
+def execute_all(specs: list[RunSpec], jobs: int = 1) -> list[RunResult]:
+    """Every run, in order; with ``jobs > 1`` in that many processes (each run is deterministic)."""
+    if jobs <= 1 or len(specs) <= 1:
+        return [execute_run(s) for s in specs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(jobs, len(specs))) as pool:
+        return list(pool.map(execute_run, specs))
+
+
+def run_plans(plans: Sequence[MinimizePlan | CheckPlan], jobs: int = 1) -> list[FileResult]:
+    """Run every plan; the runs of all minimize plans share one pool of ``jobs`` processes (order kept).
+
+    A diverged run is a result like any other and never stops the others. A plan's JSON output is written
+    (atomically) once all of its runs are done.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs must be a whole number >= 1, got {jobs!r}")
+    specs = [s for p in plans if isinstance(p, MinimizePlan) for s in p.runs]
+    done = iter(execute_all(specs, jobs))
+    out = []
+    for plan in plans:
+        if isinstance(plan, MinimizePlan):
+            result = FileResult(plan.source, plan.task, plan.description, [next(done) for _ in plan.runs])
+        else:
+            from gradtool.check import run_check
+
+            report = run_check(plan.objective, plan.points, **plan.options)
+            result = FileResult(plan.source, plan.task, plan.description, check=report)
+        if plan.json_path:
+            write_json(plan.json_path, result.to_dict())
+        out.append(result)
+    return out
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Write one JSON document atomically; non-finite numbers become null, as with --json."""
+    import json
+
+    from gradtool.io import atomic_writer
+    from gradtool.report.common import jsonable
+
+    with atomic_writer(path) as handle:
+        handle.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,227 @@
+"""A tiny schema language, part 1: where a value came from, and the scalar fields.
+
+Each field checks a value found at a key path and returns it normalized (``check``), and describes itself as
+JSON Schema (``schema``): one definition validates and documents. Errors go through a :class:`Where`, which
+knows the file, the line of every key path and which paths came from ``--set``, so that every message reads
+``file:line: key.path: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradtool.errors import ConfigError
+
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    """``("optimizers", 1, "lr")`` -> ``optimizers[1].lr``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass
+class Where:
+    """Where each key path of a config comes from: a line of ``source``, or a ``--set`` override."""
+
+    source: str
+    lines: dict[Path, int] = field(default_factory=dict)
+    overrides: dict[Path, str] = field(default_factory=dict)
+
+    def locate(self, path: Path) -> str:
+        """``file:line`` of the longest known prefix of ``path`` (or the ``--set`` that wrote it)."""
+        for k in range(len(path), -1, -1):
+            prefix = path[:k]
+            if prefix in self.overrides:
+                return f"{self.source} (--set {self.overrides[prefix]})"
+            if prefix in self.lines:
+                return f"{self.source}:{self.lines[prefix]}"
+        return self.source
+
+    def error(self, path: Path, message: str) -> ConfigError:
+        return ConfigError(f"{self.locate(path)}: {format_path(path) or '(top level)'}: {message}")
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a value read from YAML (else its Python type name)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    names = {int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Field:
+    """Base class: ``check(value, path, where) -> value``, ``schema() -> dict``, the JSON ``types`` it takes."""
+
+    types: frozenset[str] = frozenset()
+    description: str = ""
+
+    def check(self, value: Any, path: Path, where: Where) -> Any:
+        raise NotImplementedError
+
+    def schema(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def expected(self) -> str:
+        return " or ".join(sorted(self.types))
+
+    def doc(self, out: dict[str, Any]) -> dict[str, Any]:
+        extra = {"default": self.default} if getattr(self, "default", None) is not None else {}
+        return {"description": self.description, **out, **extra} if self.description else {**out, **extra}
+
+    def type_error(self, value: Any, path: Path, where: Where) -> ConfigError:
+        return where.error(path, f"expected {self.expected()}, got {json_type(value)} {shown(value)}")
+
+
+# JSON Schema bound keyword -> (comparison that must hold, symbol for messages)
+BOUNDS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "minimum": (operator.ge, ">="),
+    "exclusiveMinimum": (operator.gt, ">"),
+    "maximum": (operator.le, "<="),
+    "exclusiveMaximum": (operator.lt, "<"),
+}
+_INTERVAL = re.compile(r"an? (number|integer) (?:in ([\[(])(\S+), (\S+)([\])])|(>=|>) (\S+))")
+
+
+class Number(Field):
+    """A finite number (a whole one with ``integer=True``) within JSON Schema ``bounds``.
+
+    With :meth:`from_rule` a registry's own ``(predicate, "a number in [0, 1)")`` pair is the definition: the
+    predicate validates and the bounds for the schema are read from the text.
+    """
+
+    def __init__(
+        self,
+        *,
+        integer: bool = False,
+        rule: Callable[[float], bool] | None = None,
+        allowed: str = "",
+        description: str = "",
+        default: Any = None,
+        **bounds: float,
+    ):
+        if not set(bounds) <= set(BOUNDS):
+            raise TypeError(f"unknown bounds {sorted(set(bounds) - set(BOUNDS))}")
+        self.integer, self.rule, self.bounds = integer, rule, bounds
+        self.description, self.default = description, default
+        symbols = " and ".join(f"{BOUNDS[k][1]} {v:g}" for k, v in bounds.items())
+        self.allowed = allowed or f"{'an integer' if integer else 'a number'} {symbols}".strip()
+        self.types = frozenset({"integer"} if integer else {"integer", "number"})
+
+    @classmethod
+    def from_rule(cls, rule: Callable[[float], bool], allowed: str, **kw: Any) -> Number:
+        """A number checked by ``rule`` whose schema bounds are parsed from ``allowed``."""
+        m = _INTERVAL.fullmatch(allowed)
+        if m is None:
+            raise ValueError(f"cannot read bounds from {allowed!r}")
+        kind, left, lo, hi, right, op, bound = m.groups()
+        if op:
+            bounds = {"minimum" if op == ">=" else "exclusiveMinimum": float(bound)}
+        else:
+            bounds = {
+                "minimum" if left == "[" else "exclusiveMinimum": float(lo),
+                "maximum" if right == "]" else "exclusiveMaximum": float(hi),
+            }
+        return cls(integer=kind == "integer", rule=rule, allowed=allowed, **bounds, **kw)
+
+    def expected(self) -> str:
+        return "a whole number" if self.integer else "a number"
+
+    def check(self, value: Any, path: Path, where: Where) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.type_error(value, path, where)
+        if not math.isfinite(value):
+            raise where.error(path, f"{value!r} is not a finite number")
+        if self.integer:
+            if not float(value).is_integer():
+                raise where.error(path, f"expected a whole number, got {value!r}")
+            value = int(value)
+        if self.rule is not None:
+            ok = self.rule(value)
+        else:
+            ok = all(BOUNDS[k][0](value, v) for k, v in self.bounds.items())
+        if not ok:
+            raise where.error(path, f"{value!r} is invalid; must be {self.allowed}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return self.doc({"type": "integer" if self.integer else "number", **self.bounds})
+
+
+@dataclass
+class Boolean(Field):
+    description: str = ""
+    default: bool | None = None
+    types = frozenset({"boolean"})
+
+    def expected(self) -> str:
+        return "true or false"
+
+    def check(self, value: Any, path: Path, where: Where) -> Any:
+        if not isinstance(value, bool):
+            raise self.type_error(value, path, where)
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return self.doc({"type": "boolean"})
+
+
+@dataclass
+class Text(Field):
+    """A string; with ``choices`` one of them (read lazily from a registry); with ``pattern`` matching it."""
+
+    choices: Callable[[], list[str]] | None = None
+    pattern: str | None = None
+    what: str = "value"
+    description: str = ""
+    default: str | None = None
+    types = frozenset({"string"})
+
+    def expected(self) -> str:
+        return "a string"
+
+    def check(self, value: Any, path: Path, where: Where) -> Any:
+        if not isinstance(value, str):
+            raise self.type_error(value, path, where)
+        if self.choices is not None and value not in self.choices():
+            raise where.error(path, f"unknown {self.what} {value!r}; choose one of: {', '.join(self.choices())}")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise where.error(path, f"{value!r} is not a valid {self.what} (must match {self.pattern})")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "string"}
+        if self.choices is not None:
+            out["enum"] = list(self.choices())
+        if self.pattern is not None:
+            out["pattern"] = f"^(?:{self.pattern})$"
+        return self.doc(out)
+
+
+@dataclass
+class Const(Field):
+    """The tag of a tagged mapping (``name: adam``): checked by the :class:`~gradtool.config.shapes.Tagged`."""
+
+    value: str
+    types = frozenset({"string"})
+
+    def check(self, value: Any, path: Path, where: Where) -> Any:
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"const": self.value}

@@ -1,0 +1,290 @@
+"""The one definition of a config's keys, per task: it validates configs and it generates the JSON Schema.
+
+Allowed names come from the registries (OPTIMIZERS, SCHEDULES, ENGINES, FUNCTIONS, difference METHODS);
+hyperparameter and schedule-parameter ranges from the optimizers' own check tables; defaults from
+``gradtool.descent.prepare``. Nothing here is written twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
+from gradtool.config.shapes import Record, Ref, Seq, Shorthand, Tagged, Union
+
+IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"
+LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
+RUN_KEYS = ("gradient", "steps", "tol", "ftol", "xtol")  # top-level keys of a run that a sweep may vary
+ENTRY_KEYS = ("name", "label", "schedule")  # keys of an optimizer entry that are not hyperparameters
+
+
+# ---- the registries, read lazily ------------------------------------------------------------------------
+
+
+def optimizer_names() -> list[str]:
+    from gradtool.optim import OPTIMIZERS
+
+    return list(OPTIMIZERS)
+
+
+def function_names() -> list[str]:
+    from gradtool.expr.library import FUNCTIONS
+
+    return list(FUNCTIONS)
+
+
+def engine_names() -> list[str]:
+    from gradtool.grad.engines import ENGINES
+
+    return list(ENGINES)
+
+
+def difference_methods() -> list[str]:
+    from gradtool.grad.numeric import METHODS
+
+    return list(METHODS)
+
+
+@functools.cache
+def prepare_default(key: str) -> Any:
+    """The default of a run option, from ``gradtool.descent.prepare``'s signature."""
+    from gradtool.descent import prepare
+
+    return inspect.signature(prepare).parameters[key].default
+
+
+def hyper_field(key: str, default: Any = None) -> Field:
+    """A hyperparameter's field from the optimizers' check table (the predicate and its allowed text)."""
+    from gradtool.optim import base
+
+    rule, allowed = base._CHECKS[key]
+    return Boolean(default=default) if rule is None else Number.from_rule(rule, allowed, default=default)
+
+
+def schedule_field(key: str) -> Field:
+    from gradtool.optim import schedules
+
+    return Number.from_rule(*schedules._CHECKS[key])
+
+
+@functools.cache
+def hyperparameter_names() -> tuple[str, ...]:
+    """Every hyperparameter of every optimizer, in registry order."""
+    from gradtool.optim import OPTIMIZERS
+
+    return tuple(dict.fromkeys(k for spec in OPTIMIZERS.values() for k in spec.defaults))
+
+
+@functools.cache
+def _schedule_variants() -> dict[str, Record]:
+    from gradtool.optim import SCHEDULES, WARMUP_DEFAULTS
+
+    out = {}
+    for name, spec in SCHEDULES.items():
+        params = {k: schedule_field(k) for k in (*spec.required, *spec.defaults, *WARMUP_DEFAULTS)}
+        doc = (spec.rule.__doc__ or "").strip().splitlines()[0]
+        out[name] = Record({"name": Const(name), **params}, required=spec.required, description=doc)
+    return out
+
+
+SCHEDULE = Ref(
+    "schedule",
+    Shorthand(
+        "name",
+        Tagged("name", _schedule_variants, what="schedule"),
+        description="Learning-rate schedule: a name, or {name: ..., parameters}.",
+    ),
+)
+
+
+@functools.cache
+def _optimizer_variants() -> dict[str, Record]:
+    from gradtool.optim import OPTIMIZERS
+
+    label = Text(pattern=LABEL, what="label", description="The runs' label prefix (default: the name).")
+    out = {}
+    for name, spec in OPTIMIZERS.items():
+        hyper = {k: hyper_field(k, v) for k, v in spec.defaults.items()}
+        fields = {"name": Const(name), "label": label, "schedule": SCHEDULE, **hyper}
+        out[name] = Record(fields, description=spec.summary)
+    return out
+
+
+OPTIMIZER = Ref(
+    "optimizer",
+    Shorthand(
+        "name",
+        Tagged("name", _optimizer_variants, what="optimizer"),
+        description="An optimizer name, or {name: ..., torch-named hyperparameters}.",
+    ),
+)
+
+
+class Function(Text):
+    """A named test function or an expression; a bare name must be a named function (this catches typos)."""
+
+    def check(self, value: Any, path: Path, where: Where) -> Any:
+        value = super().check(value, path, where)
+        if re.fullmatch(rf"\s*{IDENTIFIER}\s*", value) and value.strip() not in function_names():
+            known = ", ".join(function_names())
+            raise where.error(
+                path,
+                f"unknown function {value.strip()!r}; named functions: {known} (or write an "
+                f'expression such as "x^2 + y^2")',
+            )
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        expression = {"type": "string", "pattern": rf"^(?!\s*{IDENTIFIER}\s*$)", "description": "an expression"}
+        return self.doc({"anyOf": [{"type": "string", "enum": function_names()}, expression]})
+
+
+class PointOrPoints(Union):
+    """One point; or, with ``several``, also a list of points (a list of numbers is always one point)."""
+
+    def __init__(self, description: str, several: bool = False):
+        point = (
+            Seq(Number(), description="values in variable order"),
+            Record(extra=Number()),
+            Text(description="x=1,y=2 or 1,2"),
+            Number(description="the value of the only variable"),
+        )
+        many = Seq(Union(point), description="one point (numbers) or a list of points")
+        super().__init__((many, *point[1:]) if several else point, description)
+
+    def check(self, value: Any, path: Path, where: Where) -> Any:
+        value = super().check(value, path, where)
+        if isinstance(value, list) and not all(isinstance(v, int | float) for v in value):
+            for i, v in enumerate(value):
+                if isinstance(v, int | float):
+                    raise where.error((*path, i), "in a list of points every entry is a point, e.g. {x: 1}")
+        return value
+
+
+def _common(task: str) -> dict[str, Field]:
+    return {
+        "task": Const(task),
+        "description": Text(description="What the config shows (printed above its results)."),
+        "function": Function(description='A named test function or an expression such as "x^2 + 3*y^2".'),
+        "dim": Number(minimum=1, integer=True, description="Dimension of an n-D named test function."),
+        "variables": Union(
+            (Text(), Seq(Text(pattern=IDENTIFIER, what="variable name"))),
+            description='Variable order: "x,y,z" or a list (default: natural order).',
+        ),
+    }
+
+
+def _run_fields() -> dict[str, Field]:
+    fields = {
+        "gradient": Text(choices=engine_names, what="gradient engine", description="Gradient engine."),
+        "steps": Number(minimum=0, integer=True, description="Maximum number of steps."),
+        "tol": Number(minimum=0, description="Converged when |g| <= tol (0: never stop on |g|)."),
+        "ftol": Number(minimum=0, description="Converged when |f_t - f_(t-1)| <= ftol."),
+        "xtol": Number(minimum=0, description="Converged when a step is shorter than xtol."),
+    }
+    for key, f in fields.items():
+        f.default = prepare_default(key)
+    return fields
+
+
+@functools.cache
+def minimize_fields() -> Record:
+    from gradtool.descent import MAX_STARTS
+
+    run = _run_fields()
+    swept = {**{k: Seq(hyper_field(k)) for k in hyperparameter_names()}, **{k: Seq(f) for k, f in run.items()}}
+    box = Union((Seq(Number(), min_items=2, max_items=2), Text(description="LO,HI")), description="LO,HI box")
+    starts = {
+        "count": Number(minimum=1, maximum=MAX_STARTS, integer=True),
+        "box": box,
+        "seed": Number(minimum=0, integer=True, default=0),
+    }
+    output = {
+        "trajectory": Text(description="CSV of every iterate, one file per run: use {label}."),
+        "json": Text(description="The --json document of this config."),
+    }
+    fields = {
+        **_common("minimize"),
+        "x0": PointOrPoints("Start point (default: the named function's usual start, else zeros)."),
+        **run,
+        "optimizer": OPTIMIZER,
+        "optimizers": Seq(OPTIMIZER, description="One run per entry."),
+        "schedule": SCHEDULE,
+        "sweep": Record(swept, description="A grid: each optimizer entry x each combination is a run."),
+        "starts": Record(starts, required=("count",), description="Multi-start: count starts uniform in box."),
+        "output": Record(output, description="Files written atomically; their folders must exist."),
+    }
+    return Record(
+        fields,
+        required=("function",),
+        exactly_one=(("optimizer", "optimizers"),),
+        description="Minimize a function with one or more optimizers (and sweeps).",
+    )
+
+
+@functools.cache
+def check_fields() -> Record:
+    fields = {
+        **_common("check-grad"),
+        "at": PointOrPoints("The point, or a list of points, to check at.", several=True),
+        "random": Number(minimum=1, maximum=100_000, integer=True, description="Check N random points."),
+        "seed": Number(minimum=0, integer=True, default=0, description="Seed for random (and taylor)."),
+        "box": Union((Seq(Number(), min_items=2, max_items=2), Text()), description="LO,HI for random."),
+        "grad": Text(description='Your hand-derived gradient "e1, e2, ..." in variable order.'),
+        "method": Text(choices=difference_methods, what="difference method", default="central"),
+        "h": Number(exclusiveMinimum=0, description="Difference step."),
+        "rtol": Number(minimum=0, default=1e-6),
+        "atol": Number(minimum=0, default=1e-8),
+        "sweep_h": Boolean(default=False, description="Forward/central error for h = 1e-1 ... 1e-15."),
+        "taylor": Boolean(default=False, description="Step-size-free Taylor remainder check."),
+        "output": Record({"json": Text(description="The --json document of this config.")}),
+    }
+    return Record(
+        fields,
+        required=("function",),
+        exactly_one=(("at", "random"),),
+        description="Check gradients: analytic vs autodiff vs finite differences (and yours).",
+    )
+
+
+# ---- the task registry: the extension point for new kinds of config -------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One kind of config: its keys, and the builder turning validated data into a runnable plan."""
+
+    name: str
+    fields: Callable[[], Record]
+    plan: Callable[[dict[str, Any], Where], Any]
+
+
+def _plan(name: str) -> Callable[[dict[str, Any], Where], Any]:
+    def build(data: dict[str, Any], where: Where) -> Any:
+        from gradtool.config import plan
+
+        return getattr(plan, name)(data, where)
+
+    return build
+
+
+TASKS: dict[str, TaskSpec] = {
+    "minimize": TaskSpec("minimize", minimize_fields, _plan("minimize_plan")),
+    "check-grad": TaskSpec("check-grad", check_fields, _plan("check_plan")),
+}
+
+#: Tasks named in the docs that are not available yet -> the message a config using one gets.
+PLANNED_TASKS = {"fit": f"fit configs are not available yet (tasks: {', '.join(TASKS)})"}
+
+CONFIG = Tagged(
+    "task",
+    lambda: {name: spec.fields() for name, spec in TASKS.items()},
+    what="task",
+    default="minimize",
+    unavailable=PLANNED_TASKS,
+)

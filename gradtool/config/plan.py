@@ -1,0 +1,245 @@
+"""Validated config data -> a runnable plan: sweep grids, readable labels, output paths, every run checked."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gradtool.config.fields import Path, Where, format_path
+from gradtool.config.keys import ENTRY_KEYS, RUN_KEYS
+from gradtool.errors import GradtoolError
+
+MAX_RUNS = 10_000
+
+
+def located(where: Where, path: Path, fn: Callable, *args: Any, **kw: Any) -> Any:
+    """Call ``fn``; a GradtoolError it raises becomes a ConfigError naming the file, line and key path."""
+    try:
+        return fn(*args, **kw)
+    except GradtoolError as exc:
+        raise where.error(path, str(exc)) from None
+
+
+@dataclass
+class RunSpec:
+    """One run as plain, picklable data: ``gradtool.descent.minimize(expr, x0, **starts, **options)``."""
+
+    label: str
+    expr: str
+    x0: list[float] | None
+    options: dict[str, Any]
+    starts: dict[str, Any] | None = None
+    trajectory: str | None = None
+
+
+@dataclass
+class MinimizePlan:
+    source: str
+    description: str | None
+    runs: list[RunSpec]
+    json_path: str | None = None
+    task: str = "minimize"
+
+
+@dataclass
+class CheckPlan:
+    """A check-grad config: ``gradtool.check.run_check(objective, points, **options)``."""
+
+    source: str
+    description: str | None
+    objective: Any
+    points: Any
+    options: dict[str, Any]
+    json_path: str | None = None
+    task: str = "check-grad"
+
+
+# ---- labels ----------------------------------------------------------------------------------------------
+
+
+def value_text(key: str, value: Any) -> str:
+    """A swept value in a label: ``lr0.01``, ``amsgrad`` / ``no-amsgrad``, ``numeric``."""
+    if isinstance(value, bool):
+        return key if value else f"no-{key}"
+    return value if isinstance(value, str) else f"{key}{value!r}"
+
+
+def unique_labels(first: list[str], fuller: list[str]) -> list[str]:
+    """``first`` where unique; clashing ones use ``fuller``; clashes left get ``-2``, ``-3``... in order."""
+    labels = [f if first.count(f) == 1 else g for f, g in zip(first, fuller, strict=True)]
+    out: list[str] = []
+    for label in labels:
+        candidate, n = label, 1
+        while candidate in out or (candidate != label and candidate in labels):
+            n += 1
+            candidate = f"{label}-{n}"
+        out.append(candidate)
+    return out
+
+
+# ---- minimize --------------------------------------------------------------------------------------------
+
+
+def _check_sweep(data: dict[str, Any], entries: list[tuple[Path, dict]], where: Where) -> None:
+    from gradtool.optim import OPTIMIZERS
+
+    for key in data.get("sweep", {}):
+        if key in data:
+            raise where.error(("sweep", key), f"{key} is also set at the top level; remove one of them")
+        for path, entry in entries:
+            if key in entry:
+                raise where.error((*path, key), f"{key} is also swept (sweep.{key}); remove one of them")
+            allowed = OPTIMIZERS[entry["name"]].defaults
+            if key not in allowed and key not in RUN_KEYS:
+                raise where.error(
+                    ("sweep", key),
+                    f"optimizer {entry['name']!r} ({format_path(path)}) has no hyperparameter "
+                    f"{key!r}; allowed: {', '.join(allowed)}",
+                )
+
+
+def _schedule_options(schedule: dict[str, Any] | None) -> dict[str, Any]:
+    if not schedule:
+        return {}
+    return {"schedule": schedule["name"], "schedule_options": {k: v for k, v in schedule.items() if k != "name"}}
+
+
+def _starts(data: dict[str, Any], where: Where) -> dict[str, Any] | None:
+    from gradtool.expr.point import parse_box
+
+    if "starts" not in data:
+        return None
+    s = data["starts"]
+    box = list(located(where, ("starts", "box"), parse_box, s["box"])) if "box" in s else None
+    return {"starts": s["count"], "box": box, "seed": s.get("seed", 0)}
+
+
+def _check_run(where: Where, path: Path, schedule_path: Path, objective: Any, x0: Any, options: dict) -> None:
+    """Build everything the run needs (nothing runs); an error names the entry's or the schedule's key path."""
+    from gradtool.descent import build_schedule, prepare
+    from gradtool.optim import OPTIMIZERS
+
+    if "schedule" in options:  # its errors (eta_min > lr) belong to the schedule's key path
+        lr = options.get("lr", OPTIMIZERS[options["optimizer"]].defaults["lr"])
+        located(where, schedule_path, build_schedule, lr, options["schedule"], options["schedule_options"])
+    located(where, path, prepare, objective, x0, **options)
+
+
+def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
+    """Expand a validated minimize config into runs; check every run and output path before anything runs."""
+    from gradtool.expr.objective import load_objective
+
+    text, dim, variables = data["function"], data.get("dim"), data.get("variables")
+    objective = located(where, ("function",), load_objective, text, dim, variables)
+    x0 = located(where, ("x0",), objective.point, data["x0"]) if "x0" in data else None
+    if "optimizer" in data:
+        entries = [(("optimizer",), data["optimizer"])]
+    else:
+        entries = [(("optimizers", i), e) for i, e in enumerate(data["optimizers"])]
+    _check_sweep(data, entries, where)
+    sweep = data.get("sweep", {})
+    combos = list(itertools.product(*sweep.values()))
+    if len(entries) * len(combos) > MAX_RUNS:
+        raise where.error(("sweep",), f"{len(entries) * len(combos)} runs; at most {MAX_RUNS}")
+    starts = _starts(data, where)
+    common = {k: data[k] for k in RUN_KEYS if k in data}
+    common.update({k: v for k, v in (("dim", dim), ("variables", variables)) if v is not None})
+    runs, first, fuller = [], [], []
+    for path, entry in entries:
+        hyper = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+        own = entry.get("schedule")
+        prefix = entry.get("label") or "-".join([entry["name"], *([own["name"]] if own else [])])
+        schedule_path = (*path, "schedule") if own else ("schedule",)
+        for combo in combos:
+            swept = dict(zip(sweep, combo, strict=True))
+            options = {
+                "optimizer": entry["name"],
+                **hyper,
+                **common,
+                **swept,
+                **_schedule_options(own or data.get("schedule")),
+            }
+            _check_run(where, path, schedule_path, objective, x0, options)
+            parts = [value_text(k, v) for k, v in swept.items()]
+            first.append("-".join([prefix, *parts]))
+            fuller.append("-".join([prefix, *(value_text(k, v) for k, v in hyper.items()), *parts]))
+            runs.append(RunSpec("", text, x0, options, starts))
+    for run, label in zip(runs, unique_labels(first, fuller), strict=True):
+        run.label = label
+    output = data.get("output", {})
+    if "trajectory" in output:
+        _plan_trajectories(runs, output["trajectory"], where)
+    json_path = _output(where, ("output", "json"), output["json"]) if "json" in output else None
+    return MinimizePlan(where.source, data.get("description"), runs, json_path)
+
+
+def _output(where: Where, path: Path, target: str) -> str:
+    from gradtool.io import check_writable
+
+    if re.search(r"[{}]", target):
+        raise where.error(path, f"{target!r}: no placeholders here ({{label}} is for output.trajectory)")
+    located(where, path, check_writable, target)
+    return target
+
+
+def _plan_trajectories(runs: list[RunSpec], template: str, where: Where) -> None:
+    from gradtool.io import check_writable
+
+    path = ("output", "trajectory")
+    if re.search(r"[{}]", template.replace("{label}", "")):
+        raise where.error(path, f"{template!r}: the only placeholder is {{label}}")
+    if runs[0].starts is not None:
+        raise where.error(path, "a trajectory records one run; it cannot be combined with starts")
+    if len(runs) > 1 and "{label}" not in template:
+        raise where.error(path, f"{len(runs)} runs would write the same file; put {{label}} in the path")
+    for run in runs:
+        run.trajectory = template.replace("{label}", run.label)
+        located(where, path, check_writable, run.trajectory)
+
+
+# ---- check-grad ------------------------------------------------------------------------------------------
+
+
+def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
+    """A check-grad config: the objective, the points (given or random) and the options, all checked."""
+    import numpy as np
+
+    from gradtool.check import UserGradient
+    from gradtool.expr.objective import load_objective
+    from gradtool.expr.point import parse_box
+    from gradtool.grad.engines import make_engine
+
+    objective = located(where, ("function",), load_objective, data["function"], data.get("dim"), data.get("variables"))
+    seed = data.get("seed", 0)
+    if "at" in data:
+        at = data["at"]
+        several = isinstance(at, list) and not isinstance(at[0], int | float)
+        given = at if several else [at]
+        points = np.array(
+            [located(where, ("at", i) if several else ("at",), objective.point, p) for i, p in enumerate(given)],
+            dtype=float,
+        )
+    else:
+        lo, hi = objective.named.domain if objective.named else (-2.0, 2.0)  # as `check-grad --random`
+        if "box" in data:
+            lo, hi = located(where, ("box",), parse_box, data["box"])
+        points = np.random.default_rng(seed).uniform(lo, hi, size=(data["random"], objective.n))
+    options = {
+        "user": data.get("grad"),
+        "method": data.get("method", "central"),
+        "h": data.get("h"),
+        "rtol": data.get("rtol", 1e-6),
+        "atol": data.get("atol", 1e-8),
+        "sweep": data.get("sweep_h", False),
+        "taylor": data.get("taylor", False),
+        "seed": seed,
+    }
+    if options["user"] is not None:
+        located(where, ("grad",), UserGradient, options["user"], objective)
+    located(where, ("method",), make_engine, "numeric", objective, method=options["method"], h=options["h"])
+    output = data.get("output", {})
+    json_path = _output(where, ("output", "json"), output["json"]) if "json" in output else None
+    return CheckPlan(where.source, data.get("description"), objective, points, options, json_path)

@@ -1,0 +1,125 @@
+"""Rich output for `run`, `compare` and `lr-find`: comparison tables sorted by final f, the lr range test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradtool.report.common import num, stdout_console
+from gradtool.result import RunResult
+
+STATUS_STYLE = {"converged": "green", "max_steps": "yellow"}
+
+
+def setting(result: RunResult) -> str:
+    """``adam lr=0.01 beta1=0.8``: the optimizer, its lr and every hyperparameter away from its default,
+    then the schedule when it is not constant."""
+    from gradtool.optim import OPTIMIZERS
+
+    opt = dict(result.optimizer)
+    name = opt.pop("name")
+    defaults = OPTIMIZERS[name].defaults if name in OPTIMIZERS else {}
+    parts = [name, f"lr={num(opt.pop('lr'), 6)}"]
+    parts += [f"{k}={v if isinstance(v, bool) else num(v, 6)}" for k, v in opt.items() if defaults.get(k) != v]
+    sched = dict(result.schedule)
+    name = sched.pop("name")
+    if name != "constant" or sched.get("warmup"):
+        from gradtool.optim import SCHEDULES, WARMUP_DEFAULTS
+
+        known = {**SCHEDULES[name].defaults, **WARMUP_DEFAULTS} if name in SCHEDULES else {}
+        params = ",".join(f"{k}={num(v, 6)}" for k, v in sched.items() if k != "lr" and known.get(k) != v)
+        parts.append(f"{name}({params})")
+    return " ".join(parts)
+
+
+def _order(result: RunResult) -> tuple[int, float]:
+    finished = result.status in ("converged", "max_steps")
+    return (0 if finished else 1, result.f if finished and result.f == result.f else float("inf"))
+
+
+def comparison_table(runs: list[RunResult], title: str):
+    """One row per run, sorted by final f (the best first); runs that diverged (or were interrupted) last."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table.add_column("label", no_wrap=True)
+    table.add_column("optimizer", overflow="fold")
+    for col in ("final f", "|g|", "steps"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("time s", justify="right", no_wrap=True)
+    for r in sorted(runs, key=_order):
+        colour = STATUS_STYLE.get(r.status, "red")
+        table.add_row(
+            r.label,
+            setting(r),
+            num(r.f, 6),
+            num(r.grad_norm, 3),
+            str(r.steps),
+            f"[{colour}]{r.status}[/]",
+            f"{r.time_s:.3f}",
+        )
+    return table
+
+
+def show_file_results(results: list[Any], quiet: bool = False) -> None:
+    """Every config's results: a comparison table (or the gradient check), minima of multi-start runs."""
+    from gradtool.report.runs import minima_table
+
+    console = stdout_console()
+    for fr in results:
+        if fr.check is not None:
+            from gradtool.report.derivatives import show_check, show_sweep
+
+            if not quiet:
+                console.print(f"[bold]{fr.source}[/]" + (f": {fr.description}" if fr.description else ""))
+            show_check(fr.check)
+            if fr.check.get("sweep") is not None:
+                show_sweep(fr.check["sweep"])
+            continue
+        title = fr.source + (f": {fr.description}" if fr.description and not quiet else "")
+        console.print(comparison_table(fr.runs, title))
+        if quiet:
+            continue
+        for r in fr.runs:
+            if r.minima is not None:
+                console.print(minima_table(r))
+        if fr.best is not None:
+            b = fr.runs[fr.best]
+            point = ", ".join(f"{k} = {num(v, 8)}" for k, v in zip(b.variables, b.x, strict=True))
+            console.print(
+                f"best: {b.label}: f = {num(b.f, 10)} at {point}"
+                if len(b.variables) <= 8
+                else f"best: {b.label}: f = {num(b.f, 10)}"
+            )
+        else:
+            console.print("[red]every run diverged[/]")
+
+
+def show_lr_find(result) -> None:
+    """The lr range test: one row per learning rate, the recommended ones marked."""
+    from rich.table import Table
+
+    console = stdout_console()
+    from gradtool.optim import OPTIMIZERS
+
+    hyper = dict(result.optimizer)
+    name = hyper.pop("name")
+    defaults = OPTIMIZERS[name].defaults if name in OPTIMIZERS else {}
+    opt = " ".join([name, *(f"{k}={v}" for k, v in hyper.items() if defaults.get(k) != v)])
+    table = Table(
+        title=f"lr range test: {opt} on {result.expression}, {result.steps} steps from f0 = {num(result.f0, 6)}"
+    )
+    for col in ("lr", "final f", "|g|", "steps", "status", ""):
+        table.add_column(col, justify="right" if col not in ("status", "") else "left")
+    for lr, f, g, s, st, ok in zip(
+        result.lrs, result.f, result.grad_norm, result.run_steps, result.status, result.stable, strict=True
+    ):
+        notes = [n for n, hit in (("largest stable", lr == result.largest_stable), ("best", lr == result.best)) if hit]
+        colour = STATUS_STYLE.get(st, "red") if ok or st == "diverged" else "dim"
+        table.add_row(num(lr, 4), num(f, 8), num(g, 3), str(s), f"[{colour}]{st}[/]", ", ".join(notes))
+    console.print(table)
+    if result.largest_stable is None:
+        console.print("[red]no stable learning rate in this range[/] (every run diverged or ended above f0)")
+    else:
+        console.print(f"largest stable lr: {num(result.largest_stable, 4)}   best lr: {num(result.best, 4)}")
