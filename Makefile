@@ -34,5 +34,12 @@ torch: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --write docs/performance.md
 
+# the pictures README shows (docs/plots.md): deterministic, so re-running gives the same bytes
+pictures: $(STAMP)
+	$(BIN)/gradtool plot "0.1*x^2 + 0.01*x" --range 0,20 --tangent-at 5,10 --derivative --out docs/tangents.png
+	$(BIN)/gradtool plot rosenbrock --optimizers gd,momentum,nag,rmsprop,adam --x0=-1.5,2 --steps 3000 \
+		--out docs/rosenbrock-paths.png
+	$(BIN)/gradtool check-grad "sin(x)" --at x=1 --sweep-h --plot docs/h-error.png > /dev/null
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

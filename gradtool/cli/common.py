@@ -63,3 +63,5 @@ Dim = Annotated[int | None, typer.Option("--dim", help="Dimension of an n-D name
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 Expr = Annotated[str, typer.Argument(help="An expression such as \"x^2 + 3*y^2\", or a named test function "
                                      "(see `gradtool functions`).")]
+PlotFile = Annotated[str | None, typer.Option("--plot", help="Also draw a picture into this file: .png, .svg or "
+                                              ".pdf (needs matplotlib; see docs/plots.md).")]

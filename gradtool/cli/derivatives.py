@@ -6,10 +6,15 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Dim, Expr, Json, Vars, app, handled
+from gradtool.cli.common import Dim, Expr, Json, PlotFile, Vars, app, handled
+from gradtool.cli.fit import L2, Activation, Data, Init, Inputs, Loss, Params, Target
+
+# An expression may start with a minus sign ("-x^2 + 1"): pass unknown "-..." words on as the argument,
+# where the parser judges them, instead of failing as an unknown option.
+EXPRESSION_FIRST = {"ignore_unknown_options": True}
 
 
-@app.command()
+@app.command(context_settings=EXPRESSION_FIRST)
 @handled
 def grad(
     expr: Expr,
@@ -55,7 +60,7 @@ def _check_points(objective, at, random, seed, box):
     return np.random.default_rng(seed).uniform(lo, hi, size=(random, objective.n))
 
 
-@app.command("check-grad")
+@app.command("check-grad", context_settings=EXPRESSION_FIRST)
 @handled
 def check_grad(
     expr: Expr,
@@ -76,21 +81,46 @@ def check_grad(
                                           "... 1e-15 at the (first) point.")] = False,
     taylor: Annotated[bool, typer.Option("--taylor", help="Step-size-free check: the Taylor remainder must "
                                          "shrink like t^2.")] = False,
+    plot: PlotFile = None,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    fit: Annotated[bool, typer.Option("--fit", help="EXPR is a fit model (mlp:... or an expression in data "
+                                      "columns and parameters): check its backprop gradients on --data.")] = False,
+    data: Data = None, target: Target = None, params: Params = None, inputs: Inputs = None, init: Init = None,
+    activation: Activation = None, loss: Loss = "mse", l2: L2 = 0.0,
 ) -> None:
     """Check gradients: analytic vs autodiff vs central difference, or YOUR gradient (--grad) vs the truth.
 
+    With --fit: backprop (one reverse sweep) vs central differences for every parameter of a fit problem.
+
     Exit status: 0 all agree within tolerance, 1 a gradient disagrees, 2 bad input.
     """
+    if fit:
+        from gradtool.cli.fit import check_fit_command, problem_options
+
+        return check_fit_command(expr, data, target, problem_options(params, inputs, init, activation, loss, l2),
+                                 seed, h, rtol, atol, json)
     from gradtool.check import run_check
     from gradtool.expr.objective import load_objective
 
+    if plot is not None:
+        from gradtool.plot import PlotError, check_output
+
+        if not sweep_h:
+            raise PlotError("--plot draws the step-size study: add --sweep-h")
+        check_output(plot)
     objective = load_objective(expr, dim, vars)
     points = _check_points(objective, at, random, seed, box)
     report = run_check(objective, points, user=user_grad, method=method, h=h, rtol=rtol, atol=atol,
                        sweep=sweep_h, taylor=taylor, seed=seed)
+    if plot is not None:
+        from gradtool.plot import draw_step_sweep, save_figure
+
+        at = report["points"][0]["at"]
+        at_text = ", ".join(f"{k} = {v:.4g}" for k, v in at.items()) if len(at) <= 4 else "the first point"
+        save_figure(draw_step_sweep(report["sweep"], title=f"{objective.text} at {at_text}"), plot)
+        typer.echo(f"wrote {plot}", err=True)
     if json:
         from gradtool.report.common import print_json
 

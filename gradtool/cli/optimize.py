@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Dim, Expr, Json, Vars, app, handled
+from gradtool.cli.common import Dim, Expr, Json, PlotFile, Vars, app, handled
 
 # ---- the options of a run, shared by minimize and compare -----------------------------------------------
 
@@ -114,6 +114,7 @@ def minimize(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
     require_converged: Annotated[bool, typer.Option("--require-converged", help="Exit 1 when the run "
                                                     "stops at max steps.")] = False,
+    plot: PlotFile = None,
     vars: Vars = None, dim: Dim = None, json: Json = False,
 ) -> None:
     """Minimize an expression with a descent variant; print the iteration table and a summary.
@@ -133,6 +134,13 @@ def minimize(
         from gradtool.errors import ConfigError
 
         raise ConfigError(f"--every must be >= 1, got {every}")
+    if plot is not None:  # the picture's file and kind are checked before the run; the objective is built once
+        from gradtool.expr.objective import load_objective
+        from gradtool.plot import check_output, check_picture
+
+        check_output(plot)
+        expr = load_objective(expr, dim, vars)
+        check_picture(expr, multistart=starts is not None)
     if starts is not None:
         if trajectory:
             from gradtool.errors import ConfigError
@@ -140,7 +148,12 @@ def minimize(
             raise ConfigError("--trajectory records one run; it cannot be combined with --starts")
         result = run_minimize(expr, x0, starts=starts, box=box, seed=seed, **options)
     else:
-        result = _single_run(run_minimize, expr, x0, options, trajectory, quiet or json, False)
+        result = _single_run(run_minimize, expr, x0, options, trajectory, quiet or json, plot is not None)
+    if plot is not None:
+        from gradtool.plot import draw_result, save_figure
+
+        save_figure(draw_result(result, objective=expr), plot)
+        typer.echo(f"wrote {plot}", err=True)
     _report(result, json, quiet)
     code = result.exit_code
     if code == 0 and require_converged and not result.converged:
@@ -153,8 +166,8 @@ def _single_run(run_minimize, expr, x0, options, trajectory, silent, record):
     progress = ProgressBar(options["steps"], not silent)
     try:
         if trajectory:
-            from gradtool.io import TrajectoryCSV, atomic_writer, check_writable
             from gradtool.descent import prepare
+            from gradtool.io import TrajectoryCSV, atomic_writer, check_writable
 
             check_writable(trajectory)
             problem = prepare(expr, x0, **options)  # validate everything before creating the file

@@ -1,0 +1,155 @@
+"""`gradtool plot`: a picture of a function (curve, tangents, contour) and of optimizers running on it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gradtool.cli.common import Dim, Expr, Vars, app, handled
+from gradtool.cli.optimize import (
+    X0,
+    Alpha,
+    Beta1,
+    Beta2,
+    Eps,
+    Gradient,
+    Lr,
+    Momentum,
+    Steps,
+    Tol,
+)
+
+Out = Annotated[str, typer.Option("--out", help="Picture file: .png, .svg or .pdf (default plot.png).")]
+Dpi = Annotated[int, typer.Option("--dpi", help="Resolution of a PNG (dots per inch).")]
+
+
+def parse_range(text: str | None, option: str) -> tuple[float, float] | None:
+    """``LO,HI`` with finite numbers and LO < HI, else a PlotError naming the option."""
+    import math
+
+    from gradtool.plot import PlotError
+
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        lo, hi = (float(p) for p in parts) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        lo = hi = math.nan
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise PlotError(f"{option} {text!r} must be LO,HI (two numbers; write {option}=-1,1 for negatives)")
+    if not lo < hi:
+        raise PlotError(f"{option} {text!r} needs LO < HI")
+    return lo, hi
+
+
+def parse_numbers(text: str | None, option: str) -> list[float]:
+    """A comma list of finite numbers (``5,10``)."""
+    import math
+
+    from gradtool.plot import PlotError
+
+    if not text:
+        return []
+    try:
+        values = [float(p) for p in text.split(",")]
+    except ValueError:
+        values = [math.nan]
+    if not all(math.isfinite(v) for v in values):
+        raise PlotError(f"{option} {text!r} must be a comma list of numbers, e.g. 5,10")
+    return values
+
+
+def prepare_runs(objective, names: str | None, x0, hyper: dict, **options) -> list:
+    """One validated run per optimizer name (nothing is computed yet); a hyperparameter goes only to the
+    optimizers that have it, and one that none of them has is an error."""
+    from gradtool.descent import prepare
+    from gradtool.errors import ConfigError
+    from gradtool.optim import OPTIMIZERS
+
+    chosen = [n.strip() for n in names.split(",")] if names else []
+    unknown = [n for n in chosen if n not in OPTIMIZERS]
+    if unknown or (names is not None and not all(chosen)):
+        raise ConfigError(f"unknown optimizer {', '.join(unknown) or repr(names)}; choose from {', '.join(OPTIMIZERS)}")
+    hyper = {k: v for k, v in hyper.items() if v is not None}
+    if not chosen and (hyper or x0 is not None):
+        given = ["--x0"] * (x0 is not None) + [f"--{k.replace('_', '-')}" for k in hyper]
+        raise ConfigError(f"{', '.join(given)} set up optimizer runs: add --optimizers")
+    for key in hyper:
+        if key != "lr" and not any(key in OPTIMIZERS[n].defaults for n in chosen):
+            raise ConfigError(f"--{key.replace('_', '-')} is not a hyperparameter of {', '.join(chosen)}")
+    return [
+        prepare(
+            objective,
+            x0,
+            optimizer=n,
+            classify=False,
+            **options,
+            **{k: v for k, v in hyper.items() if k == "lr" or k in OPTIMIZERS[n].defaults},
+        )
+        for n in chosen
+    ]
+
+
+@app.command()
+@handled
+def plot(
+    expr: Expr,
+    xrange: Annotated[
+        str | None,
+        typer.Option(
+            "--range",
+            help="LO,HI of x (and of y unless --yrange); default: "
+            "the named function's domain, else around the points drawn. "
+            "Write --range=-2,2.",
+        ),
+    ] = None,
+    yrange: Annotated[str | None, typer.Option("--yrange", help="LO,HI of the second variable.")] = None,
+    derivative: Annotated[bool, typer.Option("--derivative", help="1 variable: also draw f' (dashed).")] = False,
+    tangent_at: Annotated[
+        str | None, typer.Option("--tangent-at", help="1 variable: tangent lines at these x, e.g. 5,10.")
+    ] = None,
+    optimizers: Annotated[
+        str | None,
+        typer.Option(
+            "--optimizers", help="Run these optimizers (gd,momentum,nag,...) from --x0 and draw their iterates."
+        ),
+    ] = None,
+    x0: X0 = None,
+    steps: Steps = 1000,
+    lr: Lr = None,
+    momentum: Momentum = None,
+    alpha: Alpha = None,
+    eps: Eps = None,
+    beta1: Beta1 = None,
+    beta2: Beta2 = None,
+    gradient: Gradient = "analytic",
+    tol: Tol = 1e-8,
+    out: Out = "plot.png",
+    dpi: Dpi = 150,
+    vars: Vars = None,
+    dim: Dim = None,
+) -> None:
+    """Draw f: its curve (1 variable; --derivative, --tangent-at) or filled contour (2), and optimizer paths.
+
+    With more than 2 variables, --optimizers draws loss curves only. See docs/plots.md.
+
+    Exit status: 0 written, 2 bad input (checked before anything runs; no file is left behind).
+    """
+    from gradtool.expr.objective import load_objective
+    from gradtool.plot import check_output, check_picture, draw_landscape, save_figure
+
+    check_output(out, dpi)
+    xlim, ylim = parse_range(xrange, "--range"), parse_range(yrange, "--yrange")
+    tangents = parse_numbers(tangent_at, "--tangent-at")
+    objective = load_objective(expr, dim, vars)
+    check_picture(
+        objective, xrange=xlim, yrange=ylim, tangents=tangents, derivative=derivative, runs=optimizers is not None
+    )
+    hyper = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, beta1=beta1, beta2=beta2)
+    problems = prepare_runs(objective, optimizers, x0, hyper, steps=steps, tol=tol, gradient=gradient)
+    results = [p.run(record=True) for p in problems]
+    figure = draw_landscape(objective, results, xrange=xlim, yrange=ylim, derivative=derivative, tangents=tangents)
+    save_figure(figure, out, dpi)
+    typer.echo(f"wrote {out}", err=True)
