@@ -11,9 +11,10 @@ STATUS: dict[str, tuple[bool, str]] = {
     "max_steps": (True, "reached the maximum of {steps} steps without meeting a tolerance"),
     "diverged": (False, "at step {step}: {reason}; x is the last finite point"),
     "interrupted": (False, "interrupted at step {step}"),
+    "completed": (True, "trained for {epochs} epochs"),  # fit: every requested epoch ran
 }
 
-EXIT_CODES = {"converged": 0, "max_steps": 0, "diverged": 1, "interrupted": 130}
+EXIT_CODES = {"converged": 0, "max_steps": 0, "diverged": 1, "interrupted": 130, "completed": 0}
 
 
 def status_message(status: str, **details: Any) -> str:

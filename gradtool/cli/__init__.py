@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from gradtool.cli import derivatives, optimize  # noqa: F401  (registers the commands)
+from gradtool.cli import configs, derivatives, fit, optimize, plot  # noqa: F401  (registers the commands)
 from gradtool.cli.common import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,281 @@
+"""Commands that fit models to data: fit and predict (check-grad --fit reuses the options defined here)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gradtool.cli.common import Json, app, handled
+from gradtool.cli.optimize import (
+    Alpha,
+    Amsgrad,
+    Beta1,
+    Beta2,
+    Centered,
+    Dampening,
+    Decay,
+    Eps,
+    EpsInSqrt,
+    EtaMin,
+    Gamma,
+    InitAcc,
+    Lr,
+    LrDecay,
+    Momentum,
+    Rho,
+    Schedule,
+    StepSize,
+    TMax,
+    Warmup,
+    WeightDecay,
+    hyper_options,
+    schedule_options,
+)
+
+# ---- the options of a fit problem, shared with check-grad --fit ------------------------------------------
+
+Model = Annotated[
+    str,
+    typer.Argument(
+        help='mlp:IN-H1-...-OUT, or an expression such as "w*x + b" whose symbols '
+        "naming a data column are inputs and the rest parameters."
+    ),
+]
+Data = Annotated[str | None, typer.Option("--data", help="CSV file with a header row; every cell a number.")]
+Target = Annotated[
+    str | None,
+    typer.Option("--target", help="Target column (several, comma-separated, for a network with several outputs)."),
+]
+Params = Annotated[
+    str | None,
+    typer.Option(
+        "--params",
+        help="Expression models: which symbols are parameters, "
+        "e.g. w,b (default: every symbol that is not a data column).",
+    ),
+]
+Inputs = Annotated[
+    str | None,
+    typer.Option("--inputs", help="Networks: input columns, e.g. x1,x2 (default: every column except the targets)."),
+]
+Init = Annotated[
+    str | None,
+    typer.Option(
+        "--init",
+        help="Expression models: start values w=0,b=0 (unnamed "
+        "ones 0) or 'random' (seeded normal); networks: seeded Xavier/He.",
+    ),
+]
+Activation = Annotated[
+    str | None,
+    typer.Option(
+        "--activation", help="Hidden-layer activation of a network: sigmoid (default), tanh, relu or softplus."
+    ),
+]
+Loss = Annotated[
+    str,
+    typer.Option(
+        "--loss",
+        help="mse (mean squared error) or bce (binary cross-entropy from logits; sigmoid output, accuracy reported).",
+    ),
+]
+L2 = Annotated[
+    float,
+    typer.Option(
+        "--l2", help="Add LAMBDA * sum of squared weights (networks: not biases; expressions: every parameter)."
+    ),
+]
+
+
+def problem_options(params, inputs, init, activation, loss, l2) -> dict:
+    """The fit-problem keyword arguments shared by fit and check-grad --fit."""
+    return dict(params=params, inputs=inputs, init=init, activation=activation, loss=loss, l2=l2)
+
+
+def required(data: str | None, target: str | None) -> tuple[str, str]:
+    from gradtool.errors import ConfigError
+
+    if data is None or target is None:
+        raise ConfigError(f"fitting needs {'--data CSV' if data is None else '--target COLUMN'}")
+    return data, target
+
+
+@app.command()
+@handled
+def fit(
+    model: Model,
+    data: Data = None,
+    target: Target = None,
+    params: Params = None,
+    inputs: Inputs = None,
+    init: Init = None,
+    activation: Activation = None,
+    loss: Loss = "mse",
+    l2: L2 = 0.0,
+    optimizer: Annotated[
+        str, typer.Option("--optimizer", "-o", help="gd (sgd), momentum, nag, rmsprop, adam, adamw, adagrad, adadelta.")
+    ] = "gd",
+    lr: Lr = None,
+    momentum: Momentum = None,
+    dampening: Dampening = None,
+    alpha: Alpha = None,
+    eps: Eps = None,
+    beta1: Beta1 = None,
+    beta2: Beta2 = None,
+    weight_decay: WeightDecay = None,
+    centered: Centered = False,
+    eps_in_sqrt: EpsInSqrt = False,
+    amsgrad: Amsgrad = False,
+    lr_decay: LrDecay = None,
+    initial_accumulator_value: InitAcc = None,
+    rho: Rho = None,
+    schedule: Schedule = None,
+    gamma: Gamma = None,
+    step_size: StepSize = None,
+    decay: Decay = None,
+    t_max: TMax = None,
+    eta_min: EtaMin = None,
+    warmup: Warmup = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")] = 100,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Rows per step, reshuffled every epoch (default: all training rows)."),
+    ] = None,
+    test_split: Annotated[
+        float | None,
+        typer.Option("--test-split", help="Hold out this seeded fraction of the rows and report its loss."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the initialisation, split and shuffles.")] = 0,
+    gradient: Annotated[
+        str,
+        typer.Option(
+            "--grad",
+            help="autodiff (one reverse sweep), numeric (central differences) or analytic (SymPy; expression models).",
+        ),
+    ] = "autodiff",
+    every: Annotated[
+        int | None, typer.Option("--every", help="A table row every K epochs (default: about 20 rows).")
+    ] = None,
+    save: Annotated[str | None, typer.Option("--save", help="Write the fitted model to FILE.npz.")] = None,
+    load: Annotated[str | None, typer.Option("--load", help="Start from a model saved with --save.")] = None,
+    predict: Annotated[str | None, typer.Option("--predict", help="Apply the fitted model to this CSV's rows.")] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", help="Where --predict writes its CSV (default: stdout, with the report moved to stderr)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
+    json: Json = False,
+) -> None:
+    """Fit a model to data by gradient descent on the mean loss; print the epoch table and a summary.
+
+    Exit status: 0 completed, 1 diverged (non-finite loss), 2 bad input or data, 130 interrupted.
+    """
+    from gradtool.cli.optimize import ProgressBar
+    from gradtool.errors import ConfigError
+    from gradtool.fitting.train import prepare_fit
+
+    data, target = required(data, target)
+    if predict is not None and output is None and json:
+        raise ConfigError("--json and --predict both want stdout; send the predictions to a file with --output")
+    for path in (save, output):
+        if path is not None:
+            from gradtool.io import check_writable
+
+            check_writable(path)
+    hyper = hyper_options(
+        momentum,
+        dampening,
+        alpha,
+        eps,
+        beta1,
+        beta2,
+        weight_decay,
+        centered,
+        eps_in_sqrt,
+        amsgrad,
+        lr_decay,
+        initial_accumulator_value,
+        rho,
+    )
+    problem = prepare_fit(
+        model,
+        data,
+        target,
+        **problem_options(params, inputs, init, activation, loss, l2),
+        optimizer=optimizer,
+        lr=lr,
+        schedule=schedule,
+        schedule_options=schedule_options(gamma, step_size, decay, t_max, eta_min, warmup),
+        epochs=epochs,
+        batch_size=batch_size,
+        test_split=test_split,
+        seed=seed,
+        gradient=gradient,
+        every=every,
+        load=load,
+        **hyper,
+    )
+    progress = ProgressBar(epochs, not (quiet or json))
+    try:
+        result = problem.run(progress)
+    finally:
+        progress.close()
+    if save is not None and result.status != "diverged":
+        result.save(save)
+    _report(result, json, quiet, to_stderr=predict is not None and output is None)
+    if predict is not None:
+        from gradtool.fitting.persist import predictions_for, write_predictions
+
+        write_predictions(*predictions_for(result.objective, result.theta, predict), output)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _report(result, json: bool, quiet: bool, to_stderr: bool) -> None:
+    if json:
+        from gradtool.report.common import print_json
+
+        print_json(result.to_dict())
+        return
+    from gradtool.report.common import stderr_console, stdout_console
+    from gradtool.report.fit import show_fit
+
+    show_fit(result, quiet, stderr_console() if to_stderr else stdout_console())
+
+
+@app.command("predict")
+@handled
+def predict_command(
+    model: Annotated[str, typer.Argument(help="A model saved by `gradtool fit --save FILE.npz`.")],
+    data: Annotated[str, typer.Option("--data", help="CSV with (at least) the model's input columns.")],
+    output: Annotated[str | None, typer.Option("--output", help="Write the CSV here (default: stdout).")] = None,
+) -> None:
+    """Apply a saved model to new rows: the CSV's columns plus one <target>_pred column per target."""
+    from gradtool.fitting.persist import predict_file, write_predictions
+
+    if output is not None:
+        from gradtool.io import check_writable
+
+        check_writable(output)
+    write_predictions(*predict_file(model, data), output)
+
+
+def check_fit_command(model, data, target, problem: dict, seed: int, h, rtol: float, atol: float, json: bool) -> None:
+    """`check-grad --fit MODEL`: backprop vs central differences for every parameter; exit 1 on a mismatch."""
+    from gradtool.fitting.check import check_fit
+
+    data, target = required(data, target)
+    report = check_fit(model, data, target, h=h, rtol=rtol, atol=atol, seed=seed, **problem)
+    if json:
+        from gradtool.report.common import print_json
+
+        print_json(report)
+    else:
+        from gradtool.report.fit import show_fit_check
+
+        show_fit_check(report)
+    if not report["ok"]:
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Fitting models to data: CSV tables, expression and mlp models, losses, backprop training, saved models."""

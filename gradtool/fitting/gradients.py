@@ -1,0 +1,168 @@
+"""The objective of a fit (mean batch loss + l2 penalty) and its three gradient engines over the flat parameters.
+
+``autodiff`` differentiates the objective with respect to every parameter in ONE reverse sweep of the
+compiled tape; ``numeric`` takes central differences of the compiled forward pass (2 forward passes per
+parameter); ``analytic`` (expression models) differentiates each row's loss with SymPy and averages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+import numpy as np
+
+from gradtool.errors import ConfigError
+from gradtool.fitting.losses import Loss, penalty_nodes
+from gradtool.grad.base import quietly
+from gradtool.grad.tape import compile_gradient, compile_value
+
+EPS = float(np.finfo(float).eps)
+
+
+class Objective:
+    """``F(theta) = mean over a batch of loss(model(x; theta), y) + l2 * sum(weights^2)``.
+
+    Tapes are built and compiled once per batch size (shapes are part of a tape) and cached. ``args`` is
+    ``model.data_args(X) + [model.target_arg(Y)]`` for the batch.
+    """
+
+    def __init__(self, model, loss: Loss, l2: float = 0.0):
+        if not (isinstance(l2, int | float) and np.isfinite(l2) and l2 >= 0):
+            raise ConfigError(f"--l2 must be a number >= 0, got {l2!r}")
+        self.model, self.loss, self.l2 = model, loss, float(l2)
+        self.layout = model.layout
+        self._tapes: dict[int, tuple] = {}
+        self._compiled: dict[tuple[str, int], Callable] = {}
+
+    def tape(self, rows: int):
+        """``(tape, objective node, output node, parameter nodes)`` for a batch of ``rows`` rows."""
+        if rows not in self._tapes:
+            tape, out, params, _ = self.model.build(rows)
+            target = tape.input("_target", self.model.target_shape(rows))
+            objective = self.loss.nodes(tape, out, target)
+            penalty = penalty_nodes(tape, [p for p in params if p.params["name"] in self.model.penalized], self.l2)
+            if penalty is not None:
+                objective = tape.add(objective, penalty)
+            self._tapes[rows] = (tape, objective, out, params)
+        return self._tapes[rows]
+
+    def _compiled_for(self, kind: str, rows: int) -> Callable:
+        key = (kind, rows)
+        if key not in self._compiled:
+            tape, objective, out, params = self.tape(rows)
+            if kind == "gradient":
+                self._compiled[key] = compile_gradient(tape, objective, params)
+            else:
+                self._compiled[key] = compile_value(tape, objective if kind == "value" else out)
+        return self._compiled[key]
+
+    def args(self, x: np.ndarray, y: np.ndarray | None) -> list:
+        """The sweep's data arguments for a batch (``y`` None: predictions only)."""
+        return [*self.model.data_args(x), None if y is None else self.model.target_arg(y)]
+
+    def value(self, theta: np.ndarray, args: list) -> float:
+        sweep = self._compiled_for("value", _rows(args))
+        return float(quietly(sweep, *self.layout.views(theta), *args))
+
+    def output(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The model's raw output (the logit for bce) as ``(rows, outputs)``."""
+        args = self.args(x, None)
+        out = quietly(self._compiled_for("output", len(x)), *self.layout.views(theta), *args)
+        return np.broadcast_to(out, (len(x), len(self.model.targets))) if np.ndim(out) < 2 else out.reshape(len(x), -1)
+
+    def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Predictions ``(rows, outputs)``: the output through the loss's link (sigmoid for bce)."""
+        return self.loss.link(self.output(theta, x))
+
+
+def _rows(args: list) -> int:
+    return len(args[-1])
+
+
+def _flatten(grads: list) -> np.ndarray:
+    return np.concatenate([np.ravel(g) for g in grads])
+
+
+class AutodiffGradient:
+    """Reverse mode on the tape: value and all parameter gradients from one forward + one reverse sweep."""
+
+    name = "autodiff"
+
+    def __init__(self, objective: Objective):
+        self.objective = objective
+
+    def __call__(self, theta: np.ndarray, args: list) -> tuple[float, np.ndarray]:
+        sweep = self.objective._compiled_for("gradient", _rows(args))
+        value, grads = quietly(sweep, *self.objective.layout.views(theta), *args)
+        return float(value), _flatten(grads)
+
+
+def central_gradient(value: Callable[[np.ndarray], float], theta: np.ndarray, h: float | None = None) -> np.ndarray:
+    """``(F(theta + h_i e_i) - F(theta - h_i e_i)) / (2 h_i)``, ``h_i = h`` or ``eps^(1/3) max(1, |theta_i|)``."""
+    grad = np.empty_like(theta)
+    for i in range(theta.size):
+        step = h if h is not None else EPS ** (1 / 3) * max(1.0, abs(theta[i]))
+        up, down = theta.copy(), theta.copy()
+        up[i] += step
+        down[i] -= step
+        grad[i] = (value(up) - value(down)) / (up[i] - down[i])  # the steps actually taken, after rounding
+    return grad
+
+
+class NumericGradient:
+    """Central differences of the compiled forward pass: 2 forward passes per parameter."""
+
+    name = "numeric"
+
+    def __init__(self, objective: Objective):
+        self.objective = objective
+
+    def __call__(self, theta: np.ndarray, args: list) -> tuple[float, np.ndarray]:
+        value = self.objective.value
+        return value(theta, args), central_gradient(lambda t: value(t, args), theta)
+
+
+class AnalyticGradient:
+    """SymPy: ``d loss_row / d p`` for each parameter, lambdified once, averaged over the batch's rows."""
+
+    name = "analytic"
+
+    def __init__(self, objective: Objective):
+        if objective.model.kind != "expression":
+            raise ConfigError("--grad analytic is for expression models; networks use autodiff or numeric")
+        self.objective = objective
+
+    @cached_property
+    def _function(self) -> Callable:
+        import sympy as sp
+
+        from gradtool.grad.analytic import compile_numpy
+
+        model = self.objective.model
+        target = sp.Dummy("target", real=True)
+        row = self.objective.loss.row(model.expr, target)
+        parts = [row, *(sp.diff(row, p) for p in model.param_symbols)]
+        return compile_numpy(parts, [*model.param_symbols, *model.input_symbols, target])
+
+    def __call__(self, theta: np.ndarray, args: list) -> tuple[float, np.ndarray]:
+        rows = _rows(args)
+        parts = quietly(self._function, *theta, *args)
+        means = np.array([np.mean(np.broadcast_to(p, (rows,))) for p in parts])
+        l2 = self.objective.l2
+        return float(means[0] + l2 * theta @ theta), means[1:] + 2.0 * l2 * theta
+
+
+#: gradient engine name -> constructor over an Objective (CLI choices, config validation and docs read it)
+FIT_GRADIENTS: dict[str, Callable[[Objective], Callable]] = {
+    "autodiff": AutodiffGradient,
+    "numeric": NumericGradient,
+    "analytic": AnalyticGradient,
+}
+
+
+def make_fit_gradient(name: str, objective: Objective) -> Callable:
+    """``engine(theta, args) -> (F, dF/dtheta)`` for the named engine."""
+    if name not in FIT_GRADIENTS:
+        raise ConfigError(f"unknown gradient engine {name!r} for fit; choose one of: {', '.join(FIT_GRADIENTS)}")
+    return FIT_GRADIENTS[name](objective)

@@ -1,0 +1,124 @@
+"""Fitted models on disk (.npz: one JSON description + the parameter arrays) and predictions for new rows."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from gradtool.errors import DataError
+from gradtool.fitting.data import read_csv
+from gradtool.fitting.gradients import Objective
+from gradtool.fitting.losses import make_loss
+from gradtool.fitting.models import make_model
+from gradtool.io import atomic_writer
+
+FORMAT = "gradtool-fit/1"
+
+
+def save_model(path: str | Path, objective: Objective, theta: np.ndarray) -> None:
+    """Write ``meta`` (JSON: model, activation, loss, l2, inputs, targets, parameter names and shapes), the
+    flat ``theta`` and each parameter under ``params/<name>`` (``np.load(path)["params/W1"]``)."""
+    model, layout = objective.model, objective.layout
+    meta = {
+        "format": FORMAT,
+        "model": model.text,
+        "kind": model.kind,
+        "activation": getattr(model, "activation", None),
+        "loss": objective.loss.name,
+        "l2": objective.l2,
+        "inputs": model.inputs,
+        "targets": model.targets,
+        "names": list(layout.names),
+        "shapes": [list(s) for s in layout.shapes],
+    }
+    arrays = {f"params/{name}": np.asarray(view) for name, view in zip(layout.names, layout.views(theta), strict=True)}
+    with atomic_writer(path, "wb") as handle:
+        np.savez(handle, meta=np.array(json.dumps(meta)), theta=np.asarray(theta, dtype=float), **arrays)
+
+
+def _read(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta, theta = json.loads(str(npz["meta"])), np.array(npz["theta"], dtype=float)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a model saved by `gradtool fit --save` ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(f"{path}: not a model saved by `gradtool fit --save` (format {FORMAT})")
+    if theta.ndim != 1 or not np.all(np.isfinite(theta)):
+        raise DataError(f"{path}: the saved parameters are not a finite vector")
+    return meta, theta
+
+
+def load_model(path: str | Path) -> tuple[Objective, np.ndarray]:
+    """The saved model's objective (model + loss + l2) and its parameter vector."""
+    meta, theta = _read(path)
+    try:
+        columns = [*meta["inputs"], *meta["targets"]]
+        kind = meta["kind"]
+        model = make_model(
+            meta["model"],
+            columns,
+            meta["targets"],
+            activation=meta["activation"],
+            params=meta["names"] if kind == "expression" else None,
+            inputs=meta["inputs"] if kind == "mlp" else None,
+        )
+        objective = Objective(model, make_loss(meta["loss"]), meta["l2"])
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path}: incomplete model description ({exc})") from None
+    if objective.layout.size != theta.size:
+        raise DataError(f"{path}: {theta.size} parameters saved, but {meta['model']} has {objective.layout.size}")
+    return objective, theta
+
+
+def load_parameters(path: str | Path, model) -> np.ndarray:
+    """Saved parameters to start a fit from: the file must hold the same model (same parameter layout)."""
+    meta, theta = _read(path)
+    if (
+        meta.get("model") != model.text
+        or meta.get("names") != list(model.layout.names)
+        or meta.get("shapes") != [list(s) for s in model.layout.shapes]
+    ):
+        raise DataError(
+            f"{path} holds {meta.get('model')!r} with parameters {', '.join(meta.get('names') or [])}; "
+            f"it cannot start {model.text!r}"
+        )
+    return theta
+
+
+def predict_file(model_path: str | Path, data_path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Apply a saved model to a CSV: ``(header, rows)`` = the file's columns then ``<target>_pred`` ones."""
+    return predictions_for(*load_model(model_path), data_path)
+
+
+def predictions_for(objective: Objective, theta: np.ndarray, data_path: str | Path) -> tuple[list[str], np.ndarray]:
+    """A fitted model applied to a CSV (only its input columns are needed; one row is enough)."""
+    table = read_csv(data_path, min_rows=1)
+    x = table.matrix(objective.model.inputs, "input")
+    predictions = objective.predict(theta, x)
+    header = [*table.columns, *(f"{t}_pred" for t in objective.model.targets)]
+    return header, np.column_stack([table.values, predictions])
+
+
+def write_csv(handle: IO, header: list[str], rows: np.ndarray) -> None:
+    """CSV with full-precision numbers (``repr`` of each float)."""
+    handle.write(",".join(header) + "\n")
+    for row in rows.tolist():
+        handle.write(",".join(map(repr, row)) + "\n")
+
+
+def write_predictions(header: list[str], rows: np.ndarray, output: str | None) -> None:
+    """To ``output`` (written atomically) or to stdout."""
+    if output is None:
+        import sys
+
+        write_csv(sys.stdout, header, rows)
+        return
+    with atomic_writer(output) as handle:
+        write_csv(handle, header, rows)

@@ -1,0 +1,114 @@
+"""FitResult: what one fit reports (``fit --json``), in the RunResult family: same status table and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradtool.result import EXIT_CODES
+
+
+@dataclass
+class FitRow:
+    """One line of the iteration table: the state after ``epoch`` epochs (0: the initial parameters).
+
+    Losses include the l2 penalty; ``grad_norm`` is the norm of the full training set's gradient.
+    """
+
+    epoch: int
+    train: float
+    test: float | None
+    grad_norm: float
+    lr: float
+    accuracy: float | None = None
+    test_accuracy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "train": self.train,
+            "test": self.test,
+            "grad_norm": self.grad_norm,
+            "lr": self.lr,
+            "accuracy": self.accuracy,
+            "test_accuracy": self.test_accuracy,
+        }
+
+
+@dataclass
+class FitResult:
+    """One fit. Like :class:`gradtool.result.RunResult`, not finishing is a status (``completed``,
+    ``diverged``, ``interrupted``), never an exception; ``exit_code`` comes from the same table.
+
+    ``theta`` is the flat parameter vector (the last finite one), ``objective`` the compiled model + loss,
+    so ``predict`` and ``save`` work on the result; neither goes into ``to_dict``.
+    """
+
+    model: str
+    kind: str
+    loss_function: str
+    l2: float
+    params: dict[str, float] | None
+    describe: dict[str, Any]
+    train_loss: float
+    test_loss: float | None
+    accuracy: dict[str, float | None] | None
+    epochs: int
+    steps: int
+    batch_size: int
+    status: str
+    message: str
+    time_s: float
+    grad_norm: float
+    optimizer: dict[str, Any]
+    schedule: dict[str, Any]
+    gradient: str
+    data: dict[str, Any]
+    seed: int
+    rows: list[FitRow] = field(default_factory=list)
+    theta: np.ndarray | None = field(default=None, repr=False)
+    objective: Any = field(default=None, repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions ``(rows, targets)`` for an input matrix ``(rows, inputs)`` in ``data["inputs"]`` order."""
+        return self.objective.predict(self.theta, np.ascontiguousarray(x, dtype=float))
+
+    def save(self, path: str) -> None:
+        """Write the fitted model to ``path`` (.npz): see :func:`gradtool.fitting.persist.save_model`."""
+        from gradtool.fitting.persist import save_model
+
+        save_model(path, self.objective, self.theta)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``fit --json`` (documented in docs/fit.md)."""
+        return {
+            "model": self.model,
+            "params": self.params,
+            "loss": {"train": self.train_loss, "test": self.test_loss},
+            "accuracy": self.accuracy,
+            "epochs": self.epochs,
+            "status": self.status,
+            "time_s": self.time_s,
+            "message": self.message,
+            "kind": self.kind,
+            "loss_function": self.loss_function,
+            "l2": self.l2,
+            "layers": self.describe.get("layers"),
+            "activation": self.describe.get("activation"),
+            "init": self.describe.get("init"),
+            "gradient": self.gradient,
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "grad_norm": self.grad_norm,
+            "data": self.data,
+            "seed": self.seed,
+            "history": [row.to_dict() for row in self.rows],
+        }
