@@ -383,3 +383,34 @@ def test_commands_without_a_picture_never_import_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_fit_command_picture_draws_the_fitted_model_and_the_sampled_losses(tmp_path):
+    from gradtool.fitting.train import prepare_fit
+    from gradtool.plot.runs import draw_fit_result
+
+    data = tmp_path / "line.csv"
+    data.write_text("x,y\n" + "".join(f"{v},{2 * v + 1}\n" for v in range(10)))
+    problem = prepare_fit("w*x + b", str(data), "y", optimizer="adam", lr=0.1, epochs=200, test_split=0.2, seed=0)
+    result = problem.run()
+    fig = draw_fit_result(problem, result)
+    model = lines_by_label(fig)["fitted model"]
+    xs, ys = model.get_xydata().T
+    np.testing.assert_allclose(ys, result.predict(xs[:, None])[:, 0])
+    train = lines_by_label(fig)["train"]
+    np.testing.assert_allclose(train.get_xydata(), [[r.epoch, r.train] for r in result.rows])
+    assert "test" in lines_by_label(fig)
+
+
+def test_fit_with_plot_writes_the_picture_and_bad_extension_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from gradtool.cli import app
+
+    data = tmp_path / "line.csv"
+    data.write_text("x,y\n" + "".join(f"{v},{2 * v + 1}\n" for v in range(10)))
+    args = ["fit", "w*x + b", "--data", str(data), "--target", "y", "--epochs", "20", "--quiet", "--plot"]
+    ok = CliRunner().invoke(app, [*args, str(tmp_path / "fit.png")])
+    assert ok.exit_code == 0 and imread(tmp_path / "fit.png").ndim == 3
+    bad = CliRunner().invoke(app, [*args, str(tmp_path / "fit.txt")])
+    assert bad.exit_code == 2 and not (tmp_path / "fit.txt").exists()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Json, app, handled
+from gradtool.cli.common import Json, PlotFile, app, handled
 from gradtool.cli.optimize import (
     Alpha,
     Amsgrad,
@@ -167,6 +167,7 @@ def fit(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
+    plot: PlotFile = None,
     json: Json = False,
 ) -> None:
     """Fit a model to data by gradient descent on the mean loss; print the epoch table and a summary.
@@ -185,6 +186,10 @@ def fit(
             from gradtool.io import check_writable
 
             check_writable(path)
+    if plot is not None:
+        from gradtool.plot import check_output
+
+        check_output(plot)
     hyper = hyper_options(
         momentum,
         dampening,
@@ -225,6 +230,12 @@ def fit(
         progress.close()
     if save is not None and result.status != "diverged":
         result.save(save)
+    if plot is not None:
+        from gradtool.plot import save_figure
+        from gradtool.plot.runs import draw_fit_result
+
+        save_figure(draw_fit_result(problem, result), plot)
+        typer.echo(f"wrote {plot}", err=True)
     _report(result, json, quiet, to_stderr=predict is not None and output is None)
     if predict is not None:
         from gradtool.fitting.persist import predictions_for, write_predictions

@@ -69,7 +69,9 @@ class Objective:
         """The model's raw output (the logit for bce) as ``(rows, outputs)``."""
         args = self.args(x, None)
         out = quietly(self._compiled_for("output", len(x)), *self.layout.views(theta), *args)
-        return np.broadcast_to(out, (len(x), len(self.model.targets))) if np.ndim(out) < 2 else out.reshape(len(x), -1)
+        if np.ndim(out) == 0:  # a model that does not depend on its inputs
+            return np.full((len(x), len(self.model.targets)), float(out))
+        return np.reshape(out, (len(x), -1))
 
     def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Predictions ``(rows, outputs)``: the output through the loss's link (sigmoid for bce)."""

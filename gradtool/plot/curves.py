@@ -152,13 +152,14 @@ def draw_fit(
     xlabel: str = "x",
     ylabel: str = "y",
     loss_label: str = "loss",
+    loss_steps: Sequence[int] | None = None,
 ):
     """A model of one input: the data and the fitted curve (left), train/test loss per epoch (right).
 
     Args:
         x, y: the training data; x_test, y_test: held-out data (drawn hollow), optional.
         curve_x, curve_y: the model's prediction on a fine grid of x (sorted).
-        train_loss, test_loss: loss per epoch.
+        train_loss, test_loss: loss per epoch, or at the epochs ``loss_steps`` when given.
 
     Returns:
         The matplotlib Figure with two panels.
@@ -172,7 +173,11 @@ def draw_fit(
     left.plot(curve_x, curve_y, color="black", lw=2, label="fitted model", zorder=4)
     left.set(title=f"{title}: data and model", xlabel=xlabel, ylabel=ylabel)
     left.legend(loc="best")
-    losses = [("train", train_loss)] + ([("test", test_loss)] if test_loss is not None else [])
+    if loss_steps is None:
+        losses = [("train", train_loss)] + ([("test", test_loss)] if test_loss is not None else [])
+    else:
+        losses = [("train", loss_steps, train_loss)]
+        losses += [("test", loss_steps, test_loss)] if test_loss is not None else []
     _loss_axes(
         right,
         _normalize(losses),

@@ -240,3 +240,31 @@ def draw_multistart(
     return draw_contour(
         f, xlim, yrange or xrange or box, marks=marks, title=title, variables=tuple(objective.variables), grid=grid
     )
+
+
+def draw_fit_result(problem, result):
+    """The picture of a fit: data and fitted curve with loss curves for one input and one target; else
+    train/test loss against epoch (from the sampled table rows)."""
+    from gradtool.plot.curves import draw_fit, draw_loss
+
+    rows = result.rows
+    epochs = [r.epoch for r in rows]
+    train = [r.train for r in rows]
+    test = [r.test for r in rows] if rows and rows[0].test is not None else None
+    model = problem.objective.model
+    if len(model.inputs) == 1 and len(model.targets) == 1:
+        import numpy as np
+
+        x, y = problem.train.x[:, 0], problem.train.y.reshape(len(problem.train.x), -1)[:, 0]
+        xs = [x] + ([problem.test.x[:, 0]] if problem.test is not None else [])
+        lo, hi = min(float(v.min()) for v in xs), max(float(v.max()) for v in xs)
+        grid = np.linspace(lo, hi, 400)
+        curve = result.predict(grid[:, None])[:, 0]
+        extra = {}
+        if problem.test is not None:
+            extra = {"x_test": problem.test.x[:, 0], "y_test": problem.test.y.reshape(len(problem.test.x), -1)[:, 0]}
+        return draw_fit(x, y, grid, curve, train_loss=train, test_loss=test, title=f"fit of {result.model}",
+                        xlabel=model.inputs[0], ylabel=model.targets[0], loss_label=result.loss_function,
+                        loss_steps=epochs, **extra)
+    series = [("train", epochs, train)] + ([("test", epochs, test)] if test is not None else [])
+    return draw_loss(series, title=f"fit of {result.model}", xlabel="epoch", ylabel=result.loss_function)
