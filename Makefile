@@ -19,6 +19,9 @@ demo: $(STAMP)
 	$(BIN)/gradtool minimize "theta^2 - 4*theta + 4" --x0 theta=0 --lr 0.1 --xtol 1e-6
 	$(BIN)/gradtool minimize rosenbrock --x0=-1.5,2 --optimizer nag --lr 1e-3 --momentum 0.9 --steps 20000
 	$(BIN)/gradtool minimize himmelblau --starts 200 --box=-5,5 --seed 0 --optimizer adam --lr 0.05 --quiet
+	$(BIN)/gradtool run configs/rosenbrock-compare.yaml --quiet
+	$(BIN)/gradtool fit mlp:2-4-1 --activation sigmoid --loss bce --data data/xor.csv --target y \
+		--optimizer adam --lr 0.1 --epochs 2000 --seed 0
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

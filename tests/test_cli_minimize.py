@@ -97,3 +97,19 @@ def test_sigint_stops_cleanly_with_exit_130_and_a_complete_trajectory(tmp_path):
     steps = [int(line.split(",")[0]) for line in lines[1:]]
     assert steps == list(range(len(steps)))
     assert len(lines[-1].split(",")) == 6
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["minimize", "x^2", "--optimzer", "adam"],  # misspelled option
+        ["minimize"],  # missing expression
+        ["minimize", "x^2", "--steps", "abc"],  # wrong type
+        ["frobnicate"],  # unknown command
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2_from_the_console_script(args):
+    proc = subprocess.run([sys.executable, "-m", "gradtool", *args], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
+    assert proc.stdout == ""

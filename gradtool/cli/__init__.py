@@ -6,17 +6,36 @@ command runs, so ``gradtool --help`` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from gradtool.cli import configs, derivatives, fit, optimize, plot  # noqa: F401  (registers the commands)
 from gradtool.cli.common import app
+
+for _module in ("derivatives", "optimize", "configs", "fit", "plot"):
+    importlib.import_module(f"gradtool.cli.{_module}")
+
+# `gradtool --help` lists the commands in this order (from derivatives to descent to data to pictures).
+ORDER = ["grad", "check-grad", "functions", "minimize", "compare", "run", "lr-find", "schema", "fit", "predict",
+         "plot"]
+app.registered_commands.sort(key=lambda c: ORDER.index(c.name or c.callback.__name__.replace("_", "-")))
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: usage errors become one ``error: ...`` line and exit 2."""
     try:
-        app()
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:  # pragma: no cover - outside any command
         sys.exit(130)
+    except Exception as exc:
+        # Typer's vendored Click raises UsageError & co.; duck-typed so that nothing imports Click itself
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stdout.write(exc.format_message() + "\n")
+        else:
+            hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            sys.stderr.write(f"error: {' '.join(exc.format_message().split())}{hint}\n")
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -65,3 +65,7 @@ Expr = Annotated[str, typer.Argument(help="An expression such as \"x^2 + 3*y^2\"
                                      "(see `gradtool functions`).")]
 PlotFile = Annotated[str | None, typer.Option("--plot", help="Also draw a picture into this file: .png, .svg or "
                                               ".pdf (needs matplotlib; see docs/plots.md).")]
+
+# An expression may start with a minus sign ("-x^2 + 1"): pass unknown "-..." words on as the argument,
+# where the parser judges them, instead of failing as an unknown option.
+EXPRESSION_FIRST = {"ignore_unknown_options": True}

@@ -6,12 +6,8 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Dim, Expr, Json, PlotFile, Vars, app, handled
+from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
 from gradtool.cli.fit import L2, Activation, Data, Init, Inputs, Loss, Params, Target
-
-# An expression may start with a minus sign ("-x^2 + 1"): pass unknown "-..." words on as the argument,
-# where the parser judges them, instead of failing as an unknown option.
-EXPRESSION_FIRST = {"ignore_unknown_options": True}
 
 
 @app.command(context_settings=EXPRESSION_FIRST)

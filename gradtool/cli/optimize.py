@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Dim, Expr, Json, PlotFile, Vars, app, handled
+from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
 
 # ---- the options of a run, shared by minimize and compare -----------------------------------------------
 
@@ -87,7 +87,7 @@ class ProgressBar:
             self.bar.stop()
 
 
-@app.command()
+@app.command(context_settings=EXPRESSION_FIRST)
 @handled
 def minimize(
     expr: Expr,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Dim, Expr, Vars, app, handled
+from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Vars, app, handled
 from gradtool.cli.optimize import (
     X0,
     Alpha,
@@ -92,7 +92,7 @@ def prepare_runs(objective, names: str | None, x0, hyper: dict, **options) -> li
     ]
 
 
-@app.command()
+@app.command(context_settings=EXPRESSION_FIRST)
 @handled
 def plot(
     expr: Expr,
