@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-
-def task_of(path: Path) -> str:
-    found = re.findall(r"(?m)^task: *(\S+)", path.read_text())
-    return found[0] if found else "minimize"
+ROOT = Path(__file__).parent.parent
+CONFIGS = {p.name: p for p in sorted((ROOT / "configs").glob("*.yaml"))}
 
 
-ALL_CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
-CONFIGS = {p.name: p for p in ALL_CONFIGS if task_of(p) in ("minimize", "check-grad")}  # fit: the fit tests
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch):
+    """Fit configs name their data files relative to the working directory."""
+    monkeypatch.chdir(ROOT)
 
 
 def by_label(doc: dict) -> dict:
@@ -87,6 +87,25 @@ def activation_check(doc):
     assert doc["points"][1]["analytic"]["d"] == 0.0 and doc["points"][2]["analytic"]["d"] == 1.0
 
 
+def seed_linear_regression(doc):
+    (run,) = doc["runs"]
+    assert run["label"] == "gd" and run["status"] == "completed" and run["epochs"] == 5000
+    assert run["params"]["w"] == pytest.approx(1.0, abs=1e-6) and run["params"]["b"] == pytest.approx(0.5, abs=1e-6)
+    assert run["loss"]["train"] < 1e-12 and run["accuracy"] is None and doc["best"] == 0
+
+
+def xor_mlp(doc):
+    (run,) = doc["runs"]
+    assert run["status"] == "completed" and run["layers"][0] == {"name": "W1", "shape": [2, 4]}
+    assert run["accuracy"] == {"train": 1.0, "test": None} and run["loss"]["train"] < 1e-3
+
+
+def sine_mlp(doc):
+    (run,) = doc["runs"]
+    assert run["data"]["train"] == 160 and run["data"]["test"] == 40 and run["batch_size"] == 32
+    assert run["loss"]["train"] < 0.01 and run["loss"]["test"] < 0.01  # the noise variance is 0.0025
+
+
 ANSWERS = {
     "seed-quadratic.yaml": (0, seed_quadratic),
     "seed-three-vars.yaml": (0, seed_three_vars),
@@ -95,6 +114,9 @@ ANSWERS = {
     "lr-sweep.yaml": (1, lr_sweep),  # diverging runs on purpose: exit 1
     "schedule-compare.yaml": (1, schedule_compare),
     "activation-check.yaml": (0, activation_check),
+    "seed-linear-regression.yaml": (0, seed_linear_regression),
+    "xor-mlp.yaml": (0, xor_mlp),
+    "sine-mlp.yaml": (0, sine_mlp),
 }
 
 
@@ -159,7 +181,39 @@ def test_jobs_2_equals_serial(invoke_json):
     assert serial != parallel  # time_s differs: the comparison above really dropped it
 
 
+def test_every_config_with_jobs_2(invoke_json):
+    code, docs = invoke_json("run", *map(str, CONFIGS.values()), "--jobs", "2", "--json")
+    assert code == 1  # lr-sweep and schedule-compare diverge on purpose
+    runs = {d["file"].split("/")[-1]: len(d.get("runs", [])) for d in docs}
+    assert runs == {**dict.fromkeys(CONFIGS, 1), "activation-check.yaml": 0, "lr-sweep.yaml": 5,
+                    "rosenbrock-compare.yaml": 5, "schedule-compare.yaml": 4}  # fmt: skip
+    by_task = {d["task"] for d in docs}
+    assert by_task == {"minimize", "check-grad", "fit"}
+    for doc in docs:
+        name = doc["file"].split("/")[-1]
+        ANSWERS[name][1](doc)
+
+
+def test_fit_table_shows_losses_accuracy_and_the_best_run(invoke):
+    result = invoke("run", str(CONFIGS["sine-mlp.yaml"]), "--set", "epochs=20", "--set", "sweep={l2: [0, 0.001]}")
+    assert result.exit_code == 0
+    header = next(line for line in result.stdout.splitlines() if "label" in line).split()
+    assert header == ["label", "optimizer", "train", "loss", "test", "loss", "epochs", "status", "time", "s"]
+    assert "adam-l20 " in result.stdout and "adam-l20.001 " in result.stdout
+    assert re.search(r"best: adam-l20(\.001)?: mlp:1-16-16-1: train loss = \S+, test loss = ", result.stdout)
+    xor = invoke("run", str(CONFIGS["xor-mlp.yaml"]), "--set", "epochs=50", "--quiet")
+    assert xor.exit_code == 0 and "accuracy" in xor.stdout and "completed" in xor.stdout and "best" not in xor.stdout
+
+
+def test_a_diverging_fit_exits_1(invoke_json):
+    code, doc = invoke_json("run", str(CONFIGS["seed-linear-regression.yaml"]), "--set", "optimizer.lr=10",
+                            "--set", "epochs=50", "--json")  # fmt: skip
+    assert code == 1 and doc["runs"][0]["status"] == "diverged" and doc["best"] is None
+
+
 # ---- bad input: exit 2, one stderr line naming file, line and key path, nothing run or written -----------
+
+FIT = "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: y\n"
 
 
 @pytest.mark.parametrize(
@@ -175,6 +229,11 @@ def test_jobs_2_equals_serial(invoke_json):
             ":2: optimizer.momentum: 1.0 is invalid; must be a number in [0, 1)",
         ),
         ("function: x^2\noptimizer: [gd\n", ":3: malformed YAML"),
+        (FIT + "epoch: 3\n", ":5: epoch: unknown key; allowed: task, description, model, data, target,"),
+        (FIT + "loss: mae\n", ":5: loss: unknown loss 'mae'; choose one of: mse, bce"),
+        (FIT + "epochs: -5\n", ":5: epochs: -5 is invalid; must be an integer >= 0"),
+        (FIT.replace("target: y\n", ""), ":1: target: missing required key"),
+        (FIT.replace("target: y", "target: z"), ":4: target: data/linear.csv: no target column 'z' (columns: x, y)"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(invoke, tmp_path, text, expected):
@@ -195,8 +254,9 @@ def test_bad_set_path_exits_2(invoke):
 
 
 def test_the_issue_example_overrides_one_run_of_the_lr_sweep(invoke_json):
-    code, doc = invoke_json("run", str(CONFIGS["lr-sweep.yaml"]), "--set", "steps=200", "--set",
-                            "optimizers.0.lr=0.05", "--json")
+    code, doc = invoke_json(
+        "run", str(CONFIGS["lr-sweep.yaml"]), "--set", "steps=200", "--set", "optimizers.0.lr=0.05", "--json"
+    )
     runs = by_label(doc)
     assert code == 1 and len(runs) == 5  # lr 0.5 still diverges
     first = doc["runs"][[r["label"] for r in doc["runs"]].index(next(k for k in runs if "0.05" in k))]
@@ -220,6 +280,8 @@ def test_schema_is_json_with_every_registry_name(invoke):
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/") and {"oneOf", "$defs"} <= set(schema)
+    (fit,) = [b for b in schema["oneOf"] if b["title"] == "fit"]
+    assert {"model", "data", "target", "loss", "epochs", "batch_size", "test_split", "save"} <= set(fit["properties"])
     optimizers = schema["$defs"]["optimizer"]["anyOf"][0]["enum"]
     assert optimizers == list(OPTIMIZERS)
     assert [b["title"] for b in schema["$defs"]["schedule"]["anyOf"][1]["oneOf"]] == list(SCHEDULES)

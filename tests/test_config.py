@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gradtool.config import TASKS, compare, config_schema, load_config, run_files
+from gradtool.config import compare, config_schema, load_config, run_files
 from gradtool.config.keys import hyper_field, hyperparameter_names, schedule_field
 from gradtool.config.yamlfile import parse_yaml
 from gradtool.errors import ConfigError
 
-ALL_CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
-
-
-def task_of(path: Path) -> str:
-    found = re.findall(r"(?m)^task: *(\S+)", path.read_text())
-    return found[0] if found else "minimize"
-
-
-CONFIGS = [p for p in ALL_CONFIGS if task_of(p) in ("minimize", "check-grad")]  # fit configs: the fit tests
+ROOT = Path(__file__).parent.parent
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
 def write(tmp_path: Path, text: str, name: str = "c.yaml") -> str:
@@ -40,6 +33,37 @@ def error_of(tmp_path: Path, text: str, *overrides: str) -> str:
 
 
 # ---- validation: file, line, key path and what is allowed, before anything runs ---------------------------
+
+FIT = "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: y\n"  # data paths: the working directory
+XOR = "task: fit\nmodel: mlp:2-4-1\nloss: bce\ndata: data/xor.csv\ntarget: y\n"
+FIT_BAD = [
+    (FIT + "epoch: 3\n", 5, "epoch: unknown key; allowed: task, description, model, data, target, params"),
+    (FIT + "loss: mae\n", 5, "loss: unknown loss 'mae'; choose one of: mse, bce"),
+    (FIT + "epochs: -5\n", 5, "epochs: -5 is invalid; must be an integer >= 0"),
+    ("task: fit\nmodel: w*x + b\ndata: data/linear.csv\n", 1, "target: missing required key"),
+    (FIT + "test_split: 1\n", 5, "test_split: 1 is invalid; must be a number >= 0 and < 1"),
+    (XOR + "activation: gelu\n", 6, "activation: unknown activation 'gelu'; choose one of: sigmoid, tanh"),
+    (XOR + "gradient: symbolic\n", 6, "gradient: unknown gradient engine 'symbolic'; choose one of: autodiff"),
+    (XOR + "optimizer: adam\noptimizers: [gd]\n", 7, "optimizers: give at most one of optimizer or optimizers"),
+    (XOR + "optimizer: {name: adam, lr: -1}\n", 6, "optimizer.lr: -1 is invalid; must be a number >= 0"),
+    (FIT + "sweep: {momentum: [0.5]}\n", 5, "sweep.momentum: optimizer 'gd'"),
+    (FIT + "sweep: {steps: [5]}\n", 5, "sweep.steps: unknown key; allowed: lr, weight_decay"),
+    # checked by building every run against the data (nothing trains)
+    (
+        "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: z\n",
+        4,
+        "target: data/linear.csv: no target column 'z'",
+    ),
+    ("task: fit\nmodel: w*x\ndata: data/nope.csv\ntarget: y\n", 3, "data: data/nope.csv: no such file"),
+    (FIT + "init: {w: 1, q: 2}\n", 5, "init: --init: unknown variable 'q'"),
+    (XOR + "gradient: analytic\n", 6, "gradient: --grad analytic is for expression models"),
+    (XOR + "test_split: 0.1\n", 6, "test_split: --test-split 0.1 of 4 rows leaves 0 test"),
+    (XOR + "sweep: {batch_size: [2, 0]}\n", 6, "sweep.batch_size[1]: 0 is invalid; must be an integer >= 1"),
+    (FIT.replace("linear", "xor") + "params: w,b\n", 3, "data: data/xor.csv: no input column 'x' in the data"),
+    (XOR.replace("xor", "linear"), 2, "model: data/linear.csv: the network takes 2 inputs but the data has 1"),
+    (XOR + "optimizer: {name: gd, lr: 0.1}\nschedule: {name: cosine, t_max: 9, eta_min: 1}\n", 7, "eta_min=1.0"),
+    (XOR + "optimizers: [gd, adam]\nsave: m.npz\n", 7, "save: 2 runs would write the same file; put {label}"),
+]
 
 BAD = [
     ("function: x^2\noptimizer: gd\nstepz: 10\n", 3, "stepz: unknown key; allowed: task, description"),
@@ -84,7 +108,7 @@ BAD = [
     ("function: x^2\noptimizer: gd\nstarts: {count: 3}\noutput: {trajectory: t.csv}\n", 4, "cannot be combined"),
     ("function: x^2\noptimizers: [gd, adam]\noutput: {trajectory: t.csv}\n", 3, "put {label} in the path"),
     ("function: x^2\noptimizer: gd\noutput: {trajectory: 'out/{lbl}.csv'}\n", 3, "the only placeholder is {label}"),
-    *([("task: fit\nfunction: x^2\n", 1, "task: fit configs are not available yet")] if "fit" not in TASKS else []),
+    *FIT_BAD,
     ("task: check-grad\nfunction: x^2\n", 1, "give exactly one of at or random"),
     ("task: check-grad\nfunction: x^2\nat: 1\nmethod: sideways\n", 4, "unknown difference method 'sideways'"),
     ("function: !!python/object:os.system x\n", 1, "malformed YAML: could not determine a constructor"),
@@ -94,7 +118,8 @@ BAD = [
 
 
 @pytest.mark.parametrize(("text", "line", "fragment"), BAD, ids=[b[2][:40] for b in BAD])
-def test_bad_config_names_file_line_and_key_path(tmp_path, text, line, fragment):
+def test_bad_config_names_file_line_and_key_path(tmp_path, monkeypatch, text, line, fragment):
+    monkeypatch.chdir(ROOT)
     message = error_of(tmp_path, text)
     assert message.startswith(f"{tmp_path / 'c.yaml'}:{line}: "), message
     assert fragment in message
@@ -228,9 +253,26 @@ def test_schema_names_every_registry_entry():
     names = _enums(schema, set())
     for registry in (OPTIMIZERS, SCHEDULES, ENGINES, FUNCTIONS, METHODS):
         assert set(registry) <= names
-    assert {"minimize", "check-grad"} <= names and "fit" not in names
+    assert {"minimize", "check-grad", "fit"} <= names
     text = json.dumps(schema)
     assert all(f'"{k}"' in text for k in hyperparameter_names())
+
+
+def test_fit_keys_come_from_the_fit_library_and_its_registries():
+    from gradtool.config.fit import fit_fields
+    from gradtool.fitting.gradients import FIT_GRADIENTS
+    from gradtool.fitting.losses import LOSSES
+    from gradtool.fitting.models import ACTIVATIONS
+    from gradtool.fitting.spec import FIT_KEYS, META_KEYS
+
+    assert list(fit_fields().fields) == [*META_KEYS, *FIT_KEYS, "optimizers", "sweep", "output"]
+    (branch,) = [b for b in config_schema()["oneOf"] if b["title"] == "fit"]
+    assert list(branch["properties"]) == list(fit_fields().fields)
+    assert branch["required"] == ["task", "model", "data", "target"]
+    props = branch["properties"]
+    assert props["loss"]["enum"] == list(LOSSES) and props["activation"]["enum"] == list(ACTIVATIONS)
+    assert props["gradient"]["enum"] == list(FIT_GRADIENTS)
+    assert props["epochs"]["minimum"] == 0 and props["test_split"]["exclusiveMaximum"] == 1
 
 
 def test_registry_ranges_and_schema_bounds_agree():
@@ -292,6 +334,8 @@ def _validates(schema: dict, root: dict, value) -> bool:
         return False
     if "oneOf" in schema and sum(_validates(s, root, value) for s in schema["oneOf"]) != 1:
         return False
+    if "not" in schema and _validates(schema["not"], root, value):
+        return False
     return all(_validates(s, root, value) for s in schema.get("allOf", []))
 
 
@@ -309,8 +353,11 @@ SCHEMA_CATCHES = (
     "unknown optimizer",
     "is invalid",
     "give exactly one",
-    "not available yet",
     "unknown difference method",
+    "give at most one",
+    "unknown loss",
+    "unknown activation",
+    "unknown gradient engine",
 )
 
 
@@ -373,9 +420,71 @@ def test_a_diverged_run_does_not_stop_the_others(tmp_path):
 
 
 def test_docs_describe_every_key_and_every_config():
+    from gradtool.config.fit import fit_fields
     from gradtool.config.keys import check_fields, minimize_fields
 
     docs = (Path(__file__).parent.parent / "docs" / "configs.md").read_text()
     keys = {*minimize_fields().fields, *check_fields().fields, *minimize_fields().fields["starts"].fields}
+    keys |= set(fit_fields().fields)
     assert [k for k in sorted(keys) if f"`{k}`" not in docs] == []
     assert [p.name for p in CONFIGS if f"`gradtool run configs/{p.name}`" not in docs] == []
+
+
+# ---- task: fit -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def at_root(monkeypatch):
+    """Fit configs name their data relative to the working directory."""
+    monkeypatch.chdir(ROOT)
+
+
+def test_fit_optimizers_and_sweep_give_labelled_runs(tmp_path, at_root):
+    text = XOR + "optimizers:\n  - {name: adam, lr: 0.1}\n  - {name: gd, label: slow}\nsweep: {lr: [0.1, 0.5]}\n"
+    plan = load_config(write(tmp_path, text.replace("lr: 0.1}", "beta1: 0.8}")), ["epochs=7"])
+    assert plan.task == "fit" and [r.label for r in plan.runs] == [
+        "adam-lr0.1",
+        "adam-lr0.5",
+        "slow-lr0.1",
+        "slow-lr0.5",
+    ]
+    options = plan.runs[0].options
+    assert options["optimizer"] == "adam" and options["beta1"] == 0.8 and options["lr"] == 0.1
+    assert options["epochs"] == 7 and options["model"] == "mlp:2-4-1" and options["loss"] == "bce"
+
+
+def test_fit_without_an_optimizer_is_one_gd_run(tmp_path, at_root):
+    (run,) = load_config(write(tmp_path, FIT)).runs
+    assert run.label == "gd" and run.options["optimizer"] == "gd" and run.save is None
+
+
+def test_fit_jobs_give_the_serial_results_and_save_every_model(tmp_path, at_root):
+    (tmp_path / "out").mkdir()
+    save = f"save: '{tmp_path}/out/{{label}}.npz'\n"
+    text = XOR + "epochs: 60\noptimizer: {name: adam, lr: 0.1}\nsweep: {seed: [0, 1, 2]}\n" + save
+    config = write(tmp_path, text)
+    (serial,) = run_files([config])
+    (parallel,) = run_files([config], jobs=2)
+    assert _without_time(serial.to_dict()) == _without_time(parallel.to_dict())
+    assert [r["label"] for r in serial.to_dict()["runs"]] == ["adam-seed0", "adam-seed1", "adam-seed2"]
+    losses = [r.train_loss for r in serial.runs]
+    assert serial.best == losses.index(min(losses)) and serial.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"adam-seed{i}.npz" for i in range(3)]
+    from gradtool.fitting.persist import load_model
+
+    objective, theta = load_model(tmp_path / "out" / "adam-seed1.npz")
+    assert theta.tolist() == serial.runs[1].theta.tolist()
+
+
+def test_fit_divergence_is_a_status_and_saves_nothing(tmp_path, at_root):
+    text = FIT + f"optimizer: {{name: gd, lr: 10}}\nepochs: 50\nsave: '{tmp_path}/m.npz'\n"
+    (result,) = run_files([write(tmp_path, text)])
+    assert result.runs[0].status == "diverged" and result.exit_code == 1 and result.best is None
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_an_invalid_fit_config_writes_nothing(tmp_path, at_root):
+    (tmp_path / "out").mkdir()
+    text = XOR + f"epochs: -1\nsave: '{tmp_path}/out/m.npz'\noutput: {{json: '{tmp_path}/out/r.json'}}\n"
+    assert "epochs: -1 is invalid" in error_of(tmp_path, text)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -73,10 +73,11 @@ def run(
     json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f.
+    """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f
+    (fit configs: by final training loss).
 
     Every file is validated before anything runs. Exit status: 0 every run finished (converged or max
-    steps) and every gradient check passed, 1 a run diverged or a check failed, 2 bad input.
+    steps; fits completed) and every gradient check passed, 1 a run diverged or a check failed, 2 bad input.
     """
     from gradtool.config import run_files
 

@@ -2,7 +2,7 @@
 
 ``keys`` holds the one definition of the keys (it validates and yields the JSON Schema) and the task registry;
 ``yamlfile`` reads safe YAML with line numbers and applies ``--set``; ``plan`` expands sweeps into labelled
-runs; ``execute`` runs them (``--jobs``) and writes outputs atomically.
+runs; ``fit`` is the fit task's keys and plan; ``execute`` runs them (``--jobs``) and writes outputs atomically.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def config_schema() -> dict[str, Any]:
     head = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "gradtool config",
-        "description": "One task per file: minimize (default) or check-grad. See docs/configs.md.",
+        "description": f"One task per file: {', '.join(TASKS)} (minimize is the default). See docs/configs.md.",
     }
     return schema_document(CONFIG, **head)
 

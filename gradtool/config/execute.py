@@ -7,27 +7,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradtool.config.fit import FitPlan, FitRunSpec, execute_fit
 from gradtool.config.plan import CheckPlan, MinimizePlan, RunSpec
 from gradtool.errors import ConfigError
-from gradtool.result import RunResult
+from gradtool.result import STATUS
 
-FINISHED = ("converged", "max_steps")
+FINISHED = tuple(status for status, (finished, _) in STATUS.items() if finished)
 
 
 @dataclass
 class FileResult:
-    """What one config produced: its runs (minimize) or its gradient-check report (check-grad)."""
+    """What one config produced: its runs (minimize: RunResults, fit: FitResults) or its gradient-check
+    report (check-grad)."""
 
     source: str
     task: str
     description: str | None = None
-    runs: list[RunResult] = field(default_factory=list)
+    runs: list[Any] = field(default_factory=list)
     check: dict[str, Any] | None = None
+
+    def final(self, run: Any) -> float:
+        """What ``best`` minimizes: a minimize run's final f, a fit's final training loss."""
+        return run.train_loss if self.task == "fit" else run.f
 
     @property
     def best(self) -> int | None:
-        """Index of the run with the lowest final f among the runs that finished (None if none did)."""
-        finished = [(r.f, i) for i, r in enumerate(self.runs) if r.status in FINISHED]
+        """Index of the run with the lowest final f (fit: training loss) among those that finished, or None."""
+        finished = [(self.final(r), i) for i, r in enumerate(self.runs) if r.status in FINISHED]
         return min(finished)[1] if finished else None
 
     @property
@@ -38,16 +44,18 @@ class FileResult:
         return max((r.exit_code for r in self.runs), default=0)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"file", "task", "description", "runs": [minimize --json objects with "label"], "best"}``; a
-        check-grad config gives the check-grad --json object after ``file``, ``task``, ``description``."""
+        """``{"file", "task", "description", "runs": [minimize (or fit) --json objects with "label"], "best"}``;
+        a check-grad config gives the check-grad --json object after ``file``, ``task``, ``description``."""
         head = {"file": self.source, "task": self.task, "description": self.description}
         if self.check is not None:
             return {**head, **self.check}
         return {**head, "runs": [r.to_dict() for r in self.runs], "best": self.best}
 
 
-def execute_run(spec: RunSpec) -> RunResult:
-    """Run one RunSpec (here or in a worker process); its trajectory file appears only when complete."""
+def execute_run(spec: RunSpec | FitRunSpec) -> Any:
+    """Run one RunSpec or FitRunSpec (here or in a worker process); its files appear only when complete."""
+    if isinstance(spec, FitRunSpec):
+        return execute_fit(spec)
     from gradtool.descent import minimize, prepare
 
     if spec.trajectory:
@@ -62,7 +70,7 @@ def execute_run(spec: RunSpec) -> RunResult:
     return result
 
 
-def execute_all(specs: list[RunSpec], jobs: int = 1) -> list[RunResult]:
+def execute_all(specs: list[RunSpec | FitRunSpec], jobs: int = 1) -> list[Any]:
     """Every run, in order; with ``jobs > 1`` in that many processes (each run is deterministic)."""
     if jobs <= 1 or len(specs) <= 1:
         return [execute_run(s) for s in specs]
@@ -72,19 +80,19 @@ def execute_all(specs: list[RunSpec], jobs: int = 1) -> list[RunResult]:
         return list(pool.map(execute_run, specs))
 
 
-def run_plans(plans: Sequence[MinimizePlan | CheckPlan], jobs: int = 1) -> list[FileResult]:
-    """Run every plan; the runs of all minimize plans share one pool of ``jobs`` processes (order kept).
+def run_plans(plans: Sequence[MinimizePlan | FitPlan | CheckPlan], jobs: int = 1) -> list[FileResult]:
+    """Run every plan; the runs of all minimize and fit plans share one pool of ``jobs`` processes (order kept).
 
     A diverged run is a result like any other and never stops the others. A plan's JSON output is written
     (atomically) once all of its runs are done.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"--jobs must be a whole number >= 1, got {jobs!r}")
-    specs = [s for p in plans if isinstance(p, MinimizePlan) for s in p.runs]
+    specs = [s for p in plans if not isinstance(p, CheckPlan) for s in p.runs]
     done = iter(execute_all(specs, jobs))
     out = []
     for plan in plans:
-        if isinstance(plan, MinimizePlan):
+        if not isinstance(plan, CheckPlan):
             result = FileResult(plan.source, plan.task, plan.description, [next(done) for _ in plan.runs])
         else:
             from gradtool.check import run_check

@@ -264,22 +264,25 @@ class TaskSpec:
     plan: Callable[[dict[str, Any], Where], Any]
 
 
-def _plan(name: str) -> Callable[[dict[str, Any], Where], Any]:
-    def build(data: dict[str, Any], where: Where) -> Any:
-        from gradtool.config import plan
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported on first call (the plans import SymPy and numpy; `--help` must not)."""
 
-        return getattr(plan, name)(data, where)
+    def call(*args: Any) -> Any:
+        import importlib
 
-    return build
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return call
 
 
 TASKS: dict[str, TaskSpec] = {
-    "minimize": TaskSpec("minimize", minimize_fields, _plan("minimize_plan")),
-    "check-grad": TaskSpec("check-grad", check_fields, _plan("check_plan")),
+    "minimize": TaskSpec("minimize", minimize_fields, _lazy("gradtool.config.plan", "minimize_plan")),
+    "check-grad": TaskSpec("check-grad", check_fields, _lazy("gradtool.config.plan", "check_plan")),
+    "fit": TaskSpec("fit", _lazy("gradtool.config.fit", "fit_fields"), _lazy("gradtool.config.fit", "fit_plan")),
 }
 
-#: Tasks named in the docs that are not available yet -> the message a config using one gets.
-PLANNED_TASKS = {"fit": f"fit configs are not available yet (tasks: {', '.join(TASKS)})"}
+#: Tasks named in the docs that are not available yet -> the message a config using one gets (none now).
+PLANNED_TASKS: dict[str, str] = {}
 
 CONFIG = Tagged(
     "task",

@@ -80,10 +80,10 @@ def unique_labels(first: list[str], fuller: list[str]) -> list[str]:
     return out
 
 
-# ---- minimize --------------------------------------------------------------------------------------------
+# ---- optimizer entries x sweep: the runs of a minimize or fit config -------------------------------------
 
 
-def _check_sweep(data: dict[str, Any], entries: list[tuple[Path, dict]], where: Where) -> None:
+def _check_sweep(data: dict[str, Any], entries: list[tuple[Path, dict]], where: Where, run_keys: tuple) -> None:
     from gradtool.optim import OPTIMIZERS
 
     for key in data.get("sweep", {}):
@@ -93,7 +93,7 @@ def _check_sweep(data: dict[str, Any], entries: list[tuple[Path, dict]], where: 
             if key in entry:
                 raise where.error((*path, key), f"{key} is also swept (sweep.{key}); remove one of them")
             allowed = OPTIMIZERS[entry["name"]].defaults
-            if key not in allowed and key not in RUN_KEYS:
+            if key not in allowed and key not in run_keys:
                 raise where.error(
                     ("sweep", key),
                     f"optimizer {entry['name']!r} ({format_path(path)}) has no hyperparameter "
@@ -107,46 +107,38 @@ def _schedule_options(schedule: dict[str, Any] | None) -> dict[str, Any]:
     return {"schedule": schedule["name"], "schedule_options": {k: v for k, v in schedule.items() if k != "name"}}
 
 
-def _starts(data: dict[str, Any], where: Where) -> dict[str, Any] | None:
-    from gradtool.expr.point import parse_box
-
-    if "starts" not in data:
-        return None
-    s = data["starts"]
-    box = list(located(where, ("starts", "box"), parse_box, s["box"])) if "box" in s else None
-    return {"starts": s["count"], "box": box, "seed": s.get("seed", 0)}
-
-
-def _check_run(where: Where, path: Path, schedule_path: Path, objective: Any, x0: Any, options: dict) -> None:
-    """Build everything the run needs (nothing runs); an error names the entry's or the schedule's key path."""
-    from gradtool.descent import build_schedule, prepare
+def check_schedule(where: Where, schedule_path: Path, options: dict[str, Any]) -> None:
+    """A schedule's cross-checks (eta_min > lr) belong to the schedule's key path."""
+    from gradtool.descent import build_schedule
     from gradtool.optim import OPTIMIZERS
 
-    if "schedule" in options:  # its errors (eta_min > lr) belong to the schedule's key path
+    if "schedule" in options:
         lr = options.get("lr", OPTIMIZERS[options["optimizer"]].defaults["lr"])
         located(where, schedule_path, build_schedule, lr, options["schedule"], options["schedule_options"])
-    located(where, path, prepare, objective, x0, **options)
 
 
-def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
-    """Expand a validated minimize config into runs; check every run and output path before anything runs."""
-    from gradtool.expr.objective import load_objective
+def expand_runs(
+    data: dict[str, Any],
+    where: Where,
+    run_keys: tuple[str, ...],
+    common: dict[str, Any],
+    check: Callable[[Path, Path, dict[str, Any]], None],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each optimizer entry x each combination of the sweep: ``(label, options)`` in that order.
 
-    text, dim, variables = data["function"], data.get("dim"), data.get("variables")
-    objective = located(where, ("function",), load_objective, text, dim, variables)
-    x0 = located(where, ("x0",), objective.point, data["x0"]) if "x0" in data else None
-    if "optimizer" in data:
-        entries = [(("optimizer",), data["optimizer"])]
-    else:
+    ``options`` is ``{"optimizer": name, **hyperparameters, **common, **swept, schedule, schedule_options}``;
+    ``check(entry path, schedule path, options)`` builds each run (nothing runs) so that errors name a key
+    path. Without ``optimizer`` or ``optimizers`` there is one run of ``gd`` with its defaults.
+    """
+    if "optimizers" in data:
         entries = [(("optimizers", i), e) for i, e in enumerate(data["optimizers"])]
-    _check_sweep(data, entries, where)
+    else:
+        entries = [(("optimizer",), data.get("optimizer", {"name": "gd"}))]
+    _check_sweep(data, entries, where, run_keys)
     sweep = data.get("sweep", {})
     combos = list(itertools.product(*sweep.values()))
     if len(entries) * len(combos) > MAX_RUNS:
         raise where.error(("sweep",), f"{len(entries) * len(combos)} runs; at most {MAX_RUNS}")
-    starts = _starts(data, where)
-    common = {k: data[k] for k in RUN_KEYS if k in data}
-    common.update({k: v for k, v in (("dim", dim), ("variables", variables)) if v is not None})
     runs, first, fuller = [], [], []
     for path, entry in entries:
         hyper = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
@@ -162,42 +154,82 @@ def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
                 **swept,
                 **_schedule_options(own or data.get("schedule")),
             }
-            _check_run(where, path, schedule_path, objective, x0, options)
+            check(path, schedule_path, options)
             parts = [value_text(k, v) for k, v in swept.items()]
             first.append("-".join([prefix, *parts]))
             fuller.append("-".join([prefix, *(value_text(k, v) for k, v in hyper.items()), *parts]))
-            runs.append(RunSpec("", text, x0, options, starts))
-    for run, label in zip(runs, unique_labels(first, fuller), strict=True):
-        run.label = label
-    output = data.get("output", {})
-    if "trajectory" in output:
-        _plan_trajectories(runs, output["trajectory"], where)
-    json_path = _output(where, ("output", "json"), output["json"]) if "json" in output else None
-    return MinimizePlan(where.source, data.get("description"), runs, json_path)
+            runs.append(options)
+    return list(zip(unique_labels(first, fuller), runs, strict=True))
 
 
-def _output(where: Where, path: Path, target: str) -> str:
+def output_path(where: Where, path: Path, target: str) -> str:
+    """A checked output path without placeholders (its folder must exist)."""
     from gradtool.io import check_writable
 
     if re.search(r"[{}]", target):
-        raise where.error(path, f"{target!r}: no placeholders here ({{label}} is for output.trajectory)")
+        raise where.error(path, f"{target!r}: no placeholders here ({{label}} is for per-run files)")
     located(where, path, check_writable, target)
     return target
 
 
-def _plan_trajectories(runs: list[RunSpec], template: str, where: Where) -> None:
+def labelled_paths(labels: list[str], template: str, where: Where, path: Path) -> list[str]:
+    """One checked output path per run: ``{label}`` replaced by the run's label."""
     from gradtool.io import check_writable
 
-    path = ("output", "trajectory")
     if re.search(r"[{}]", template.replace("{label}", "")):
         raise where.error(path, f"{template!r}: the only placeholder is {{label}}")
-    if runs[0].starts is not None:
-        raise where.error(path, "a trajectory records one run; it cannot be combined with starts")
-    if len(runs) > 1 and "{label}" not in template:
-        raise where.error(path, f"{len(runs)} runs would write the same file; put {{label}} in the path")
-    for run in runs:
-        run.trajectory = template.replace("{label}", run.label)
-        located(where, path, check_writable, run.trajectory)
+    if len(labels) > 1 and "{label}" not in template:
+        raise where.error(path, f"{len(labels)} runs would write the same file; put {{label}} in the path")
+    out = [template.replace("{label}", label) for label in labels]
+    for target in out:
+        located(where, path, check_writable, target)
+    return out
+
+
+# ---- minimize --------------------------------------------------------------------------------------------
+
+
+def _starts(data: dict[str, Any], where: Where) -> dict[str, Any] | None:
+    from gradtool.expr.point import parse_box
+
+    if "starts" not in data:
+        return None
+    s = data["starts"]
+    box = list(located(where, ("starts", "box"), parse_box, s["box"])) if "box" in s else None
+    return {"starts": s["count"], "box": box, "seed": s.get("seed", 0)}
+
+
+def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
+    """Expand a validated minimize config into runs; check every run and output path before anything runs."""
+    from gradtool.descent import prepare
+    from gradtool.expr.objective import load_objective
+
+    text, dim, variables = data["function"], data.get("dim"), data.get("variables")
+    objective = located(where, ("function",), load_objective, text, dim, variables)
+    x0 = located(where, ("x0",), objective.point, data["x0"]) if "x0" in data else None
+    common = {k: data[k] for k in RUN_KEYS if k in data}
+    common.update({k: v for k, v in (("dim", dim), ("variables", variables)) if v is not None})
+
+    def check(path: Path, schedule_path: Path, options: dict[str, Any]) -> None:
+        check_schedule(where, schedule_path, options)
+        located(where, path, prepare, objective, x0, **options)
+
+    starts = _starts(data, where)
+    runs = [
+        RunSpec(label, text, x0, options, starts)
+        for label, options in expand_runs(data, where, RUN_KEYS, common, check)
+    ]
+    output = data.get("output", {})
+    if "trajectory" in output:
+        path = ("output", "trajectory")
+        if starts is not None:
+            raise where.error(path, "a trajectory records one run; it cannot be combined with starts")
+        for run, target in zip(
+            runs, labelled_paths([r.label for r in runs], output["trajectory"], where, path), strict=True
+        ):
+            run.trajectory = target
+    json_path = output_path(where, ("output", "json"), output["json"]) if "json" in output else None
+    return MinimizePlan(where.source, data.get("description"), runs, json_path)
 
 
 # ---- check-grad ------------------------------------------------------------------------------------------
@@ -241,5 +273,5 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
         located(where, ("grad",), UserGradient, options["user"], objective)
     located(where, ("method",), make_engine, "numeric", objective, method=options["method"], h=options["h"])
     output = data.get("output", {})
-    json_path = _output(where, ("output", "json"), output["json"]) if "json" in output else None
+    json_path = output_path(where, ("output", "json"), output["json"]) if "json" in output else None
     return CheckPlan(where.source, data.get("description"), objective, points, options, json_path)

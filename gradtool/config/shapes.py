@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 from gradtool.config.fields import Field, Path, Where, json_type, shown
@@ -40,13 +41,15 @@ class Seq(Field):
 class Record(Field):
     """A mapping with known ``fields`` (``required`` ones must be present), or any keys valued ``extra``.
 
-    ``exactly_one`` lists groups of keys of which exactly one must be given (``optimizer`` / ``optimizers``).
+    ``exactly_one`` lists groups of keys of which exactly one must be given (``optimizer`` / ``optimizers``);
+    ``at_most_one`` groups of which at most one may be given.
     """
 
     fields: Mapping[str, Field] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     extra: Field | None = None
     exactly_one: tuple[tuple[str, ...], ...] = ()
+    at_most_one: tuple[tuple[str, ...], ...] = ()
     description: str = ""
     types = frozenset({"object"})
 
@@ -69,6 +72,10 @@ class Record(Field):
             given = [k for k in group if k in value]
             if len(given) != 1:
                 raise where.error((*path, given[1]) if given else path, f"give exactly one of {' or '.join(group)}")
+        for group in self.at_most_one:
+            given = [k for k in group if k in value]
+            if len(given) > 1:
+                raise where.error((*path, given[1]), f"give at most one of {' or '.join(group)}")
         return out
 
     def schema(self) -> dict[str, Any]:
@@ -77,6 +84,7 @@ class Record(Field):
         if self.required:
             out["required"] = list(self.required)
         groups = [{"oneOf": [{"required": [k]} for k in group]} for group in self.exactly_one]
+        groups += [{"not": {"anyOf": [{"required": list(p)} for p in combinations(g, 2)]}} for g in self.at_most_one]
         if groups:
             out.update(groups[0] if len(groups) == 1 else {"allOf": groups})
         return self.doc(out)

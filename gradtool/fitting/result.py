@@ -43,7 +43,8 @@ class FitResult:
     ``diverged``, ``interrupted``), never an exception; ``exit_code`` comes from the same table.
 
     ``theta`` is the flat parameter vector (the last finite one), ``objective`` the compiled model + loss,
-    so ``predict`` and ``save`` work on the result; neither goes into ``to_dict``.
+    so ``predict`` and ``save`` work on the result; neither goes into ``to_dict``. ``label`` names a run
+    of a config (``gradtool run``), whose results carry no ``objective``.
     """
 
     model: str
@@ -67,6 +68,7 @@ class FitResult:
     gradient: str
     data: dict[str, Any]
     seed: int
+    label: str | None = None
     rows: list[FitRow] = field(default_factory=list)
     theta: np.ndarray | None = field(default=None, repr=False)
     objective: Any = field(default=None, repr=False)
@@ -86,8 +88,8 @@ class FitResult:
         save_model(path, self.objective, self.theta)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of ``fit --json`` (documented in docs/fit.md)."""
-        return {
+        """The JSON object of ``fit --json`` (documented in docs/fit.md); ``label`` first in a config's runs."""
+        out = {
             "model": self.model,
             "params": self.params,
             "loss": {"train": self.train_loss, "test": self.test_loss},
@@ -112,3 +114,4 @@ class FitResult:
             "seed": self.seed,
             "history": [row.to_dict() for row in self.rows],
         }
+        return out if self.label is None else {"label": self.label, **out}

@@ -1,4 +1,5 @@
-"""Rich output for `run`, `compare` and `lr-find`: comparison tables sorted by final f, the lr range test."""
+"""Rich output for `run`, `compare` and `lr-find`: comparison tables sorted by final f, the lr range test
+(the table of a fit config's runs is in report.fit)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def comparison_table(runs: list[RunResult], title: str):
 
 
 def show_file_results(results: list[Any], quiet: bool = False) -> None:
-    """Every config's results: a comparison table (or the gradient check), minima of multi-start runs."""
+    """Every config's results: a comparison table (fit runs: see report.fit; or the gradient check), minima
+    of multi-start runs."""
     from gradtool.report.runs import minima_table
 
     console = stdout_console()
@@ -76,6 +78,11 @@ def show_file_results(results: list[Any], quiet: bool = False) -> None:
             show_check(fr.check)
             if fr.check.get("sweep") is not None:
                 show_sweep(fr.check["sweep"])
+            continue
+        if fr.task == "fit":
+            from gradtool.report.fit import show_fit_runs
+
+            show_fit_runs(fr, quiet, console)
             continue
         title = fr.source + (f": {fr.description}" if fr.description and not quiet else "")
         console.print(comparison_table(fr.runs, title))

@@ -132,3 +132,69 @@ def show_fit_check(report: dict[str, Any], console=None) -> None:
         f"{num(report['max_rel_error'], 2)} over {len(report['parameters'])} parameters "
         f"(rtol {report['rtol']:g}, atol {report['atol']:g})"
     )
+
+
+# ---- `gradtool run` of a fit config: one row per fit run --------------------------------------------------
+
+
+def _order(result: FitResult) -> tuple[int, float]:
+    done = result.status == "completed" and result.train_loss == result.train_loss
+    return (0 if done else 1, result.train_loss if done else float("inf"))
+
+
+def fit_runs_table(runs: list[FitResult], title: str):
+    """One row per fit, sorted by final training loss (the best first); diverged or interrupted fits last."""
+    from rich import box
+    from rich.table import Table
+
+    from gradtool.report.compare import setting
+
+    test = any(r.test_loss is not None for r in runs)
+    classifier = any(r.accuracy is not None for r in runs)
+    table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table.add_column("label", no_wrap=True)
+    table.add_column("optimizer", overflow="fold")
+    columns = ["train loss", *(["test loss"] if test else []), *(["accuracy"] if classifier else []), "epochs"]
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("time s", justify="right", no_wrap=True)
+    for r in sorted(runs, key=_order):
+        accuracy = r.accuracy or {}
+        shown = _percent(accuracy.get("train"))
+        if accuracy.get("test") is not None:
+            shown += f" / {_percent(accuracy['test'])}"
+        colour = {"completed": "green"}.get(r.status, "red")
+        table.add_row(
+            r.label or "",
+            setting(r),
+            num(r.train_loss, 6),
+            *([num(r.test_loss, 6)] if test else []),
+            *([shown] if classifier else []),
+            str(r.epochs),
+            f"[{colour}]{r.status}[/]",
+            f"{r.time_s:.3f}",
+        )
+    return table
+
+
+def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
+    """A fit config's runs: the table, then the best run's fitted parameters (or layer shapes)."""
+    console = console or stdout_console()
+    fr = file_result
+    console.print(fit_runs_table(fr.runs, fr.source + (f": {fr.description}" if fr.description and not quiet else "")))
+    if quiet:
+        return
+    if fr.best is None:
+        console.print("[red]every fit diverged[/]")
+        return
+    best = fr.runs[fr.best]
+    parts = [f"train loss = {num(best.train_loss, 10)}"]
+    if best.test_loss is not None:
+        parts.append(f"test loss = {num(best.test_loss, 10)}")
+    if best.accuracy is not None:
+        parts.append(f"accuracy {_percent(best.accuracy['train'])}")
+    line = f"best: {best.label}: {best.model}: {', '.join(parts)}"
+    if best.params is not None and len(best.params) <= 12:
+        line += "; " + ", ".join(f"{k} = {num(v, 10)}" for k, v in best.params.items())
+    console.print(line)

@@ -1,0 +1,189 @@
+"""The ``task: fit`` config: its keys (one definition: validation and JSON Schema) and its plan of fit runs.
+
+The key names are ``gradtool.fitting.spec.FIT_KEYS`` (the ``gradtool fit`` options in snake_case) plus the
+config-level ``optimizers``, ``sweep`` and ``output`` that minimize configs have too; allowed names come
+from the fitting registries (LOSSES, ACTIVATIONS, FIT_GRADIENTS) and OPTIMIZERS / SCHEDULES.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gradtool.config.fields import Const, Field, Number, Path, Text, Where
+from gradtool.config.keys import IDENTIFIER, OPTIMIZER, SCHEDULE, hyper_field, hyperparameter_names
+from gradtool.config.plan import check_schedule, expand_runs, labelled_paths, located, output_path
+from gradtool.config.shapes import Record, Seq, Union
+from gradtool.errors import GradtoolError
+from gradtool.fitting.spec import FIT_KEYS, REQUIRED
+
+FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient")  # top-level keys a fit sweep may vary
+NOT_PASSED = ("optimizer", "schedule", "save")  # keys the plan handles itself (the rest go to gradtool.fit)
+
+
+def loss_names() -> list[str]:
+    from gradtool.fitting.losses import LOSSES
+
+    return list(LOSSES)
+
+
+def activation_names() -> list[str]:
+    from gradtool.fitting.models import ACTIVATIONS
+
+    return list(ACTIVATIONS)
+
+
+def fit_gradient_names() -> list[str]:
+    from gradtool.fitting.gradients import FIT_GRADIENTS
+
+    return list(FIT_GRADIENTS)
+
+
+@functools.cache
+def fit_default(key: str) -> Any:
+    """The default of a fit option, from ``gradtool.fitting.train.prepare_fit``'s signature."""
+    from gradtool.fitting.train import prepare_fit
+
+    return inspect.signature(prepare_fit).parameters[key].default
+
+
+def _names(description: str, pattern: str | None = None, what: str = "column name") -> Union:
+    return Union((Text(), Seq(Text(pattern=pattern, what=what))), description=description)
+
+
+def _option_fields() -> dict[str, Field]:
+    """The fields of the ``gradtool fit`` options, keyed as in FIT_KEYS (a missing one is a KeyError)."""
+    from gradtool.fitting.train import MAX_EPOCHS
+
+    def whole(low: int, description: str, key: str | None = None) -> Number:
+        default = fit_default(key) if key else None
+        return Number(minimum=low, maximum=MAX_EPOCHS, integer=True, description=description, default=default)
+
+    return {
+        "model": Text(description='mlp:IN-H1-...-OUT, or an expression such as "w*x + b".'),
+        "data": Text(description="CSV file with a header row (relative to the working directory)."),
+        "target": _names("Target column (several for a network with several outputs)."),
+        "params": _names("Expression models: which symbols are parameters.", IDENTIFIER, "parameter name"),
+        "inputs": _names("Networks: the input columns (default: every column but the targets)."),
+        "init": Union(
+            (Text(description='"w=1,b=0" or "random"'), Record(extra=Number()), Seq(Number())),
+            description="Expression models: start values (default zeros); networks: only random.",
+        ),
+        "activation": Text(choices=activation_names, what="activation", description="Networks: hidden layers."),
+        "loss": Text(choices=loss_names, what="loss", default=fit_default("loss")),
+        "l2": Number(minimum=0, default=fit_default("l2"), description="Adds l2 * sum of squared weights."),
+        "optimizer": OPTIMIZER,
+        "schedule": SCHEDULE,
+        "epochs": whole(0, "Passes over the training rows.", "epochs"),
+        "batch_size": whole(1, "Rows per step, reshuffled every epoch (default: all training rows)."),
+        "test_split": Number(minimum=0, exclusiveMaximum=1, description="Seeded fraction held out as test rows."),
+        "seed": Number(minimum=0, integer=True, default=fit_default("seed"), description="Init, split, shuffles."),
+        "gradient": Text(choices=fit_gradient_names, what="gradient engine", default=fit_default("gradient")),
+        "every": whole(1, "A history row every K epochs (default: about 20 rows)."),
+        "save": Text(description="Write the fitted model (.npz) there; use {label} with several runs."),
+        "load": Text(description="Start from a model saved by save: (or fit --save)."),
+    }
+
+
+@functools.cache
+def fit_fields() -> Record:
+    options = _option_fields()
+    swept = {**{k: Seq(hyper_field(k)) for k in hyperparameter_names()}, **{k: Seq(options[k]) for k in FIT_RUN_KEYS}}
+    fields = {
+        "task": Const("fit"),
+        "description": Text(description="What the config shows (printed above its results)."),
+        **{k: options[k] for k in FIT_KEYS},
+        "optimizers": Seq(OPTIMIZER, description="One run per entry (instead of optimizer)."),
+        "sweep": Record(swept, description="A grid: each optimizer entry x each combination is a run."),
+        "output": Record({"json": Text(description="The --json document of this config.")}),
+    }
+    return Record(
+        fields,
+        required=REQUIRED,
+        at_most_one=(("optimizer", "optimizers"),),
+        description="Fit a model to data (gradtool fit), one run per optimizer entry x sweep value.",
+    )
+
+
+# ---- the plan --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FitRunSpec:
+    """One fit as plain, picklable data: ``gradtool.fit(**options)``, then saved to ``save`` (unless diverged)."""
+
+    label: str
+    options: dict[str, Any]
+    save: str | None = None
+
+
+@dataclass
+class FitPlan:
+    source: str
+    description: str | None
+    runs: list[FitRunSpec]
+    json_path: str | None = None
+    task: str = "fit"
+
+
+# The fit library's messages name options as `gradtool fit` flags: which config key each flag is.
+FLAG_KEYS = {"--grad": "gradient", **{f"--{k.replace('_', '-')}": k for k in FIT_KEYS}}
+
+
+def _blamed_key(message: str, options: dict[str, Any]) -> str:
+    """The key an error of ``prepare_fit`` is about: the flag it names, the target, the file it starts with,
+    else the model (which combines params, inputs, activation, init); a key the config does not set is
+    reported as the model's."""
+    for flag, key in FLAG_KEYS.items():
+        if re.search(rf"{re.escape(flag)}\b(?!-)", message):
+            return key
+    if "target" in message:
+        return "target"
+    for key in ("load", "data"):
+        if options.get(key) and message.startswith(str(options[key])):
+            return key
+    return "model"
+
+
+def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
+    """Expand a validated fit config into runs; build every run (nothing trains) and check every output path."""
+    from gradtool.fitting.data import as_table
+    from gradtool.fitting.train import prepare_fit
+
+    table = located(where, ("data",), as_table, data["data"])  # read once to check every run against it
+    common = {k: data[k] for k in FIT_KEYS if k in data and k not in NOT_PASSED}
+    sweep = data.get("sweep", {})
+
+    def check(path: Path, schedule_path: Path, options: dict[str, Any]) -> None:
+        check_schedule(where, schedule_path, options)
+        try:
+            prepare_fit(**{**options, "data": table})
+        except GradtoolError as exc:
+            key = _blamed_key(str(exc), options)
+            at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)
+            raise where.error(at, str(exc)) from None
+
+    runs = [FitRunSpec(label, options) for label, options in expand_runs(data, where, FIT_RUN_KEYS, common, check)]
+    if "save" in data:
+        for run, target in zip(
+            runs, labelled_paths([r.label for r in runs], data["save"], where, ("save",)), strict=True
+        ):
+            run.save = target
+    output = data.get("output", {})
+    json_path = output_path(where, ("output", "json"), output["json"]) if "json" in output else None
+    return FitPlan(where.source, data.get("description"), runs, json_path)
+
+
+def execute_fit(spec: FitRunSpec):
+    """Train one FitRunSpec (here or in a worker process); its model file appears only when complete."""
+    from gradtool.fitting.train import fit
+
+    result = fit(**spec.options)
+    if spec.save and result.status != "diverged":  # as `gradtool fit --save`
+        result.save(spec.save)
+    result.label = spec.label
+    result.objective = None  # compiled closures do not pickle (--jobs); theta stays, save/load rebuild it
+    return result
