@@ -414,3 +414,47 @@ def test_fit_with_plot_writes_the_picture_and_bad_extension_writes_nothing(tmp_p
     assert ok.exit_code == 0 and imread(tmp_path / "fit.png").ndim == 3
     bad = CliRunner().invoke(app, [*args, str(tmp_path / "fit.txt")])
     assert bad.exit_code == 2 and not (tmp_path / "fit.txt").exists()
+
+
+def test_run_plot_draws_each_runs_f_against_step_and_cuts_diverged_runs(tmp_path):
+    from gradtool.config import run_files
+    from gradtool.plot.runs import draw_file_results
+
+    files = run_files(["configs/lr-sweep.yaml"], ["steps=60"], record=True)
+    fig = draw_file_results(files)
+    lines = lines_by_label(fig)
+    for run in files[0].runs:
+        if run.status == "diverged":
+            line = lines[f"{run.label} (diverged)"]
+            assert max(line.get_ydata()) <= 1e3 * run.values[0]
+        else:
+            np.testing.assert_allclose(lines[run.label].get_ydata(), run.values)
+
+
+def test_run_and_compare_with_plot_write_pictures_and_reject_bad_paths_first(tmp_path):
+    from typer.testing import CliRunner
+
+    from gradtool.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["run", "configs/seed-quadratic.yaml", "--quiet", "--plot", str(tmp_path / "r.svg")])
+    assert ok.exit_code == 0
+    svg = (tmp_path / "r.svg").read_text()
+    assert ">gd</text>" in svg and ">step</text>" in svg  # the legend label and the axis label
+    cmp = runner.invoke(app, ["compare", "booth", "--optimizers", "gd,adam", "--lr", "0.05", "--steps", "50",
+                              "--quiet", "--plot", str(tmp_path / "c.png")])
+    assert cmp.exit_code == 0 and imread(tmp_path / "c.png").ndim == 3
+    for args in (["run", "configs/seed-quadratic.yaml"], ["compare", "booth", "--optimizers", "gd"]):
+        bad = runner.invoke(app, [*args, "--plot", str(tmp_path / "missing" / "p.png")])
+        assert bad.exit_code == 2 and not (tmp_path / "missing").exists()
+
+
+def test_compare_plot_paths_are_the_recorded_trajectories():
+    from gradtool.config import compare
+    from gradtool.plot.runs import draw_runs
+
+    result = compare("booth", ["gd", "momentum"], x0=[0, 0], hyper={"lr": 0.01}, steps=40, record=True)
+    fig = draw_runs(result.runs)
+    for run in result.runs:
+        line = line_starting(fig, run.label.split("-")[0])
+        np.testing.assert_allclose(line.get_xydata(), run.path)

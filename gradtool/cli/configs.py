@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Dim, Expr, Json, Vars, app, handled
+from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
 from gradtool.cli.optimize import (
     X0,
     Alpha,
@@ -43,6 +43,20 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Run the runs in N proce
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the comparison tables.")]
 
 
+def _check_plot(plot: str | None) -> None:
+    if plot is not None:  # before anything runs: a bad picture path must not cost a sweep
+        from gradtool.plot import check_output
+
+        check_output(plot)
+
+
+def _save_plot(figure, plot: str) -> None:
+    from gradtool.plot import save_figure
+
+    save_figure(figure, plot)
+    typer.echo(f"wrote {plot}", err=True)
+
+
 def _report_runs(results: list, json: bool, quiet: bool) -> None:
     if json:
         from gradtool.report.common import print_json
@@ -70,6 +84,7 @@ def run(
         ),
     ] = None,
     jobs: Jobs = 1,
+    plot: PlotFile = None,
     json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -81,10 +96,16 @@ def run(
     """
     from gradtool.config import run_files
 
-    _report_runs(run_files(files, set_ or (), jobs=jobs), json, quiet)
+    _check_plot(plot)
+    results = run_files(files, set_ or (), jobs=jobs, record=plot is not None)
+    if plot is not None:
+        from gradtool.plot.runs import draw_file_results
+
+        _save_plot(draw_file_results(results), plot)
+    _report_runs(results, json, quiet)
 
 
-@app.command()
+@app.command(context_settings=EXPRESSION_FIRST)
 @handled
 def compare(
     expr: Expr,
@@ -122,6 +143,7 @@ def compare(
     box: Annotated[str | None, typer.Option("--box", help="LO,HI for --starts (write --box=-5,5).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --starts.")] = 0,
     jobs: Jobs = 1,
+    plot: PlotFile = None,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
@@ -151,6 +173,14 @@ def compare(
     if lr is not None:
         hyper = {"lr": lr, **hyper}
     multi = None if starts is None else {"count": starts, "seed": seed, **({"box": box} if box else {})}
+    objective = None
+    if plot is not None:
+        from gradtool.expr.objective import load_objective
+        from gradtool.plot import check_picture
+
+        _check_plot(plot)
+        objective = load_objective(expr, dim, vars)
+        check_picture(objective, multistart=starts is not None)
     result = run_compare(
         expr,
         optimizers.split(","),
@@ -167,7 +197,13 @@ def compare(
         xtol=xtol,
         dim=dim,
         variables=vars,
+        record=plot is not None,
     )
+    if plot is not None:
+        from gradtool.plot.runs import draw_file_results, draw_runs
+
+        multistart = any(r.starts is not None for r in result.runs)
+        _save_plot(draw_file_results([result]) if multistart else draw_runs(result.runs, objective=objective), plot)
     _report_runs([result], json, quiet)
 
 
@@ -181,7 +217,7 @@ def schema() -> None:
     print_json(config_schema())
 
 
-@app.command("lr-find")
+@app.command("lr-find", context_settings=EXPRESSION_FIRST)
 @handled
 def lr_find(
     expr: Expr,

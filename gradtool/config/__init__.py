@@ -48,16 +48,17 @@ def load_config(file: str, overrides: Sequence[str] = ()):
     return validate(data, where)
 
 
-def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1):
+def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1, record: bool = False):
     """`gradtool run`: validate every file first (nothing runs if one is bad), then run them all.
 
-    Returns one :class:`~gradtool.config.execute.FileResult` per file, in order.
+    Returns one :class:`~gradtool.config.execute.FileResult` per file, in order. ``record`` keeps every
+    iterate of minimize runs (for pictures).
     """
     from gradtool.config.execute import run_plans
 
     if not files:
         raise ConfigError("no config file given")
-    return run_plans([load_config(f, overrides) for f in files], jobs=jobs)
+    return run_plans([load_config(f, overrides) for f in files], jobs=jobs, record=record)
 
 
 def compare(
@@ -70,6 +71,7 @@ def compare(
     schedule_options: dict[str, Any] | None = None,
     starts: dict[str, Any] | None = None,
     jobs: int = 1,
+    record: bool = False,
     **run: Any,
 ):
     """`gradtool compare`: the config a file would hold, built from options, validated and run the same way.
@@ -94,4 +96,4 @@ def compare(
     data.update({k: v for k, v in {**run, "x0": x0, "starts": starts}.items() if v is not None})
     if schedule is not None or schedule_options:
         data["schedule"] = {"name": schedule or "constant", **(schedule_options or {})}
-    return run_plans([validate(data, Where("compare"))], jobs=jobs)[0]
+    return run_plans([validate(data, Where("compare"))], jobs=jobs, record=record)[0]

@@ -4,7 +4,7 @@ atomically, one FileResult per config."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gradtool.config.fit import FitPlan, FitRunSpec, execute_fit
@@ -63,9 +63,9 @@ def execute_run(spec: RunSpec | FitRunSpec) -> Any:
 
         problem = prepare(spec.expr, spec.x0, **spec.options)
         with atomic_writer(spec.trajectory) as handle:
-            result = problem.run(sink=TrajectoryCSV(handle, problem.objective.variables))
+            result = problem.run(sink=TrajectoryCSV(handle, problem.objective.variables), record=spec.record)
     else:
-        result = minimize(spec.expr, spec.x0, **(spec.starts or {}), **spec.options)
+        result = minimize(spec.expr, spec.x0, **(spec.starts or {}), **spec.options, record=spec.record)
     result.label = spec.label
     return result
 
@@ -80,15 +80,19 @@ def execute_all(specs: list[RunSpec | FitRunSpec], jobs: int = 1) -> list[Any]:
         return list(pool.map(execute_run, specs))
 
 
-def run_plans(plans: Sequence[MinimizePlan | FitPlan | CheckPlan], jobs: int = 1) -> list[FileResult]:
+def run_plans(
+    plans: Sequence[MinimizePlan | FitPlan | CheckPlan], jobs: int = 1, record: bool = False
+) -> list[FileResult]:
     """Run every plan; the runs of all minimize and fit plans share one pool of ``jobs`` processes (order kept).
 
     A diverged run is a result like any other and never stops the others. A plan's JSON output is written
-    (atomically) once all of its runs are done.
+    (atomically) once all of its runs are done. ``record`` keeps every iterate of minimize runs (pictures).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"--jobs must be a whole number >= 1, got {jobs!r}")
     specs = [s for p in plans if not isinstance(p, CheckPlan) for s in p.runs]
+    if record:
+        specs = [replace(s, record=True) if isinstance(s, RunSpec) else s for s in specs]
     done = iter(execute_all(specs, jobs))
     out = []
     for plan in plans:

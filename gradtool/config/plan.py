@@ -33,6 +33,7 @@ class RunSpec:
     options: dict[str, Any]
     starts: dict[str, Any] | None = None
     trajectory: str | None = None
+    record: bool = False  # keep every iterate (for pictures)
 
 
 @dataclass

@@ -202,6 +202,33 @@ def draw_loss_curves(results: Sequence[RunResult], *, title: str | None = None, 
     return draw_loss(series_of(results), title=title or f"{results[0].expression}: f against step", note=note)
 
 
+def draw_file_results(files: Sequence) -> object:
+    """The picture of `gradtool run`: one loss curve per minimize run (f against step) or fit run (train
+    loss against epoch) over every file; gradient-check files have nothing to draw."""
+    from gradtool.plot.curves import draw_loss
+
+    series, ylabel = [], set()
+    for file in files:
+        for run in file.runs or []:
+            label = f"{run.label}" if len(files) == 1 else f"{file.source}: {run.label}"
+            if isinstance(run, RunResult):
+                ((_, steps, values),) = series_of([run])
+                ylabel.add("f")
+                if run.status == "diverged":  # cut where it leaves 1000x its start: keep the others readable
+                    cut = next((i for i, v in enumerate(values) if abs(v) > 1e3 * max(abs(values[0]), 1)), None)
+                    steps, values = (steps[:cut], values[:cut]) if cut else (steps, values)
+                    label += " (diverged)"
+            else:
+                steps, values = [r.epoch for r in run.rows], [r.train for r in run.rows]
+                ylabel.add(f"train {run.loss_function}")
+            series.append((label, steps, values))
+    if not series:
+        raise PlotError("nothing to draw: gradient-check configs have no runs")
+    x = "step" if ylabel == {"f"} else ("epoch" if "f" not in ylabel else "step / epoch")
+    title = files[0].description or files[0].source if len(files) == 1 else "gradtool run"
+    return draw_loss(series, title=title, xlabel=x, ylabel=" / ".join(sorted(ylabel)))
+
+
 def _found_note(minimum: dict) -> str:
     kind = minimum.get("stationary")
     return f"{minimum['count']}x, f = {short(minimum['f'])}" + (f" ({kind})" if kind not in (None, "minimum") else "")
