@@ -155,21 +155,7 @@ def compare(
     """
     from gradtool.config import compare as run_compare
 
-    hyper = hyper_options(
-        momentum,
-        dampening,
-        alpha,
-        eps,
-        beta1,
-        beta2,
-        weight_decay,
-        centered,
-        eps_in_sqrt,
-        amsgrad,
-        lr_decay,
-        initial_accumulator_value,
-        rho,
-    )
+    hyper = hyper_options(locals())
     if lr is not None:
         hyper = {"lr": lr, **hyper}
     multi = None if starts is None else {"count": starts, "seed": seed, **({"box": box} if box else {})}
@@ -187,7 +173,7 @@ def compare(
         x0=x0,
         hyper=hyper,
         schedule=schedule,
-        schedule_options=schedule_options(gamma, step_size, decay, t_max, eta_min, warmup),
+        schedule_options=schedule_options(locals()),
         starts=multi,
         jobs=jobs,
         gradient=gradient,
@@ -254,21 +240,7 @@ def lr_find(
     """
     from gradtool.lrfind import lr_find as run_lr_find
 
-    hyper = hyper_options(
-        momentum,
-        dampening,
-        alpha,
-        eps,
-        beta1,
-        beta2,
-        weight_decay,
-        centered,
-        eps_in_sqrt,
-        amsgrad,
-        lr_decay,
-        initial_accumulator_value,
-        rho,
-    )
+    hyper = hyper_options(locals())
     result = run_lr_find(
         expr,
         x0,

@@ -190,21 +190,7 @@ def fit(
         from gradtool.plot import check_output
 
         check_output(plot)
-    hyper = hyper_options(
-        momentum,
-        dampening,
-        alpha,
-        eps,
-        beta1,
-        beta2,
-        weight_decay,
-        centered,
-        eps_in_sqrt,
-        amsgrad,
-        lr_decay,
-        initial_accumulator_value,
-        rho,
-    )
+    hyper = hyper_options(locals())
     problem = prepare_fit(
         model,
         data,
@@ -213,7 +199,7 @@ def fit(
         optimizer=optimizer,
         lr=lr,
         schedule=schedule,
-        schedule_options=schedule_options(gamma, step_size, decay, t_max, eta_min, warmup),
+        schedule_options=schedule_options(locals()),
         epochs=epochs,
         batch_size=batch_size,
         test_split=test_split,

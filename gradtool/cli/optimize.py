@@ -45,21 +45,23 @@ Ftol = Annotated[float | None, typer.Option("--ftol", help="Stop when |f_t - f_(
 Xtol = Annotated[float | None, typer.Option("--xtol", help="Stop when the step's length |x_t - x_(t-1)| <= xtol.")]
 
 
-def hyper_options(momentum, dampening, alpha, eps, beta1, beta2, weight_decay, centered, eps_in_sqrt,
-                  amsgrad, lr_decay, initial_accumulator_value, rho) -> dict:
-    """Only the hyperparameters the user gave: an option the optimizer lacks is an error, not ignored."""
-    given = dict(momentum=momentum, dampening=dampening, alpha=alpha, eps=eps, beta1=beta1, beta2=beta2,
-                 weight_decay=weight_decay, lr_decay=lr_decay,
-                 initial_accumulator_value=initial_accumulator_value, rho=rho)
-    out = {k: v for k, v in given.items() if v is not None}
-    out.update({k: True for k, v in dict(centered=centered, eps_in_sqrt=eps_in_sqrt, amsgrad=amsgrad).items()
-                if v})
+HYPER_KEYS = ("momentum", "dampening", "alpha", "eps", "beta1", "beta2", "weight_decay", "lr_decay",
+              "initial_accumulator_value", "rho")
+FLAG_KEYS = ("centered", "eps_in_sqrt", "amsgrad")
+SCHEDULE_KEYS = ("gamma", "step_size", "decay", "t_max", "eta_min", "warmup")
+
+
+def hyper_options(options: dict) -> dict:
+    """The hyperparameters the user gave, from a command's ``locals()``: an option the optimizer lacks is
+    then an error, not silently ignored (flags count only when set)."""
+    out = {k: options[k] for k in HYPER_KEYS if options.get(k) is not None}
+    out.update({k: True for k in FLAG_KEYS if options.get(k)})
     return out
 
 
-def schedule_options(gamma, step_size, decay, t_max, eta_min, warmup) -> dict:
-    given = dict(gamma=gamma, step_size=step_size, decay=decay, t_max=t_max, eta_min=eta_min, warmup=warmup)
-    return {k: v for k, v in given.items() if v is not None}
+def schedule_options(options: dict) -> dict:
+    """The schedule parameters the user gave, from a command's ``locals()``."""
+    return {k: options[k] for k in SCHEDULE_KEYS if options.get(k) is not None}
 
 
 class ProgressBar:
@@ -124,11 +126,10 @@ def minimize(
     """
     from gradtool.descent import minimize as run_minimize
 
-    hyper = hyper_options(momentum, dampening, alpha, eps, beta1, beta2, weight_decay, centered, eps_in_sqrt,
-                          amsgrad, lr_decay, initial_accumulator_value, rho)
+    hyper = hyper_options(locals())
     options = dict(optimizer=optimizer, lr=lr, schedule=schedule, gradient=gradient, steps=steps, tol=tol,
                    ftol=ftol, xtol=xtol, dim=dim, variables=vars, every=every,
-                   schedule_options=schedule_options(gamma, step_size, decay, t_max, eta_min, warmup),
+                   schedule_options=schedule_options(locals()),
                    **hyper)
     if every is not None and every < 1:
         from gradtool.errors import ConfigError
