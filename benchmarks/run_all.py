@@ -43,11 +43,21 @@ def gradient_engines(rows: list) -> None:
     times = {name: best(lambda e=e: e.value_and_gradient(x), 20000) for name, e in engines.items()}
     rows.append(("hand-written numpy f+gradient, Rosenbrock 2-D", f"{hand * 1e6:.2f} us", "the floor"))
     ratio = times["analytic"] / hand
-    rows.append(("analytic f+gradient per call", f"{times['analytic'] * 1e6:.2f} us ({ratio:.1f}x hand)",
-                 "<= 3x hand: " + ("met" if ratio <= 3 else "NOT met")))
+    rows.append(
+        (
+            "analytic f+gradient per call",
+            f"{times['analytic'] * 1e6:.2f} us ({ratio:.1f}x hand)",
+            "<= 3x hand: " + ("met" if ratio <= 3 else "NOT met"),
+        )
+    )
     ratio = times["autodiff"] / times["analytic"]
-    rows.append(("autodiff f+gradient per call", f"{times['autodiff'] * 1e6:.2f} us ({ratio:.1f}x analytic)",
-                 "<= 3x analytic: " + ("met" if ratio <= 3 else "NOT met")))
+    rows.append(
+        (
+            "autodiff f+gradient per call",
+            f"{times['autodiff'] * 1e6:.2f} us ({ratio:.1f}x analytic)",
+            "<= 3x analytic: " + ("met" if ratio <= 3 else "NOT met"),
+        )
+    )
     pts = np.random.default_rng(0).uniform(-2, 2, size=(1000, 2))
     for name, e in engines.items():
         t = best(lambda e=e: e.value_and_gradient(pts), 50)
@@ -62,8 +72,13 @@ def gradient_engines(rows: list) -> None:
         from scipy.optimize import approx_fprime
 
         t_sp = best(lambda: approx_fprime(x10, num10.value, 1.49e-8), 500)
-        rows.append(("scipy.optimize.approx_fprime (forward), same", f"{t_sp * 1e6:.1f} us "
-                     f"({t_sp / t_ours:.1f}x ours)", "scipy loops over variables in Python"))
+        rows.append(
+            (
+                "scipy.optimize.approx_fprime (forward), same",
+                f"{t_sp * 1e6:.1f} us ({t_sp / t_ours:.1f}x ours)",
+                "scipy loops over variables in Python",
+            )
+        )
     del central
 
 
@@ -81,8 +96,13 @@ def setup_times(rows: list) -> None:
         t2 = time.perf_counter()
         parse_expression(text)
         t3 = time.perf_counter()
-        rows.append((f"set-up Rosenbrock {n:,} variables (build + analytic engine)", f"{t1 - t0:.3f} s",
-                     f"typed as text, parsing alone: {t3 - t2:.3f} s"))
+        rows.append(
+            (
+                f"set-up Rosenbrock {n:,} variables (build + analytic engine)",
+                f"{t1 - t0:.3f} s",
+                f"typed as text, parsing alone: {t3 - t2:.3f} s",
+            )
+        )
 
 
 def startup(rows: list) -> None:
@@ -91,19 +111,33 @@ def startup(rows: list) -> None:
 
     base = run(["-c", "pass"])
     helps = run(["-m", "gradtool", "--help"])
-    imports = subprocess.run([sys.executable, "-c", "import sys, gradtool.cli; "
-                              "print(sorted(m for m in ('sympy','numpy','matplotlib') if m in sys.modules))"],
-                             capture_output=True, text=True).stdout.strip()
+    imports = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, gradtool.cli; print(sorted(m for m in ('sympy','numpy','matplotlib') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     rows.append(("`python -c pass`", f"{base * 1e3:.0f} ms", ""))
-    rows.append(("`gradtool --help`", f"{helps * 1e3:.0f} ms (+{(helps - base) * 1e3:.0f} ms)",
-                 f"<= 0.3 s, heavy modules imported: {imports}"))
+    rows.append(
+        (
+            "`gradtool --help`",
+            f"{helps * 1e3:.0f} ms (+{(helps - base) * 1e3:.0f} ms)",
+            f"<= 0.3 s, heavy modules imported: {imports}",
+        )
+    )
     floor = run(["-c", "import numpy, sympy, typer, rich"])
-    end = run(["-m", "gradtool", "minimize", "x^2 + 3*y^2", "--x0", "1,1", "--steps", "1000", "--tol", "0",
-               "--quiet"])
+    end = run(["-m", "gradtool", "minimize", "x^2 + 3*y^2", "--x0", "1,1", "--steps", "1000", "--tol", "0", "--quiet"])
     rows.append(("import numpy, sympy, typer, rich (the floor)", f"{floor * 1e3:.0f} ms", ""))
-    rows.append(("`gradtool minimize` 2 variables, 1,000 steps, end to end", f"{end * 1e3:.0f} ms "
-                 f"(+{(end - floor) * 1e3:.0f} ms)", "within 0.3 s of the floor: "
-                 + ("met" if end - floor <= 0.3 else "NOT met")))
+    rows.append(
+        (
+            "`gradtool minimize` 2 variables, 1,000 steps, end to end",
+            f"{end * 1e3:.0f} ms (+{(end - floor) * 1e3:.0f} ms)",
+            "within 0.3 s of the floor: " + ("met" if end - floor <= 0.3 else "NOT met"),
+        )
+    )
 
 
 def _wall(cmd) -> float:
@@ -116,10 +150,18 @@ def descent(rows: list) -> None:
     import gradtool
 
     steps = 20000
-    r = gradtool.minimize("rosenbrock", "-1.5,2", optimizer="momentum", lr=1e-4, momentum=0.9, steps=steps,
-                          tol=0, classify=False)
-    ours = min(gradtool.minimize("rosenbrock", "-1.5,2", optimizer="momentum", lr=1e-4, momentum=0.9,
-                                 steps=steps, tol=0, classify=False).time_s for _ in range(3)) / steps
+    r = gradtool.minimize(
+        "rosenbrock", "-1.5,2", optimizer="momentum", lr=1e-4, momentum=0.9, steps=steps, tol=0, classify=False
+    )
+    ours = (
+        min(
+            gradtool.minimize(
+                "rosenbrock", "-1.5,2", optimizer="momentum", lr=1e-4, momentum=0.9, steps=steps, tol=0, classify=False
+            ).time_s
+            for _ in range(3)
+        )
+        / steps
+    )
 
     def hand_loop():
         x, buf = np.array([-1.5, 2.0]), None
@@ -131,8 +173,13 @@ def descent(rows: list) -> None:
 
     t = min(timeit.repeat(hand_loop, number=1, repeat=3)) / steps
     np.testing.assert_allclose(hand_loop(), r.x, rtol=1e-9)
-    rows.append(("`gradtool.minimize` momentum, Rosenbrock 2-D, per step", f"{ours * 1e6:.2f} us "
-                 f"({ours / t:.1f}x hand)", "<= 3x hand-written numpy: " + ("met" if ours <= 3 * t else "NOT met")))
+    rows.append(
+        (
+            "`gradtool.minimize` momentum, Rosenbrock 2-D, per step",
+            f"{ours * 1e6:.2f} us ({ours / t:.1f}x hand)",
+            "<= 3x hand-written numpy: " + ("met" if ours <= 3 * t else "NOT met"),
+        )
+    )
     rows.append(("hand-written numpy momentum loop, per step", f"{t * 1e6:.2f} us", "the floor"))
     if importlib.util.find_spec("torch"):
         import torch
@@ -150,15 +197,25 @@ def descent(rows: list) -> None:
         torch_loop(10)
         n = 2000
         tt = min(timeit.repeat(lambda: torch_loop(n), number=1, repeat=3)) / n
-        rows.append(("torch.optim.SGD(momentum) + autograd, per step", f"{tt * 1e6:.1f} us "
-                     f"({tt / ours:.0f}x gradtool)", ">= 20x slower than gradtool: "
-                     + ("met" if tt >= 20 * ours else "NOT met")))
+        rows.append(
+            (
+                "torch.optim.SGD(momentum) + autograd, per step",
+                f"{tt * 1e6:.1f} us ({tt / ours:.0f}x gradtool)",
+                ">= 20x slower than gradtool: " + ("met" if tt >= 20 * ours else "NOT met"),
+            )
+        )
     t0 = time.perf_counter()
-    res = gradtool.minimize("rosenbrock", starts=1000, box="-2,2", seed=0, optimizer="momentum", lr=1e-4,
-                            momentum=0.9, steps=1000, tol=0)
+    res = gradtool.minimize(
+        "rosenbrock", starts=1000, box="-2,2", seed=0, optimizer="momentum", lr=1e-4, momentum=0.9, steps=1000, tol=0
+    )
     dt = time.perf_counter() - t0
-    rows.append(("multi-start 1,000 starts x 1,000 momentum steps, Rosenbrock 2-D", f"{dt:.2f} s",
-                 "< 2 s: " + ("met" if dt < 2 else "NOT met") + f" ({res.starts['count']} starts)"))
+    rows.append(
+        (
+            "multi-start 1,000 starts x 1,000 momentum steps, Rosenbrock 2-D",
+            f"{dt:.2f} s",
+            "< 2 s: " + ("met" if dt < 2 else "NOT met") + f" ({res.starts['count']} starts)",
+        )
+    )
 
 
 def main() -> None:
@@ -184,8 +241,9 @@ def main() -> None:
             f" on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"numpy {np.__version__}. Times are the best of several repeats.\n\n"
         )
-        Path(args.write).write_text(header + "## Gradients and descent\n\n" + text + "\n"
-                                    + ("\n## Fitting\n\n" + extra if extra else ""))
+        Path(args.write).write_text(
+            header + "## Gradients and descent\n\n" + text + "\n" + ("\n## Fitting\n\n" + extra if extra else "")
+        )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ class UserGradient:
     def __init__(self, text: str, objective: Objective):
         parts = split_components(text)
         if len(parts) != objective.n:
-            raise ParseError(f"--grad has {len(parts)} component{'s' if len(parts) != 1 else ''}, "
-                             f"expected {objective.n} ({', '.join(objective.variables)})")
+            raise ParseError(
+                f"--grad has {len(parts)} component{'s' if len(parts) != 1 else ''}, "
+                f"expected {objective.n} ({', '.join(objective.variables)})"
+            )
         by_name = {s.name: s for s in objective.symbols}
         exprs = []
         for k, part in enumerate(parts):
@@ -46,8 +48,10 @@ class UserGradient:
                 raise ParseError(f"--grad component {k + 1}: {exc}") from None
             unknown = sorted(set(found) - set(by_name))
             if unknown:
-                raise ParseError(f"--grad component {k + 1} uses {', '.join(unknown)}, not a variable of "
-                                 f"the expression ({', '.join(objective.variables)})")
+                raise ParseError(
+                    f"--grad component {k + 1} uses {', '.join(unknown)}, not a variable of "
+                    f"the expression ({', '.join(objective.variables)})"
+                )
             exprs.append(expr.xreplace({found[v]: by_name[v] for v in found}))
         self.exprs = exprs
         self._func = compile_numpy(exprs, objective.symbols)
@@ -91,9 +95,16 @@ def _finite_or_none(v: float) -> float | str:
     return float(v) if math.isfinite(v) else str(v)
 
 
-def check_points(objective: Objective, points: np.ndarray, *, user: str | None = None,
-                 method: str = "central", h: float | None = None, rtol: float = 1e-6,
-                 atol: float = 1e-8) -> list[PointCheck]:
+def check_points(
+    objective: Objective,
+    points: np.ndarray,
+    *,
+    user: str | None = None,
+    method: str = "central",
+    h: float | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> list[PointCheck]:
     """Compare analytic, autodiff, numeric (and the user's) gradients at each row of ``points``.
 
     Analytic is the reference. A component passes when every other source is within
@@ -124,18 +135,23 @@ def check_points(objective: Objective, points: np.ndarray, *, user: str | None =
         if user is not None:
             bad = np.abs(sources["user"][b] - truth[b]) > atol + rtol * np.abs(truth[b])
             wrong = [v for v, w in zip(objective.variables, bad, strict=True) if w]
-        results.append(PointCheck(
-            at=dict(zip(objective.variables, map(float, pt), strict=True)),
-            columns={k: [float(v) for v in sources[k][b]] for k in sources},
-            abs_error=[float(v) for v in np.max(diffs, axis=0)],
-            rel_error=[float(v) for v in np.max(rels, axis=0)],
-            passed=[bool(p) for p in passed], wrong=wrong, note=note,
-        ))
+        results.append(
+            PointCheck(
+                at=dict(zip(objective.variables, map(float, pt), strict=True)),
+                columns={k: [float(v) for v in sources[k][b]] for k in sources},
+                abs_error=[float(v) for v in np.max(diffs, axis=0)],
+                rel_error=[float(v) for v in np.max(rels, axis=0)],
+                passed=[bool(p) for p in passed],
+                wrong=wrong,
+                note=note,
+            )
+        )
     return results
 
 
-def taylor_orders(objective: Objective, point: np.ndarray, gradient: np.ndarray, *, directions: int = 3,
-                  seed: int = 0) -> list[float]:
+def taylor_orders(
+    objective: Objective, point: np.ndarray, gradient: np.ndarray, *, directions: int = 3, seed: int = 0
+) -> list[float]:
     """Observed order of the Taylor remainder |f(x + t d) - f(x) - t g.d| along random directions.
 
     A correct gradient gives order ~2 (the remainder shrinks like t^2), a wrong one ~1. Steps t where the
@@ -176,9 +192,19 @@ def sweep_steps(objective: Objective, point: np.ndarray) -> dict[str, list[float
     return out
 
 
-def run_check(objective: Objective, points: np.ndarray, *, user: str | None = None, method: str = "central",
-              h: float | None = None, rtol: float = 1e-6, atol: float = 1e-8, sweep: bool = False,
-              taylor: bool = False, seed: int = 0) -> dict:
+def run_check(
+    objective: Objective,
+    points: np.ndarray,
+    *,
+    user: str | None = None,
+    method: str = "central",
+    h: float | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    sweep: bool = False,
+    taylor: bool = False,
+    seed: int = 0,
+) -> dict:
     """The whole `check-grad`: per-point comparisons (+ Taylor orders, + step sweep) as one JSON-ready dict.
 
     With ``taylor`` a point also fails when a gradient's observed Taylor order is below 1.5.
@@ -192,9 +218,17 @@ def run_check(objective: Objective, points: np.ndarray, *, user: str | None = No
         entry = {"at": c.at}
         for k in ("analytic", "autodiff", "numeric", "user"):
             entry[k] = dict(zip(names, c.columns[k], strict=True)) if k in c.columns else None
-        entry.update(max_abs_error=max(c.abs_error), max_rel_error=max(c.rel_error), ok=c.ok,
-                     abs_errors=c.abs_error, rel_errors=c.rel_error, passed=c.passed, wrong=c.wrong,
-                     note=c.note, taylor_order=None)
+        entry.update(
+            max_abs_error=max(c.abs_error),
+            max_rel_error=max(c.rel_error),
+            ok=c.ok,
+            abs_errors=c.abs_error,
+            rel_errors=c.rel_error,
+            passed=c.passed,
+            wrong=c.wrong,
+            note=c.note,
+            taylor_order=None,
+        )
         if taylor and c.note is None:
             sources = {k: np.array(c.columns[k]) for k in ("analytic", "autodiff", "user") if k in c.columns}
             orders = {k: min(taylor_orders(objective, pt, g, seed=seed)) for k, g in sources.items()}
@@ -202,7 +236,12 @@ def run_check(objective: Objective, points: np.ndarray, *, user: str | None = No
             entry["ok"] = entry["ok"] and all(o >= 1.5 for o in orders.values())
         out_points.append(entry)
     return {
-        "expression": objective.text, "variables": names, "points": out_points,
-        "ok": all(p["ok"] for p in out_points), "method": method, "rtol": rtol, "atol": atol,
+        "expression": objective.text,
+        "variables": names,
+        "points": out_points,
+        "ok": all(p["ok"] for p in out_points),
+        "method": method,
+        "rtol": rtol,
+        "atol": atol,
         "sweep": sweep_steps(objective, points[0]) if sweep else None,
     }

@@ -53,8 +53,13 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
         "expression": objective.text,
         "variables": names,
         "gradient": {v: str(g) for v, g in zip(names, partials, strict=True)},
-        "at": None, "value": None, "f": None, "hessian": None, "hessian_exprs": None,
-        "eigenvalues": None, "stationary": None,
+        "at": None,
+        "value": None,
+        "f": None,
+        "hessian": None,
+        "hessian_exprs": None,
+        "eigenvalues": None,
+        "stationary": None,
         "_pretty": partials,
     }
     if hessian:

@@ -42,28 +42,50 @@ class Prepared:
     classify: bool
 
     def common(self) -> dict[str, Any]:
-        return dict(expression=self.objective.text, variables=self.objective.variables,
-                    optimizer=self.opt.to_dict(), schedule=self.sched.to_dict(),
-                    gradient=self.engine.name)
+        return dict(
+            expression=self.objective.text,
+            variables=self.objective.variables,
+            optimizer=self.opt.to_dict(),
+            schedule=self.sched.to_dict(),
+            gradient=self.engine.name,
+        )
 
-    def run(self, *, sink: Callable | None = None, record: bool = False,
-            progress: Callable[[int], None] | None = None) -> RunResult:
+    def run(
+        self, *, sink: Callable | None = None, record: bool = False, progress: Callable[[int], None] | None = None
+    ) -> RunResult:
         """Run from the start point; returns the RunResult (never raises for non-convergence)."""
         x0 = np.asarray(self.start, float)
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):
-            out = iterate(self.engine.value_and_gradient, self.opt.update, self.opt.init(x0), self.sched, x0, self.stop,
-                          every=self.every, sink=sink, record=record, progress=progress)
+            out = iterate(
+                self.engine.value_and_gradient,
+                self.opt.update,
+                self.opt.init(x0),
+                self.sched,
+                x0,
+                self.stop,
+                every=self.every,
+                sink=sink,
+                record=record,
+                progress=progress,
+            )
         elapsed = time.perf_counter() - t0
         per_grad = getattr(self.engine, "evaluations_per_gradient", 0)
         result = RunResult(
-            **self.common(), x0=list(self.start), x=out.x.tolist(), f=float(out.f),
+            **self.common(),
+            x0=list(self.start),
+            x=out.x.tolist(),
+            f=float(out.f),
             grad_norm=float(np.linalg.norm(out.g)) if np.all(np.isfinite(out.g)) else float("nan"),
-            steps=out.steps, status=out.status,
+            steps=out.steps,
+            status=out.status,
             message=status_message(out.status, reason=out.reason, steps=self.stop.steps, step=out.steps),
-            time_s=elapsed, evaluations={"f": out.evaluations * (1 + per_grad), "grad": out.evaluations},
+            time_s=elapsed,
+            evaluations={"f": out.evaluations * (1 + per_grad), "grad": out.evaluations},
             best={"x": np.asarray(out.best_x).tolist(), "f": float(out.best_f), "step": out.best_step},
-            rows=out.rows, path=out.path, values=out.values,
+            rows=out.rows,
+            path=out.path,
+            values=out.values,
         )
         if self.classify and np.all(np.isfinite(out.x)):
             from gradtool.derive import stationary_kinds
@@ -143,8 +165,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
     x0 = start_points(objective.n, starts, (lo, hi), seed)
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
-        out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0,
-                            stop)
+        out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0, stop)
     elapsed = time.perf_counter() - t0
     finished = np.array([s != "diverged" for s in out.status])
     order = np.where(finished, out.f, np.inf)
@@ -152,22 +173,27 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
     minima = distinct_minima(out.x[finished], out.f[finished])
     from gradtool.derive import stationary_kinds
 
-    kinds = stationary_kinds(objective, np.array([m["x"] for m in minima] + [out.x[best].tolist()]),
-                             problem.engine)
+    kinds = stationary_kinds(objective, np.array([m["x"] for m in minima] + [out.x[best].tolist()]), problem.engine)
     for m, kind in zip(minima, kinds, strict=False):
         m["stationary"] = kind
         m["x"] = dict(zip(objective.variables, m["x"], strict=True))
     counts = {s: out.status.count(s) for s in ("converged", "max_steps", "diverged")}
-    status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else
-                                                                "max_steps")
+    status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else "max_steps")
     reason = f"{counts['converged']} of {starts} starts converged"
     return RunResult(
-        **problem.common(), x0=x0[best].tolist(), x=out.x[best].tolist(), f=float(out.f[best]),
-        grad_norm=float(out.grad_norm[best]), steps=int(out.steps[best]), status=status,
+        **problem.common(),
+        x0=x0[best].tolist(),
+        x=out.x[best].tolist(),
+        f=float(out.f[best]),
+        grad_norm=float(out.grad_norm[best]),
+        steps=int(out.steps[best]),
+        status=status,
         message=f"{starts} starts: {counts['converged']} converged, {counts['max_steps']} reached max "
-                f"steps, {counts['diverged']} diverged; best shown" if status != "converged" else
-                status_message("converged", reason=reason),
-        time_s=elapsed, evaluations={"f": out.evaluations * starts, "grad": out.evaluations * starts},
+        f"steps, {counts['diverged']} diverged; best shown"
+        if status != "converged"
+        else status_message("converged", reason=reason),
+        time_s=elapsed,
+        evaluations={"f": out.evaluations * starts, "grad": out.evaluations * starts},
         best={"x": out.x[best].tolist(), "f": float(out.f[best]), "step": int(out.steps[best])},
         stationary=kinds[-1],
         starts={"count": starts, "box": [lo, hi], "seed": seed, **counts},

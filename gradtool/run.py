@@ -66,9 +66,19 @@ def _bad(f: float, x: np.ndarray, gn: float) -> str | None:
     return None
 
 
-def iterate(fg: Callable, update: Callable, state, schedule: Callable[[int], float], x0: np.ndarray,
-            stop: Stopping, *, every: int | None = None, sink: Callable | None = None,
-            record: bool = False, progress: Callable[[int], None] | None = None) -> Outcome:
+def iterate(
+    fg: Callable,
+    update: Callable,
+    state,
+    schedule: Callable[[int], float],
+    x0: np.ndarray,
+    stop: Stopping,
+    *,
+    every: int | None = None,
+    sink: Callable | None = None,
+    record: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Outcome:
     """Run one optimization from ``x0``.
 
     ``fg(x) -> (f, g)``; ``update(g, state, x, lr) -> (x, state)``; ``schedule(t)`` is the lr of step t.
@@ -149,8 +159,9 @@ class BatchOutcome:
     evaluations: int
 
 
-def iterate_batch(fg: Callable, update: Callable, state, schedule: Callable[[int], float], x0: np.ndarray,
-                  stop: Stopping) -> BatchOutcome:
+def iterate_batch(
+    fg: Callable, update: Callable, state, schedule: Callable[[int], float], x0: np.ndarray, stop: Stopping
+) -> BatchOutcome:
     """Run ``len(x0)`` independent starts as one batch: one engine call and one update per step for all.
 
     A start that converges or diverges is frozen at its last (finite) point; the loop ends when every
@@ -176,8 +187,12 @@ def iterate_batch(fg: Callable, update: Callable, state, schedule: Callable[[int
         f_new, g_new = fg(x_new)
         evaluations += 1
         live = ~done
-        bad = live & (~np.isfinite(f_new) | (np.abs(f_new) > HUGE) | ~np.all(np.isfinite(x_new), axis=1)
-                      | ~np.all(np.isfinite(g_new), axis=1))
+        bad = live & (
+            ~np.isfinite(f_new)
+            | (np.abs(f_new) > HUGE)
+            | ~np.all(np.isfinite(x_new), axis=1)
+            | ~np.all(np.isfinite(g_new), axis=1)
+        )
         status[bad], done[bad] = "diverged", True
         move = live & ~bad
         steps[live] += 1

@@ -57,8 +57,21 @@ def test_bad_option_is_one_line_and_exit_2(tmp_path):
 
 def test_trajectory_streams_every_step(tmp_path):
     out = tmp_path / "traj.csv"
-    r = run("minimize", "x^2 + 3*y^2", "--x0", "1,1", "--lr", "0.1", "--steps", "25", "--tol", "0",
-            "--trajectory", out, "--quiet")
+    r = run(
+        "minimize",
+        "x^2 + 3*y^2",
+        "--x0",
+        "1,1",
+        "--lr",
+        "0.1",
+        "--steps",
+        "25",
+        "--tol",
+        "0",
+        "--trajectory",
+        out,
+        "--quiet",
+    )
     assert r.exit_code == 0
     rows = list(csv.DictReader(out.open()))
     assert [int(r["step"]) for r in rows] == list(range(26))
@@ -71,8 +84,20 @@ def test_trajectory_streams_every_step(tmp_path):
 
 
 def test_multistart_json_lists_minima():
-    r = run("minimize", "himmelblau", "--starts", "100", "--box=-5,5", "--seed", "0", "--optimizer", "adam",
-            "--lr", "0.05", "--json")
+    r = run(
+        "minimize",
+        "himmelblau",
+        "--starts",
+        "100",
+        "--box=-5,5",
+        "--seed",
+        "0",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--json",
+    )
     d = json.loads(r.stdout)
     assert r.exit_code == 0 and len(d["minima"]) == 4 and d["starts"]["count"] == 100
 
@@ -80,9 +105,28 @@ def test_multistart_json_lists_minima():
 def test_sigint_stops_cleanly_with_exit_130_and_a_complete_trajectory(tmp_path):
     out = tmp_path / "long.csv"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gradtool", "minimize", "x^2 + y^2", "--x0", "1,1", "--lr", "1e-9", "--steps",
-         "100000000", "--tol", "0", "--trajectory", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "120"},
+        [
+            sys.executable,
+            "-m",
+            "gradtool",
+            "minimize",
+            "x^2 + y^2",
+            "--x0",
+            "1,1",
+            "--lr",
+            "1e-9",
+            "--steps",
+            "100000000",
+            "--tol",
+            "0",
+            "--trajectory",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
     )
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob(".long.csv.*")):

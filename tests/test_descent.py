@@ -75,8 +75,10 @@ def test_tol_zero_never_stops_early_and_ftol_stops():
 
 
 def test_gradient_engines_give_the_same_run():
-    runs = [gradtool.minimize("rosenbrock", "-1.5,2", optimizer="adam", lr=0.01, steps=300, gradient=g)
-            for g in ("analytic", "autodiff")]
+    runs = [
+        gradtool.minimize("rosenbrock", "-1.5,2", optimizer="adam", lr=0.01, steps=300, gradient=g)
+        for g in ("analytic", "autodiff")
+    ]
     np.testing.assert_allclose(runs[0].x, runs[1].x, rtol=1e-10)
     numeric = gradtool.minimize("rosenbrock", "-1.5,2", optimizer="adam", lr=0.01, steps=300, gradient="numeric")
     np.testing.assert_allclose(numeric.x, runs[0].x, rtol=1e-5)
@@ -102,8 +104,16 @@ def test_multistart_batch_equals_individual_runs():
 
 
 def test_schedule_drives_the_lr_of_each_step():
-    res = gradtool.minimize("x^2", "1", lr=0.1, steps=3, tol=0, schedule="step",
-                            schedule_options={"step_size": 1, "gamma": 0.5}, record=True)
+    res = gradtool.minimize(
+        "x^2",
+        "1",
+        lr=0.1,
+        steps=3,
+        tol=0,
+        schedule="step",
+        schedule_options={"step_size": 1, "gamma": 0.5},
+        record=True,
+    )
     x = 1.0
     for t in range(3):
         x -= 0.1 * 0.5**t * 2 * x
@@ -111,11 +121,28 @@ def test_schedule_drives_the_lr_of_each_step():
 
 
 def test_result_json_has_the_documented_keys():
-    d = gradtool.minimize("x^2 + 10*y^2", "1,1", optimizer="rmsprop", lr=0.01, schedule="exponential",
-                          schedule_options={"gamma": 0.999}).to_dict()
-    assert set(d) == {"expression", "variables", "optimizer", "schedule", "gradient", "x0", "x", "f",
-                      "grad_norm", "steps", "converged", "status", "message", "time_s", "evaluations", "best",
-                      "stationary"}
+    d = gradtool.minimize(
+        "x^2 + 10*y^2", "1,1", optimizer="rmsprop", lr=0.01, schedule="exponential", schedule_options={"gamma": 0.999}
+    ).to_dict()
+    assert set(d) == {
+        "expression",
+        "variables",
+        "optimizer",
+        "schedule",
+        "gradient",
+        "x0",
+        "x",
+        "f",
+        "grad_norm",
+        "steps",
+        "converged",
+        "status",
+        "message",
+        "time_s",
+        "evaluations",
+        "best",
+        "stationary",
+    }
     assert d["optimizer"]["name"] == "rmsprop" and d["schedule"]["gamma"] == 0.999
     assert set(d["best"]) == {"x", "f", "step"} and set(d["evaluations"]) == {"f", "grad"}
 

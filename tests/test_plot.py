@@ -441,8 +441,22 @@ def test_run_and_compare_with_plot_write_pictures_and_reject_bad_paths_first(tmp
     assert ok.exit_code == 0
     svg = (tmp_path / "r.svg").read_text()
     assert ">gd</text>" in svg and ">step</text>" in svg  # the legend label and the axis label
-    cmp = runner.invoke(app, ["compare", "booth", "--optimizers", "gd,adam", "--lr", "0.05", "--steps", "50",
-                              "--quiet", "--plot", str(tmp_path / "c.png")])
+    cmp = runner.invoke(
+        app,
+        [
+            "compare",
+            "booth",
+            "--optimizers",
+            "gd,adam",
+            "--lr",
+            "0.05",
+            "--steps",
+            "50",
+            "--quiet",
+            "--plot",
+            str(tmp_path / "c.png"),
+        ],
+    )
     assert cmp.exit_code == 0 and imread(tmp_path / "c.png").ndim == 3
     for args in (["run", "configs/seed-quadratic.yaml"], ["compare", "booth", "--optimizers", "gd"]):
         bad = runner.invoke(app, [*args, "--plot", str(tmp_path / "missing" / "p.png")])

@@ -15,8 +15,7 @@ for _module in ("derivatives", "optimize", "configs", "fit", "plot"):
     importlib.import_module(f"gradtool.cli.{_module}")
 
 # `gradtool --help` lists the commands in this order (from derivatives to descent to data to pictures).
-ORDER = ["grad", "check-grad", "functions", "minimize", "compare", "run", "lr-find", "schema", "fit", "predict",
-         "plot"]
+ORDER = ["grad", "check-grad", "functions", "minimize", "compare", "run", "lr-find", "schema", "fit", "predict", "plot"]
 app.registered_commands.sort(key=lambda c: ORDER.index(c.name or c.callback.__name__.replace("_", "-")))
 
 __all__ = ["app", "main"]

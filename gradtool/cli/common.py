@@ -28,8 +28,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """gradtool: see README.md for every command, option and convention."""
 
@@ -57,14 +58,22 @@ def handled(func):
 
 
 # Options shared by several commands
-Vars = Annotated[str | None, typer.Option("--vars", help="Variable order, e.g. x,y,z (default: natural "
-                                          "alphabetical order, x2 before x10).")]
+Vars = Annotated[
+    str | None,
+    typer.Option("--vars", help="Variable order, e.g. x,y,z (default: natural alphabetical order, x2 before x10)."),
+]
 Dim = Annotated[int | None, typer.Option("--dim", help="Dimension of an n-D named test function (default 2).")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
-Expr = Annotated[str, typer.Argument(help="An expression such as \"x^2 + 3*y^2\", or a named test function "
-                                     "(see `gradtool functions`).")]
-PlotFile = Annotated[str | None, typer.Option("--plot", help="Also draw a picture into this file: .png, .svg or "
-                                              ".pdf (needs matplotlib; see docs/plots.md).")]
+Expr = Annotated[
+    str,
+    typer.Argument(help='An expression such as "x^2 + 3*y^2", or a named test function (see `gradtool functions`).'),
+]
+PlotFile = Annotated[
+    str | None,
+    typer.Option(
+        "--plot", help="Also draw a picture into this file: .png, .svg or .pdf (needs matplotlib; see docs/plots.md)."
+    ),
+]
 
 # An expression may start with a minus sign ("-x^2 + 1"): pass unknown "-..." words on as the argument,
 # where the parser judges them, instead of failing as an unknown option.

@@ -15,8 +15,13 @@ from gradtool.cli.fit import L2, Activation, Data, Init, Inputs, Loss, Params, T
 def grad(
     expr: Expr,
     at: Annotated[str | None, typer.Option("--at", help="Point: x=1,y=2 or 1,2 in variable order.")] = None,
-    hessian: Annotated[bool, typer.Option("--hessian", help="Also the Hessian; at a point, its eigenvalues "
-                                          "and whether the point is a minimum, maximum or saddle.")] = False,
+    hessian: Annotated[
+        bool,
+        typer.Option(
+            "--hessian",
+            help="Also the Hessian; at a point, its eigenvalues and whether the point is a minimum, maximum or saddle.",
+        ),
+    ] = False,
     latex: Annotated[bool, typer.Option("--latex", help="Print the partial derivatives as LaTeX.")] = False,
     vars: Vars = None,
     dim: Dim = None,
@@ -63,28 +68,45 @@ def check_grad(
     at: Annotated[str | None, typer.Option("--at", help="Point: x=1,y=2 or 1,2 in variable order.")] = None,
     random: Annotated[int | None, typer.Option("--random", help="Check N random points in --box.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --random and --taylor.")] = 0,
-    box: Annotated[str | None, typer.Option("--box", help="LO,HI for --random (default: the named "
-                                            "function's domain, else -2,2).")] = None,
-    user_grad: Annotated[str | None, typer.Option("--grad", help="Your hand-derived gradient, "
-                                                  "\"e1, e2, ...\" in variable order.")] = None,
-    method: Annotated[str, typer.Option("--method", help="Finite differences: central, forward, backward "
-                                        "or five-point.")] = "central",
-    h: Annotated[float | None, typer.Option("--h", help="Difference step (default eps^(1/k)*max(1,|x|)).")
-                 ] = None,
+    box: Annotated[
+        str | None, typer.Option("--box", help="LO,HI for --random (default: the named function's domain, else -2,2).")
+    ] = None,
+    user_grad: Annotated[
+        str | None, typer.Option("--grad", help='Your hand-derived gradient, "e1, e2, ..." in variable order.')
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="Finite differences: central, forward, backward or five-point.")
+    ] = "central",
+    h: Annotated[float | None, typer.Option("--h", help="Difference step (default eps^(1/k)*max(1,|x|)).")] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance per component.")] = 1e-6,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance per component.")] = 1e-8,
-    sweep_h: Annotated[bool, typer.Option("--sweep-h", help="Tabulate forward/central error for h = 1e-1 "
-                                          "... 1e-15 at the (first) point.")] = False,
-    taylor: Annotated[bool, typer.Option("--taylor", help="Step-size-free check: the Taylor remainder must "
-                                         "shrink like t^2.")] = False,
+    sweep_h: Annotated[
+        bool,
+        typer.Option("--sweep-h", help="Tabulate forward/central error for h = 1e-1 ... 1e-15 at the (first) point."),
+    ] = False,
+    taylor: Annotated[
+        bool, typer.Option("--taylor", help="Step-size-free check: the Taylor remainder must shrink like t^2.")
+    ] = False,
     plot: PlotFile = None,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
-    fit: Annotated[bool, typer.Option("--fit", help="EXPR is a fit model (mlp:... or an expression in data "
-                                      "columns and parameters): check its backprop gradients on --data.")] = False,
-    data: Data = None, target: Target = None, params: Params = None, inputs: Inputs = None, init: Init = None,
-    activation: Activation = None, loss: Loss = "mse", l2: L2 = 0.0,
+    fit: Annotated[
+        bool,
+        typer.Option(
+            "--fit",
+            help="EXPR is a fit model (mlp:... or an expression in data "
+            "columns and parameters): check its backprop gradients on --data.",
+        ),
+    ] = False,
+    data: Data = None,
+    target: Target = None,
+    params: Params = None,
+    inputs: Inputs = None,
+    init: Init = None,
+    activation: Activation = None,
+    loss: Loss = "mse",
+    l2: L2 = 0.0,
 ) -> None:
     """Check gradients: analytic vs autodiff vs central difference, or YOUR gradient (--grad) vs the truth.
 
@@ -95,8 +117,9 @@ def check_grad(
     if fit:
         from gradtool.cli.fit import check_fit_command, problem_options
 
-        return check_fit_command(expr, data, target, problem_options(params, inputs, init, activation, loss, l2),
-                                 seed, h, rtol, atol, json)
+        return check_fit_command(
+            expr, data, target, problem_options(params, inputs, init, activation, loss, l2), seed, h, rtol, atol, json
+        )
     from gradtool.check import run_check
     from gradtool.expr.objective import load_objective
 
@@ -108,8 +131,18 @@ def check_grad(
         check_output(plot)
     objective = load_objective(expr, dim, vars)
     points = _check_points(objective, at, random, seed, box)
-    report = run_check(objective, points, user=user_grad, method=method, h=h, rtol=rtol, atol=atol,
-                       sweep=sweep_h, taylor=taylor, seed=seed)
+    report = run_check(
+        objective,
+        points,
+        user=user_grad,
+        method=method,
+        h=h,
+        rtol=rtol,
+        atol=atol,
+        sweep=sweep_h,
+        taylor=taylor,
+        seed=seed,
+    )
     if plot is not None:
         from gradtool.plot import draw_step_sweep, save_figure
 

@@ -12,8 +12,14 @@ from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Var
 
 # ---- the options of a run, shared by minimize and compare -----------------------------------------------
 
-X0 = Annotated[str | None, typer.Option("--x0", help="Start: x=1,y=2 or 1,2 (default: the named function's "
-                                        "usual start, else zeros). Use --x0=-1.5,2 for negative values.")]
+X0 = Annotated[
+    str | None,
+    typer.Option(
+        "--x0",
+        help="Start: x=1,y=2 or 1,2 (default: the named function's "
+        "usual start, else zeros). Use --x0=-1.5,2 for negative values.",
+    ),
+]
 Lr = Annotated[float | None, typer.Option("--lr", help="Learning rate (default: the optimizer's torch default).")]
 Momentum = Annotated[float | None, typer.Option("--momentum", help="Momentum mu (momentum, nag, rmsprop).")]
 Dampening = Annotated[float | None, typer.Option("--dampening", help="Dampening (momentum).")]
@@ -23,15 +29,19 @@ Beta1 = Annotated[float | None, typer.Option("--beta1", help="Adam/AdamW first-m
 Beta2 = Annotated[float | None, typer.Option("--beta2", help="Adam/AdamW second-moment decay (0.999).")]
 WeightDecay = Annotated[float | None, typer.Option("--weight-decay", help="L2 penalty (decoupled in adamw).")]
 Centered = Annotated[bool, typer.Option("--centered", help="Centered RMSprop.")]
-EpsInSqrt = Annotated[bool, typer.Option("--eps-in-sqrt", help="RMSprop: add eps inside the square root "
-                                         "(TensorFlow/Optax) instead of outside (PyTorch).")]
+EpsInSqrt = Annotated[
+    bool,
+    typer.Option(
+        "--eps-in-sqrt", help="RMSprop: add eps inside the square root (TensorFlow/Optax) instead of outside (PyTorch)."
+    ),
+]
 Amsgrad = Annotated[bool, typer.Option("--amsgrad", help="Adam/AdamW: AMSGrad variant.")]
 LrDecay = Annotated[float | None, typer.Option("--lr-decay", help="Adagrad learning-rate decay.")]
-InitAcc = Annotated[float | None, typer.Option("--initial-accumulator-value", help="Adagrad initial "
-                                               "accumulator.")]
+InitAcc = Annotated[float | None, typer.Option("--initial-accumulator-value", help="Adagrad initial accumulator.")]
 Rho = Annotated[float | None, typer.Option("--rho", help="Adadelta decay (0.9).")]
-Schedule = Annotated[str | None, typer.Option("--schedule", help="constant, step, exponential, inverse_time "
-                                              "or cosine.")]
+Schedule = Annotated[
+    str | None, typer.Option("--schedule", help="constant, step, exponential, inverse_time or cosine.")
+]
 Gamma = Annotated[float | None, typer.Option("--gamma", help="Decay factor (step, exponential).")]
 StepSize = Annotated[int | None, typer.Option("--step-size", help="Steps between decays (step).")]
 Decay = Annotated[float | None, typer.Option("--decay", help="inverse_time: lr/(1+decay*t).")]
@@ -45,8 +55,18 @@ Ftol = Annotated[float | None, typer.Option("--ftol", help="Stop when |f_t - f_(
 Xtol = Annotated[float | None, typer.Option("--xtol", help="Stop when the step's length |x_t - x_(t-1)| <= xtol.")]
 
 
-HYPER_KEYS = ("momentum", "dampening", "alpha", "eps", "beta1", "beta2", "weight_decay", "lr_decay",
-              "initial_accumulator_value", "rho")
+HYPER_KEYS = (
+    "momentum",
+    "dampening",
+    "alpha",
+    "eps",
+    "beta1",
+    "beta2",
+    "weight_decay",
+    "lr_decay",
+    "initial_accumulator_value",
+    "rho",
+)
 FLAG_KEYS = ("centered", "eps_in_sqrt", "amsgrad")
 SCHEDULE_KEYS = ("gamma", "step_size", "decay", "t_max", "eta_min", "warmup")
 
@@ -94,30 +114,61 @@ class ProgressBar:
 def minimize(
     expr: Expr,
     x0: X0 = None,
-    optimizer: Annotated[str, typer.Option("--optimizer", "-o", help="gd (sgd), momentum, nag, rmsprop, adam, "
-                                           "adamw, adagrad, adadelta.")] = "gd",
-    lr: Lr = None, momentum: Momentum = None, dampening: Dampening = None, alpha: Alpha = None,
-    eps: Eps = None, beta1: Beta1 = None, beta2: Beta2 = None, weight_decay: WeightDecay = None,
-    centered: Centered = False, eps_in_sqrt: EpsInSqrt = False, amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None, initial_accumulator_value: InitAcc = None, rho: Rho = None,
-    schedule: Schedule = None, gamma: Gamma = None, step_size: StepSize = None, decay: Decay = None,
-    t_max: TMax = None, eta_min: EtaMin = None, warmup: Warmup = None,
-    gradient: Gradient = "analytic", steps: Steps = 1000, tol: Tol = 1e-8, ftol: Ftol = None,
+    optimizer: Annotated[
+        str, typer.Option("--optimizer", "-o", help="gd (sgd), momentum, nag, rmsprop, adam, adamw, adagrad, adadelta.")
+    ] = "gd",
+    lr: Lr = None,
+    momentum: Momentum = None,
+    dampening: Dampening = None,
+    alpha: Alpha = None,
+    eps: Eps = None,
+    beta1: Beta1 = None,
+    beta2: Beta2 = None,
+    weight_decay: WeightDecay = None,
+    centered: Centered = False,
+    eps_in_sqrt: EpsInSqrt = False,
+    amsgrad: Amsgrad = False,
+    lr_decay: LrDecay = None,
+    initial_accumulator_value: InitAcc = None,
+    rho: Rho = None,
+    schedule: Schedule = None,
+    gamma: Gamma = None,
+    step_size: StepSize = None,
+    decay: Decay = None,
+    t_max: TMax = None,
+    eta_min: EtaMin = None,
+    warmup: Warmup = None,
+    gradient: Gradient = "analytic",
+    steps: Steps = 1000,
+    tol: Tol = 1e-8,
+    ftol: Ftol = None,
     xtol: Xtol = None,
-    starts: Annotated[int | None, typer.Option("--starts", help="Multi-start: N starts uniform in --box, "
-                                               "run as one vectorized batch.")] = None,
-    box: Annotated[str | None, typer.Option("--box", help="LO,HI for --starts (default: the named "
-                                            "function's domain, else -1,1). Write --box=-5,5.")] = None,
+    starts: Annotated[
+        int | None,
+        typer.Option("--starts", help="Multi-start: N starts uniform in --box, run as one vectorized batch."),
+    ] = None,
+    box: Annotated[
+        str | None,
+        typer.Option(
+            "--box", help="LO,HI for --starts (default: the named function's domain, else -1,1). Write --box=-5,5."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --starts.")] = 0,
-    every: Annotated[int | None, typer.Option("--every", help="A table row every K steps (default: about "
-                                              "20 rows).")] = None,
-    trajectory: Annotated[str | None, typer.Option("--trajectory", help="Stream every iterate to this CSV: "
-                                                   "step,<variables>,f,grad_norm,lr.")] = None,
+    every: Annotated[
+        int | None, typer.Option("--every", help="A table row every K steps (default: about 20 rows).")
+    ] = None,
+    trajectory: Annotated[
+        str | None,
+        typer.Option("--trajectory", help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
-    require_converged: Annotated[bool, typer.Option("--require-converged", help="Exit 1 when the run "
-                                                    "stops at max steps.")] = False,
+    require_converged: Annotated[
+        bool, typer.Option("--require-converged", help="Exit 1 when the run stops at max steps.")
+    ] = False,
     plot: PlotFile = None,
-    vars: Vars = None, dim: Dim = None, json: Json = False,
+    vars: Vars = None,
+    dim: Dim = None,
+    json: Json = False,
 ) -> None:
     """Minimize an expression with a descent variant; print the iteration table and a summary.
 
@@ -127,10 +178,21 @@ def minimize(
     from gradtool.descent import minimize as run_minimize
 
     hyper = hyper_options(locals())
-    options = dict(optimizer=optimizer, lr=lr, schedule=schedule, gradient=gradient, steps=steps, tol=tol,
-                   ftol=ftol, xtol=xtol, dim=dim, variables=vars, every=every,
-                   schedule_options=schedule_options(locals()),
-                   **hyper)
+    options = dict(
+        optimizer=optimizer,
+        lr=lr,
+        schedule=schedule,
+        gradient=gradient,
+        steps=steps,
+        tol=tol,
+        ftol=ftol,
+        xtol=xtol,
+        dim=dim,
+        variables=vars,
+        every=every,
+        schedule_options=schedule_options(locals()),
+        **hyper,
+    )
     if every is not None and every < 1:
         from gradtool.errors import ConfigError
 

@@ -78,8 +78,9 @@ class _Builder:
         if name in FUNCTIONS:
             raise self.fail(node, f"function '{name}' used without arguments")
         if not _IDENT.match(name) or name in _RESERVED:
-            raise self.fail(node, f"'{name}' is not an allowed variable name (letters, digits, '_'; "
-                            "starting with a letter)")
+            raise self.fail(
+                node, f"'{name}' is not an allowed variable name (letters, digits, '_'; starting with a letter)"
+            )
         if name not in self.symbols:
             self.symbols[name] = sp.Symbol(name, real=True)
         return self.symbols[name]
@@ -102,8 +103,12 @@ class _Builder:
         op = type(node.op)
         if op is ast.Pow:
             return self._power(node, left, right)
-        raise self.fail(node, f"operator '{_OP_TEXT.get(op, '?')}' is not allowed", " (use + - * / ^ **)",
-                        col=node.left.end_col_offset + _gap(self.source, node.left.end_col_offset))
+        raise self.fail(
+            node,
+            f"operator '{_OP_TEXT.get(op, '?')}' is not allowed",
+            " (use + - * / ^ **)",
+            col=node.left.end_col_offset + _gap(self.source, node.left.end_col_offset),
+        )
 
     def _sum(self, node: ast.BinOp, depth: int) -> sp.Expr:
         # a + b - c + ... as one n-ary Add: pairwise Adds would make long sums quadratic to build
@@ -158,16 +163,38 @@ class _Builder:
 
 
 _OP_TEXT = {
-    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|",
-    ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Not: "not",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.MatMult: "@",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.Invert: "~",
+    ast.Not: "not",
 }
 _KIND = {
-    "Attribute": "attribute access", "Subscript": "subscripting", "Lambda": "lambda",
-    "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
-    "GeneratorExp": "a comprehension", "Compare": "a comparison", "BoolOp": "a boolean operator",
-    "IfExp": "a conditional expression", "Tuple": "a tuple", "List": "a list", "Dict": "a dict",
-    "Set": "a set", "Starred": "unpacking", "NamedExpr": "assignment", "JoinedStr": "a string",
-    "Await": "await", "Yield": "yield", "YieldFrom": "yield", "Slice": "a slice",
+    "Attribute": "attribute access",
+    "Subscript": "subscripting",
+    "Lambda": "lambda",
+    "ListComp": "a comprehension",
+    "SetComp": "a comprehension",
+    "DictComp": "a comprehension",
+    "GeneratorExp": "a comprehension",
+    "Compare": "a comparison",
+    "BoolOp": "a boolean operator",
+    "IfExp": "a conditional expression",
+    "Tuple": "a tuple",
+    "List": "a list",
+    "Dict": "a dict",
+    "Set": "a set",
+    "Starred": "unpacking",
+    "NamedExpr": "assignment",
+    "JoinedStr": "a string",
+    "Await": "await",
+    "Yield": "yield",
+    "YieldFrom": "yield",
+    "Slice": "a slice",
 }
 
 
@@ -256,6 +283,7 @@ def parse_expression(text: str) -> tuple[sp.Expr, dict[str, sp.Symbol]]:
         raise ParseError(f"expression nested deeper than {MAX_DEPTH} levels") from None
     # (-8)^(1/3) is SymPy's principal root 2*(-1)**(1/3): complex, yet free of I
     if expr.has(sp.zoo, sp.nan, sp.oo, sp.I) or any(
-            p.is_number and p.is_extended_real is False for p in expr.atoms(sp.Pow)):
+        p.is_number and p.is_extended_real is False for p in expr.atoms(sp.Pow)
+    ):
         raise ParseError("expression is not a finite real number (division by zero or sqrt of a negative?)")
     return expr, builder.symbols

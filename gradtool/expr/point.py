@@ -75,8 +75,7 @@ def parse_point(text: str | list | dict, variables: list[str]) -> list[float]:
         raise PointError(f"point {text!r} mixes named and positional values; {expected}")
     if not named:
         if len(pairs) != len(variables):
-            raise PointError(f"point has {len(pairs)} value{'s' if len(pairs) != 1 else ''}, "
-                             f"{expected} in that order")
+            raise PointError(f"point has {len(pairs)} value{'s' if len(pairs) != 1 else ''}, {expected} in that order")
         return [_number(str(v), f"value {i + 1}") for i, (_, v) in enumerate(pairs)]
     values: dict[str, float] = {}
     for name, v in pairs:

@@ -66,8 +66,9 @@ def _convert(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
     return node
 
 
-def expression_to_tape(expr: sp.Expr, symbols: Sequence[sp.Symbol],
-                       shapes: Sequence[Shape] | None = None) -> tuple[Tape, Node, list[Node]]:
+def expression_to_tape(
+    expr: sp.Expr, symbols: Sequence[sp.Symbol], shapes: Sequence[Shape] | None = None
+) -> tuple[Tape, Node, list[Node]]:
     """Return ``(tape, output node, input nodes)`` for ``expr`` as a function of ``symbols`` (in order).
 
     ``shapes`` (one per symbol) declares the inputs' shapes, e.g. ``()`` for a scalar parameter and

@@ -21,8 +21,9 @@ def _autodiff(obj: Objective, **_: object) -> GradientEngine:
     return AutodiffEngine(obj.expr, obj.symbols)
 
 
-def _numeric(obj: Objective, method: str = "central", h: float | None = None, analytic=None,
-             **_: object) -> NumericEngine:
+def _numeric(
+    obj: Objective, method: str = "central", h: float | None = None, analytic=None, **_: object
+) -> NumericEngine:
     if method not in METHODS:
         raise ConfigError(f"unknown difference method {method!r} (known: {', '.join(METHODS)})")
     if h is not None and not h > 0:

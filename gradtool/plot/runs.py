@@ -290,8 +290,19 @@ def draw_fit_result(problem, result):
         extra = {}
         if problem.test is not None:
             extra = {"x_test": problem.test.x[:, 0], "y_test": problem.test.y.reshape(len(problem.test.x), -1)[:, 0]}
-        return draw_fit(x, y, grid, curve, train_loss=train, test_loss=test, title=f"fit of {result.model}",
-                        xlabel=model.inputs[0], ylabel=model.targets[0], loss_label=result.loss_function,
-                        loss_steps=epochs, **extra)
+        return draw_fit(
+            x,
+            y,
+            grid,
+            curve,
+            train_loss=train,
+            test_loss=test,
+            title=f"fit of {result.model}",
+            xlabel=model.inputs[0],
+            ylabel=model.targets[0],
+            loss_label=result.loss_function,
+            loss_steps=epochs,
+            **extra,
+        )
     series = [("train", epochs, train)] + ([("test", epochs, test)] if test is not None else [])
     return draw_loss(series, title=f"fit of {result.model}", xlabel="epoch", ylabel=result.loss_function)

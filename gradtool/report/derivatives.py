@@ -70,8 +70,10 @@ def show_check(report: dict) -> None:
         if p.get("taylor_order") is not None:
             console.print(_taylor_line(p["taylor_order"]))
     verdict = "[green]all gradients agree[/]" if report["ok"] else "[red]gradients disagree[/]"
-    console.print(f"{len(report['points'])} point(s): {verdict} (rtol={report['rtol']:g}, "
-                  f"atol={report['atol']:g}, numeric: {report['method']})")
+    console.print(
+        f"{len(report['points'])} point(s): {verdict} (rtol={report['rtol']:g}, "
+        f"atol={report['atol']:g}, numeric: {report['method']})"
+    )
 
 
 def _taylor_line(orders: dict) -> str:
@@ -92,9 +94,11 @@ def show_sweep(sweep: dict) -> None:
         cmark = " ◀" if h == sweep["best_h_central"] else ""
         table.add_row(f"{h:.0e}", num(fe, 3) + fmark, num(ce, 3) + cmark)
     console.print(table)
-    console.print(f"best h: forward {sweep['best_h_forward']:.0e}, central {sweep['best_h_central']:.0e}. "
-                  "Truncation error shrinks with h (O(h) forward, O(h²) central) until rounding error, "
-                  "~eps/h, takes over.")
+    console.print(
+        f"best h: forward {sweep['best_h_forward']:.0e}, central {sweep['best_h_central']:.0e}. "
+        "Truncation error shrinks with h (O(h) forward, O(h²) central) until rounding error, "
+        "~eps/h, takes over."
+    )
 
 
 def show_functions(entries: list[dict]) -> None:
@@ -105,11 +109,15 @@ def show_functions(entries: list[dict]) -> None:
         table.add_column(col, overflow="fold")
     for e in entries:
         minima = "\n".join(
-            "(" + ", ".join(num(v, 10) for v in m["x"].values()) + f") f={num(m['f'], 12)}"
-            for m in e["minima"]
+            "(" + ", ".join(num(v, 10) for v in m["x"].values()) + f") f={num(m['f'], 12)}" for m in e["minima"]
         )
         dim = f" [n-D, dim {e['dim']}]" if e["n_dim"] else ""
         lo, hi = e["domain"]
-        table.add_row(e["name"] + dim, e["formula"], f"[{num(lo)}, {num(hi)}]",
-                      "(" + ", ".join(num(v) for v in e["start"].values()) + ")", minima)
+        table.add_row(
+            e["name"] + dim,
+            e["formula"],
+            f"[{num(lo)}, {num(hi)}]",
+            "(" + ", ".join(num(v) for v in e["start"].values()) + ")",
+            minima,
+        )
     stdout_console().print(table)

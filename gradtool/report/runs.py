@@ -70,8 +70,11 @@ def summary_panel(result: RunResult):
     if spark:
         lines.append(f"f          {spark}")
     if result.optimizer.get("name") == "rmsprop":
-        place = "inside the sqrt (TensorFlow/Optax)" if result.optimizer.get("eps_in_sqrt") else \
-            "outside the sqrt (PyTorch)"
+        place = (
+            "inside the sqrt (TensorFlow/Optax)"
+            if result.optimizer.get("eps_in_sqrt")
+            else "outside the sqrt (PyTorch)"
+        )
         lines.append(f"rmsprop    eps added {place}")
     return Panel("\n".join(lines), title="summary", expand=False)
 
@@ -80,13 +83,15 @@ def minima_table(result: RunResult):
     from rich.table import Table
 
     s = result.starts
-    table = Table(title=f"distinct minima from {s['count']} starts in [{num(s['box'][0])}, "
-                        f"{num(s['box'][1])}] (seed {s['seed']})")
+    table = Table(
+        title=f"distinct minima from {s['count']} starts in [{num(s['box'][0])}, {num(s['box'][1])}] (seed {s['seed']})"
+    )
     for col in (*result.variables, "f", "starts", "kind"):
         table.add_column(col, justify="right")
     for m in result.minima:
-        table.add_row(*(num(v, 8) for v in m["x"].values()), num(m["f"], 6), str(m["count"]),
-                      m.get("stationary") or "-")
+        table.add_row(
+            *(num(v, 8) for v in m["x"].values()), num(m["f"], 6), str(m["count"]), m.get("stationary") or "-"
+        )
     return table
 
 
