@@ -199,8 +199,8 @@ def test_fit_table_shows_losses_accuracy_and_the_best_run(invoke):
     assert result.exit_code == 0
     header = next(line for line in result.stdout.splitlines() if "label" in line).split()
     assert header == ["label", "optimizer", "train", "loss", "test", "loss", "epochs", "status", "time", "s"]
-    assert "adam-l20 " in result.stdout and "adam-l20.001 " in result.stdout
-    assert re.search(r"best: adam-l20(\.001)?: mlp:1-16-16-1: train loss = \S+, test loss = ", result.stdout)
+    assert "adam-l2=0 " in result.stdout and "adam-l2=0.001 " in result.stdout
+    assert re.search(r"best: adam-l2=0(\.001)?: mlp:1-16-16-1: train loss = \S+, test loss = ", result.stdout)
     xor = invoke("run", str(CONFIGS["xor-mlp.yaml"]), "--set", "epochs=50", "--quiet")
     assert xor.exit_code == 0 and "accuracy" in xor.stdout and "completed" in xor.stdout and "best" not in xor.stdout
 

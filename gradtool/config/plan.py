@@ -62,10 +62,13 @@ class CheckPlan:
 
 
 def value_text(key: str, value: Any) -> str:
-    """A swept value in a label: ``lr0.01``, ``amsgrad`` / ``no-amsgrad``, ``numeric``."""
+    """A swept value in a label: ``lr0.01``, ``beta1=0.9`` (a key ending in a digit), ``amsgrad`` /
+    ``no-amsgrad``, ``numeric``."""
     if isinstance(value, bool):
         return key if value else f"no-{key}"
-    return value if isinstance(value, str) else f"{key}{value!r}"
+    if isinstance(value, str):
+        return value
+    return f"{key}={value!r}" if key[-1].isdigit() else f"{key}{value!r}"
 
 
 def unique_labels(first: list[str], fuller: list[str]) -> list[str]:
