@@ -111,3 +111,11 @@ def test_check_grad_fit_agrees_for_every_parameter(model, invoke, invoke_json):
 def test_check_grad_fit_needs_data(invoke):
     result = invoke("check-grad", "--fit", "mlp:2-3-1", "--target", "y")
     assert result.exit_code == 2 and "--data" in result.stderr
+
+
+def test_expression_using_no_data_column_is_an_input_error(invoke, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("t,y\n1,2\n2,4\n3,6\n")
+    result = invoke("fit", "w*x + b", "--data", str(data), "--target", "y")  # x is not a column: a typo for t
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and "uses no data column" in result.stderr and "t, y" in result.stderr

@@ -224,6 +224,11 @@ def _expression(text: str, columns: list[str], targets: list[str], params, input
         raise DataError(f"no input column {missing[0]!r} in the data (columns: {', '.join(columns)})")
     if not chosen:
         raise ConfigError(f"{text.strip()!r} has no parameters to fit (every symbol names a data column)")
+    if params is None and chosen == set(names):  # a misspelled column would silently become a parameter
+        raise DataError(
+            f"{text.strip()!r} uses no data column, so it would fit a constant "
+            f"(columns: {', '.join(columns)}); name an input column or give --params"
+        )
     ordered = params if params is not None else [n for n in names if n in chosen]
     if inputs is not None:
         raise ConfigError("--inputs applies to mlp models; an expression's inputs are its column symbols")
