@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,7 @@ class Prepared:
             x0=list(self.start),
             x=out.x.tolist(),
             f=float(out.f),
-            grad_norm=float(np.linalg.norm(out.g)) if np.all(np.isfinite(out.g)) else float("nan"),
+            grad_norm=math.hypot(*out.g.tolist()) if np.all(np.isfinite(out.g)) else float("nan"),
             steps=out.steps,
             status=out.status,
             message=status_message(out.status, reason=out.reason, steps=self.stop.steps, step=out.steps),
@@ -115,6 +116,7 @@ def prepare(
 ) -> Prepared:
     """Validate and build everything a run needs (see :func:`minimize` for the arguments)."""
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
+    objective.require_variables("minimize")
     opt = make_optimizer(optimizer, **({"lr": lr} if lr is not None else {}), **hyper)
     sched = build_schedule(opt.hyper["lr"], schedule, schedule_options or {})
     stop = Stopping(steps, tol, ftol, xtol)
@@ -151,16 +153,20 @@ def minimize(
 
     Non-convergence is a status in the result, never an exception. Bad input raises GradtoolError.
     """
+    if starts is not None and x0 is not None:
+        raise ConfigError("x0 and starts exclude each other: the starts are drawn uniformly in the box")
     problem = prepare(expr, x0, **options)
     if starts is not None:
-        return _multistart(problem, starts, box, seed)
+        return _multistart(problem, starts, box, seed, record)
     return problem.run(sink=sink, record=record, progress=progress)
 
 
-def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResult:
+def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: bool = False) -> RunResult:
     objective, opt, stop = problem.objective, problem.opt, problem.stop
     if not isinstance(starts, int) or isinstance(starts, bool) or not 1 <= starts <= MAX_STARTS:
         raise ConfigError(f"starts must be a whole number from 1 to {MAX_STARTS}, got {starts!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
     lo, hi = parse_box(box) if box is not None else (objective.named.domain if objective.named else (-1, 1))
     x0 = start_points(objective.n, starts, (lo, hi), seed)
     t0 = time.perf_counter()
@@ -180,7 +186,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
     counts = {s: out.status.count(s) for s in ("converged", "max_steps", "diverged")}
     status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else "max_steps")
     reason = f"{counts['converged']} of {starts} starts converged"
-    return RunResult(
+    result = RunResult(
         **problem.common(),
         x0=x0[best].tolist(),
         x=out.x[best].tolist(),
@@ -199,6 +205,10 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int) -> RunResul
         starts={"count": starts, "box": [lo, hi], "seed": seed, **counts},
         minima=minima,
     )
+    if record:  # the batch keeps no history: rerun the best start alone for its path and loss curve
+        again = replace(problem, start=x0[best].tolist(), classify=False).run(record=True)
+        result.path, result.values = again.path, again.values
+    return result
 
 
 def start_points(n: int, count: int, box: tuple[float, float], seed: int) -> np.ndarray:

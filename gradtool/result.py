@@ -9,7 +9,7 @@ from typing import Any
 STATUS: dict[str, tuple[bool, str]] = {
     "converged": (True, "{reason}"),
     "max_steps": (True, "reached the maximum of {steps} steps without meeting a tolerance"),
-    "diverged": (False, "at step {step}: {reason}; x is the last finite point"),
+    "diverged": (False, "at step {step}: {reason}; the result is the last finite point"),
     "interrupted": (False, "interrupted at step {step}"),
     "completed": (True, "trained for {epochs} epochs"),  # fit: every requested epoch ran
 }

@@ -331,3 +331,26 @@ def test_lr_find_json_and_table(invoke, invoke_json):
 def test_lr_find_with_nothing_stable_exits_1(invoke):
     result = invoke("lr-find", "x^2", "--x0", "1", "--min", "2", "--max", "10", "--num", "3", "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["largest_stable_lr"] is None
+
+
+def test_one_ctrl_c_stops_a_whole_run_file_with_exit_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "long.yaml"
+    config.write_text("function: x^2 + y^2\nx0: [1, 1]\nsteps: 100000000\ntol: 0\noptimizers: [gd, momentum, adam]\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradtool", "run", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    time.sleep(4.0)  # well inside the first run
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert stderr.strip() == "interrupted"

@@ -119,3 +119,11 @@ def test_expression_using_no_data_column_is_an_input_error(invoke, tmp_path):
     result = invoke("fit", "w*x + b", "--data", str(data), "--target", "y")  # x is not a column: a typo for t
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and "uses no data column" in result.stderr and "t, y" in result.stderr
+
+
+def test_missing_target_column_is_named_before_the_model_is_checked(invoke):
+    from pathlib import Path
+
+    xor = Path(__file__).resolve().parent.parent / "data" / "xor.csv"
+    result = invoke("fit", "mlp:2-4-1", "--data", str(xor), "--target", "z")
+    assert result.exit_code == 2 and "no target column 'z'" in result.stderr

@@ -57,6 +57,8 @@ def _check_points(objective, at, random, seed, box):
         return np.array([objective.point(at)])
     if random < 1 or random > 100_000:
         raise PointError(f"--random must be between 1 and 100000, got {random}")
+    if seed < 0:
+        raise PointError(f"--seed must be a whole number >= 0, got {seed}")
     lo, hi = parse_box(box) if box else (objective.named.domain if objective.named else (-2.0, 2.0))
     return np.random.default_rng(seed).uniform(lo, hi, size=(random, objective.n))
 
@@ -116,6 +118,28 @@ def check_grad(
     """
     if fit:
         from gradtool.cli.fit import check_fit_command, problem_options
+
+        point_options = {
+            "--at": at,
+            "--random": random,
+            "--box": box,
+            "--grad": user_grad,
+            "--h": None,
+            "--sweep-h": sweep_h or None,
+            "--taylor": taylor or None,
+            "--plot": plot,
+            "--vars": vars,
+            "--dim": dim,
+            "--method": None if method == "central" else method,
+        }
+        ignored = [name for name, value in point_options.items() if value is not None]
+        if ignored:
+            from gradtool.errors import ConfigError
+
+            raise ConfigError(
+                f"{', '.join(ignored)} do(es) not apply with --fit (it checks every parameter of "
+                "the model at its initial values with central differences)"
+            )
 
         return check_fit_command(
             expr, data, target, problem_options(params, inputs, init, activation, loss, l2), seed, h, rtol, atol, json

@@ -42,10 +42,12 @@ Model = Annotated[
         "naming a data column are inputs and the rest parameters."
     ),
 ]
-Data = Annotated[str | None, typer.Option("--data", help="CSV file with a header row; every cell a number.")]
+Data = Annotated[str | None, typer.Option("--data", help="CSV file with a header row; every cell a number (required).")]
 Target = Annotated[
     str | None,
-    typer.Option("--target", help="Target column (several, comma-separated, for a network with several outputs)."),
+    typer.Option(
+        "--target", help="Target column (required; several, comma-separated, for a network with several outputs)."
+    ),
 ]
 Params = Annotated[
     str | None,

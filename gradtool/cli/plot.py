@@ -13,11 +13,8 @@ from gradtool.cli.optimize import (
     Beta1,
     Beta2,
     Eps,
-    Gradient,
     Lr,
     Momentum,
-    Steps,
-    Tol,
 )
 
 Out = Annotated[str, typer.Option("--out", help="Picture file: .png, .svg or .pdf (default plot.png).")]
@@ -61,6 +58,9 @@ def parse_numbers(text: str | None, option: str) -> list[float]:
     return values
 
 
+RUN_DEFAULTS = {"steps": 1000, "tol": 1e-8, "gradient": "analytic"}
+
+
 def prepare_runs(objective, names: str | None, x0, hyper: dict, **options) -> list:
     """One validated run per optimizer name (nothing is computed yet); a hyperparameter goes only to the
     optimizers that have it, and one that none of them has is an error."""
@@ -73,9 +73,11 @@ def prepare_runs(objective, names: str | None, x0, hyper: dict, **options) -> li
     if unknown or (names is not None and not all(chosen)):
         raise ConfigError(f"unknown optimizer {', '.join(unknown) or repr(names)}; choose from {', '.join(OPTIMIZERS)}")
     hyper = {k: v for k, v in hyper.items() if v is not None}
-    if not chosen and (hyper or x0 is not None):
-        given = ["--x0"] * (x0 is not None) + [f"--{k.replace('_', '-')}" for k in hyper]
-        raise ConfigError(f"{', '.join(given)} set up optimizer runs: add --optimizers")
+    run_options = {k: v for k, v in options.items() if v is not None}
+    if not chosen and (hyper or run_options or x0 is not None):
+        given = ["--x0"] * (x0 is not None) + [f"--{k.replace('_', '-')}" for k in (*hyper, *run_options)]
+        raise ConfigError(f"{', '.join(given).replace('--gradient', '--grad')} set up optimizer runs: add --optimizers")
+    options = {**RUN_DEFAULTS, **run_options}
     for key in hyper:
         if key != "lr" and not any(key in OPTIMIZERS[n].defaults for n in chosen):
             raise ConfigError(f"--{key.replace('_', '-')} is not a hyperparameter of {', '.join(chosen)}")
@@ -117,15 +119,17 @@ def plot(
         ),
     ] = None,
     x0: X0 = None,
-    steps: Steps = 1000,
+    steps: Annotated[int | None, typer.Option("--steps", help="Maximum number of steps (default 1000).")] = None,
     lr: Lr = None,
     momentum: Momentum = None,
     alpha: Alpha = None,
     eps: Eps = None,
     beta1: Beta1 = None,
     beta2: Beta2 = None,
-    gradient: Gradient = "analytic",
-    tol: Tol = 1e-8,
+    gradient: Annotated[
+        str | None, typer.Option("--grad", help="Gradient engine: analytic (default), autodiff or numeric.")
+    ] = None,
+    tol: Annotated[float | None, typer.Option("--tol", help="Stop when |g| <= tol (default 1e-8).")] = None,
     out: Out = "plot.png",
     dpi: Dpi = 150,
     vars: Vars = None,

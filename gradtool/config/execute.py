@@ -73,7 +73,12 @@ def execute_run(spec: RunSpec | FitRunSpec) -> Any:
 def execute_all(specs: list[RunSpec | FitRunSpec], jobs: int = 1) -> list[Any]:
     """Every run, in order; with ``jobs > 1`` in that many processes (each run is deterministic)."""
     if jobs <= 1 or len(specs) <= 1:
-        return [execute_run(s) for s in specs]
+        results = []
+        for spec in specs:
+            results.append(execute_run(spec))
+            if results[-1].status == "interrupted":  # Ctrl-C stops the whole command, not just this run
+                raise KeyboardInterrupt
+        return results
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=min(jobs, len(specs))) as pool:

@@ -219,6 +219,8 @@ def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
         located(where, path, prepare, objective, x0, **options)
 
     starts = _starts(data, where)
+    if starts is not None and x0 is not None:
+        raise where.error(("x0",), "x0 and starts exclude each other: the starts are drawn in starts.box")
     runs = [
         RunSpec(label, text, x0, options, starts)
         for label, options in expand_runs(data, where, RUN_KEYS, common, check)

@@ -222,6 +222,8 @@ def prepare_fit(
     targets = names_list(target, "--target") or []
     table: Table = as_table(data)
     lossfn = make_loss(loss)
+    for name in targets:  # before the model: a missing target is the clearest message
+        table.column(name, "target")
     try:
         net = make_model(model, table.columns, targets, params=params, inputs=inputs, activation=activation)
     except DataError as exc:  # a column the model needs is missing: name the file too
