@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradtool.errors import ParseError
+from gradtool.errors import ConfigError, ParseError, PointError
 from gradtool.expr.objective import Objective
 from gradtool.expr.parser import parse_expression
 from gradtool.grad.analytic import AnalyticEngine, compile_numpy
@@ -209,8 +209,13 @@ def run_check(
 
     With ``taylor`` a point also fails when a gradient's observed Taylor order is below 1.5.
     """
-    if not (rtol >= 0 and atol >= 0):
-        raise ParseError(f"tolerances must be non-negative, got rtol={rtol}, atol={atol}")
+    objective.require_variables("check")
+    if len(points) == 0:
+        raise PointError("no points to check")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not (0 <= rtol < math.inf and 0 <= atol < math.inf):
+        raise ParseError(f"tolerances must be non-negative finite numbers, got rtol={rtol}, atol={atol}")
     checks = check_points(objective, points, user=user, method=method, h=h, rtol=rtol, atol=atol)
     names = objective.variables
     out_points = []

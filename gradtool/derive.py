@@ -5,20 +5,32 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from gradtool.errors import ParseError
 from gradtool.expr.objective import Objective
 from gradtool.grad.analytic import AnalyticEngine, symbolic_hessian
 
 SIMPLIFY_MAX_OPS = 60  # simplify() is exponential in the worst case: only small partials are simplified
+SIMPLIFY_MAX_POWER = 16  # simplify() expands (x + y)^1000 into 1001 terms: high powers of sums are left alone
 HESSIAN_MAX_VARS = 50
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
-    """``simplify`` small expressions, leave big ones as SymPy built them."""
-    if sp.count_ops(expr) <= SIMPLIFY_MAX_OPS:
-        simpler = sp.simplify(expr)
+    """``simplify`` small expressions, leave big ones (or high powers of sums) as SymPy built them."""
+    if sp.count_ops(expr) <= SIMPLIFY_MAX_OPS and not _has_high_power(expr):
+        try:
+            simpler = sp.simplify(expr)
+        except RecursionError:  # too deep to simplify: show it as SymPy built it
+            return expr
         if sp.count_ops(simpler) <= sp.count_ops(expr):
             return simpler
     return expr
+
+
+def _has_high_power(expr: sp.Expr) -> bool:
+    return any(
+        not p.base.is_Atom and p.exp.is_Rational and max(abs(p.exp.p), p.exp.q) > SIMPLIFY_MAX_POWER
+        for p in expr.atoms(sp.Pow)
+    )
 
 
 def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-5) -> tuple[str, list[float]]:
@@ -28,11 +40,15 @@ def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-
     ``minimum`` (all eigenvalues > tol), ``maximum`` (all < -tol), ``saddle`` (both signs) or
     ``degenerate`` (some eigenvalue within tol of 0), with tol = 1e-8 * max(1, max |eigenvalue|).
     """
+    if np.size(gradient) == 0:  # f has no variables: every point is stationary, and the Hessian is empty
+        return "degenerate", []
     if hessian is None or not np.all(np.isfinite(hessian)) or not np.all(np.isfinite(gradient)):
         return "not stationary" if np.all(np.isfinite(gradient)) else "undefined", []
     eig = np.linalg.eigvalsh((hessian + hessian.T) / 2)
     scale = max(1.0, float(np.max(np.abs(eig))))
-    if np.linalg.norm(gradient) > gtol * scale:
+    with np.errstate(over="ignore"):  # |g| of 1e200 overflows to inf: still "not stationary", without a warning
+        norm = np.linalg.norm(gradient)
+    if norm > gtol * scale:
         return "not stationary", eig.tolist()
     tol = 1e-8 * scale
     if np.all(eig > tol):
@@ -81,13 +97,17 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
 def stationary_kinds(objective: Objective, points: np.ndarray, engine=None) -> list[str | None]:
     """Classify each row of ``points`` from one batched gradient and Hessian evaluation.
 
-    Returns None per point above ``HESSIAN_MAX_VARS`` variables. ``engine`` is reused when it is analytic.
+    Returns None per point above ``HESSIAN_MAX_VARS`` variables, or when f is too deeply nested for SymPy
+    (an autodiff run of it has finished: it still gets its result). ``engine`` is reused when it is analytic.
     """
     if objective.n > HESSIAN_MAX_VARS or len(points) == 0:
         return [None] * len(points)
-    if not isinstance(engine, AnalyticEngine):
-        engine = AnalyticEngine(objective.expr, objective.symbols)
-    with np.errstate(all="ignore"):
-        g = engine.gradient(points)
-        h = engine.hessian(points)
+    try:
+        if not isinstance(engine, AnalyticEngine):
+            engine = AnalyticEngine(objective.expr, objective.symbols)
+        with np.errstate(all="ignore"):
+            g = engine.gradient(points)
+            h = engine.hessian(points)
+    except ParseError:
+        return [None] * len(points)
     return [classify(gi, hi)[0] for gi, hi in zip(g, h, strict=True)]

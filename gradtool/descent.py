@@ -16,7 +16,7 @@ from gradtool.expr.point import parse_box
 from gradtool.grad.engines import make_engine
 from gradtool.optim import make_optimizer, make_schedule
 from gradtool.result import RunResult, status_message
-from gradtool.run import Stopping, iterate, iterate_batch
+from gradtool.run import Stopping, check_rows, iterate, iterate_batch
 
 SCHEDULE_KEYS = ("gamma", "step_size", "decay", "t_max", "eta_min", "warmup", "start_factor")
 MAX_STARTS = 1_000_000
@@ -120,6 +120,10 @@ def prepare(
     opt = make_optimizer(optimizer, **({"lr": lr} if lr is not None else {}), **hyper)
     sched = build_schedule(opt.hyper["lr"], schedule, schedule_options or {})
     stop = Stopping(steps, tol, ftol, xtol)
+    if every is not None:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ConfigError(f"every must be a whole number >= 1, got {every!r}")
+        check_rows(steps, every)
     engine = make_engine(gradient, objective)
     start = objective.point(x0) if x0 is not None else objective.start()
     return Prepared(objective, engine, opt, sched, stop, start, every, classify)

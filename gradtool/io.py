@@ -51,12 +51,19 @@ def check_writable(path: str | os.PathLike) -> None:
     """Fail early (before a run) if ``path`` cannot be created."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {target}: folder {folder} is not writable")
-    if target.is_dir():
-        raise OutputError(f"cannot write {target}: it is a folder")
+    try:
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {target}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise OutputError(f"cannot write {target}: folder {folder} is not writable")
+        if target.is_dir():
+            raise OutputError(f"cannot write {target}: it is a folder")
+        # the only true test (read-only file systems, /proc, names too long, root ignoring permissions)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 class TrajectoryCSV:

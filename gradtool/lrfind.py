@@ -114,6 +114,7 @@ def lr_find(
     if "lr" in hyper:
         raise ConfigError("lr-find chooses the learning rates itself; use --min and --max")
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
+    objective.require_variables("minimize")
     opt = make_optimizer(optimizer, **hyper)
     stop = Stopping(steps, tol)
     engine = make_engine(gradient, objective)

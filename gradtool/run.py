@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,13 +30,24 @@ class Stopping:
             raise ConfigError(f"steps must be a whole number >= 0, got {self.steps!r}")
         for key in ("tol", "ftol", "xtol"):
             v = getattr(self, key)
-            if v is not None and not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+            if v is not None and not (isinstance(v, int | float) and 0 <= v <= sys.float_info.max):
                 raise ConfigError(f"{key} must be a number >= 0, got {v!r}")
+
+
+MAX_ROWS = 10_000  # sampled table rows kept in memory (and printed): --every 1 over 10^8 steps would not fit
 
 
 def default_every(steps: int, rows: int = 20) -> int:
     """Table row spacing so that about ``rows`` rows show."""
     return max(1, -(-steps // rows))
+
+
+def check_rows(steps: int, every: int, unit: str = "steps") -> None:
+    """Raise ConfigError when ``every`` would keep more than ``MAX_ROWS`` rows over ``steps``."""
+    if steps // every > MAX_ROWS:
+        raise ConfigError(
+            f"every {every} over {steps} {unit} would keep {steps // every} rows; at most {MAX_ROWS} (raise every)"
+        )
 
 
 @dataclass

@@ -39,6 +39,7 @@ def _main(
 
 def fail(message: str, code: int = 2):
     """Print ``error: message`` on stderr and exit with ``code`` (no traceback)."""
+    message = message.replace("\r", "\\r").replace("\n", "\\n")  # one line, even when a value has newlines
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 

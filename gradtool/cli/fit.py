@@ -211,6 +211,10 @@ def fit(
         load=load,
         **hyper,
     )
+    if predict is not None:  # a bad file to predict must fail before training, not after it
+        from gradtool.fitting.data import read_csv
+
+        read_csv(predict, min_rows=1).matrix(problem.objective.model.inputs, "input")
     progress = ProgressBar(epochs, not (quiet or json))
     try:
         result = problem.run(progress)

@@ -19,6 +19,7 @@ from gradtool.cli.optimize import (
 
 Out = Annotated[str, typer.Option("--out", help="Picture file: .png, .svg or .pdf (default plot.png).")]
 Dpi = Annotated[int, typer.Option("--dpi", help="Resolution of a PNG (dots per inch).")]
+MAX_NUMBERS = 100  # tangent lines: each is a legend entry, and matplotlib's legend placement is superlinear
 
 
 def parse_range(text: str | None, option: str) -> tuple[float, float] | None:
@@ -38,6 +39,8 @@ def parse_range(text: str | None, option: str) -> tuple[float, float] | None:
         raise PlotError(f"{option} {text!r} must be LO,HI (two numbers; write {option}=-1,1 for negatives)")
     if not lo < hi:
         raise PlotError(f"{option} {text!r} needs LO < HI")
+    if not math.isfinite(hi - lo):
+        raise PlotError(f"{option} {text!r} is too wide: HI - LO must be a finite number")
     return lo, hi
 
 
@@ -55,6 +58,8 @@ def parse_numbers(text: str | None, option: str) -> list[float]:
         values = [math.nan]
     if not all(math.isfinite(v) for v in values):
         raise PlotError(f"{option} {text!r} must be a comma list of numbers, e.g. 5,10")
+    if len(values) > MAX_NUMBERS:
+        raise PlotError(f"{option}: {len(values)} numbers; at most {MAX_NUMBERS}")
     return values
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,6 +146,8 @@ class Number(Field):
     def check(self, value: Any, path: Path, where: Where) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.type_error(value, path, where)
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            raise where.error(path, f"an integer of {len(str(abs(value)))} digits is too large")
         if not math.isfinite(value):
             raise where.error(path, f"{value!r} is not a finite number")
         if self.integer:

@@ -251,6 +251,7 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
     from gradtool.grad.engines import make_engine
 
     objective = located(where, ("function",), load_objective, data["function"], data.get("dim"), data.get("variables"))
+    located(where, ("function",), objective.require_variables, "check")
     seed = data.get("seed", 0)
     if "at" in data:
         at = data["at"]

@@ -43,7 +43,10 @@ class _Converter:
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
             raise self.where.error(path, "the document is too large or nested too deeply (aliases?)")
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node)
+            try:
+                return self.loader.construct_object(node)
+            except ValueError as exc:  # 5,000 digits, 2001-13-45: PyYAML lets int() and date() raise
+                raise self.where.error(path, f"cannot read {_clip(node.value)!r}: {_reason(exc)}") from None
         if isinstance(node, yaml.SequenceNode):
             out = []
             for i, item in enumerate(node.value):
@@ -78,20 +81,24 @@ def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], Where]:
         ConfigError: malformed YAML (with the line), several documents, or a top level that is not a mapping.
     """
     where = Where(source)
-    loader = ConfigLoader(text)
+    loader = None
     try:
+        loader = ConfigLoader(text)  # rejects control characters such as NUL at once
         node = loader.get_single_node()
         if node is None:
             raise ConfigError(f"{source}: the config is empty")
         where.lines[()] = node.start_mark.line + 1
         data = _Converter(loader, where).value(node, ())
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{source}:{line}: character #x{exc.character:04x} is not allowed in a config") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}{at}: malformed YAML: {' '.join(str(problem).split())}") from None
+        raise ConfigError(f"{source}{_yaml_problem(exc)}") from None
+    except RecursionError:  # PyYAML's parser recurses once per nesting level: "[[[[...]]]]"
+        raise ConfigError(f"{source}: malformed YAML: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}:{where.lines[()]}: the config must be a mapping (key: value), not a {type(data).__name__}"
@@ -99,10 +106,28 @@ def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], Where]:
     return data, where
 
 
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _reason(exc: ValueError) -> str:
+    return str(exc).split(";")[0]  # Python's digit-limit message goes on to advise sys.set_int_max_str_digits
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """``:line: malformed YAML: problem`` from a PyYAML error, on one line."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    at = f":{mark.line + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{at}: malformed YAML: {' '.join(str(problem).split())}"
+
+
 def read_config(file: str) -> tuple[dict[str, Any], Where]:
     """Read and parse a config file (UTF-8, at most 1 MB)."""
     path = FilePath(file)
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():  # a FIFO or /dev/zero would never end
+            raise ConfigError(f"{file}: not a regular file")
         if path.stat().st_size > MAX_BYTES:
             raise ConfigError(f"{file}: larger than {MAX_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
@@ -141,8 +166,12 @@ def apply_override(data: dict[str, Any], where: Where, assignment: str) -> None:
     try:
         value = yaml.load(value_text, Loader=ConfigLoader) if value_text.strip() else ""
     except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or exc
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({problem})") from None
+    except RecursionError:
+        raise ConfigError(f"--set {key_text.strip()}=...: the value is nested too deeply") from None
+    except ValueError as exc:
+        raise ConfigError(f"--set {key_text.strip()}=...: cannot read the value: {_reason(exc)}") from None
     node: Any = data
     for depth, part in enumerate(path):
         here = format_path(tuple(path[:depth])) or "the top level"

@@ -34,6 +34,11 @@ class Objective:
         """Parse a point (``x=1,y=2``, ``1,2``, list or mapping) in this objective's variable order."""
         return parse_point(text, self.variables)
 
+    def require_variables(self, task: str) -> None:
+        """Raise PointError when there is nothing to ``task`` (a constant such as ``"1"``)."""
+        if self.n == 0:
+            raise PointError(f"{self.text} has no variables: there is nothing to {task}")
+
     def start(self) -> list[float]:
         """The usual start of a named function, else zeros."""
         return list(self.named.start(self.dim)) if self.named else [0.0] * self.n

@@ -159,7 +159,10 @@ class _Builder:
             want = " or ".join(map(str, counts))
             raise self.fail(node, f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {n}")
         args = [self.build(a, depth) for a in node.args]
-        return builder(*args)
+        try:
+            return builder(*args)
+        except (ValueError, TypeError) as exc:  # max(x, 0/0): SymPy cannot order nan
+            raise self.fail(node, f"{name}(): {str(exc).rstrip('.')}") from None
 
 
 _OP_TEXT = {
@@ -210,7 +213,8 @@ def _describe(node: ast.AST) -> str:
 
 def _syntax_error(exc: SyntaxError, cols: list[int], shift: int) -> ParseError:
     offset = max((exc.offset or 1) - 1 + shift, 0)
-    return ParseError(f"syntax error: {exc.msg} at column {cols[min(offset, len(cols) - 1)] + 1}")
+    msg = exc.msg.split(";")[0]  # a 5,000-digit number: Python goes on to advise sys.set_int_max_str_digits
+    return ParseError(f"syntax error: {msg} at column {cols[min(offset, len(cols) - 1)] + 1}")
 
 
 def _ends_operand(tok: tokenize.TokenInfo | None) -> bool:
@@ -283,7 +287,8 @@ def parse_expression(text: str) -> tuple[sp.Expr, dict[str, sp.Symbol]]:
         raise ParseError(f"expression nested deeper than {MAX_DEPTH} levels") from None
     # (-8)^(1/3) is SymPy's principal root 2*(-1)**(1/3): complex, yet free of I
     if expr.has(sp.zoo, sp.nan, sp.oo, sp.I) or any(
-        p.is_number and p.is_extended_real is False for p in expr.atoms(sp.Pow)
+        p.is_number and p.is_extended_real is False
+        for p in expr.atoms(sp.Pow, sp.Function)  # acos(2)
     ):
         raise ParseError("expression is not a finite real number (division by zero or sqrt of a negative?)")
     return expr, builder.symbols

@@ -8,6 +8,7 @@ import re
 from gradtool.errors import PointError
 
 _NUMBER_CHUNK = re.compile(r"(\d+)")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def natural_key(name: str) -> tuple:
@@ -28,6 +29,9 @@ def order_variables(found: list[str] | set[str], given: str | list[str] | None =
     names = [v.strip() for v in given.split(",")] if isinstance(given, str) else list(given)
     if any(not n for n in names):
         raise PointError(f"empty name in variable list {given!r}")
+    bad = [n for n in names if not (isinstance(n, str) and _NAME.fullmatch(n))]
+    if bad:
+        raise PointError(f"{bad[0]!r} is not a variable name (ASCII letters, digits and '_', starting with a letter)")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise PointError(f"variable {dupes[0]!r} listed twice in --vars")
@@ -98,4 +102,6 @@ def parse_box(text: str | list) -> tuple[float, float]:
     lo, hi = (_number(str(p), "box") for p in parts)
     if not lo < hi:
         raise PointError(f"box {text!r} needs LO < HI")
+    if not math.isfinite(hi - lo):  # uniform sampling needs a finite width
+        raise PointError(f"box {text!r} is too wide: HI - LO must be a finite number")
     return lo, hi

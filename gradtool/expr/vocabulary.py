@@ -74,7 +74,12 @@ class softplus(sp.Function):  # noqa: N801
 
 
 def _log(x, base=None):
-    return sp.log(x) if base is None else sp.log(x) / sp.log(base)
+    if base is None:
+        return sp.log(x)
+    log_base = sp.log(base)
+    if log_base.is_zero or log_base.has(sp.zoo):  # log(x)/log(0) would quietly fold to 0
+        raise ValueError(f"the base of log(x, b) must be positive and not 1, got {base}")
+    return sp.log(x) / log_base
 
 
 # name -> (SymPy builder, allowed argument counts; None = two or more)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,10 @@ def check_fit(
         ``{"model", "loss_function", "ok", "max_abs_error", "max_rel_error", "rtol", "atol", "h",
         "parameters": [{"name", "backprop", "central", "abs_error", "rel_error", "ok"}]}``.
     """
-    if h is not None and not h > 0:
-        raise ConfigError(f"step h must be positive, got {h}")
+    if h is not None and not 0 < h < math.inf:
+        raise ConfigError(f"step h must be positive and finite, got {h}")
+    if not (0 <= rtol < math.inf and 0 <= atol < math.inf):
+        raise ConfigError(f"tolerances must be non-negative finite numbers, got rtol={rtol}, atol={atol}")
     problem = prepare_fit(model, data, target, gradient="autodiff", **options)
     objective, theta, args = problem.objective, problem.theta0, problem.train.args
     _, backprop = AutodiffGradient(objective)(theta, args)

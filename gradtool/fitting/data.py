@@ -76,7 +76,10 @@ def parse_csv(text: str, source: str, min_rows: int = 2) -> Table:
             or infinite cell, or fewer than ``min_rows`` data rows; the message names file, row and column.
     """
     reader = csv.reader(text.splitlines())
-    lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    try:
+        lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:  # a cell over 128 KiB, say
+        raise DataError(f"{source}, row {reader.line_num}: not readable as CSV ({exc})") from None
     if not lines:
         raise DataError(f"{source}: empty file (expected a header row and at least two data rows)")
     columns = _header(lines[0][1], source)
@@ -98,6 +101,8 @@ def read_csv(path: str | Path, min_rows: int = 2) -> Table:
     """Read and validate a CSV file (see :func:`parse_csv`); unreadable files raise DataError too."""
     file = Path(path)
     try:
+        if file.exists() and not file.is_dir() and not file.is_file():  # a FIFO or /dev/zero would never end
+            raise DataError(f"{file}: not a regular file")
         if file.stat().st_size > MAX_BYTES:
             raise DataError(f"{file}: larger than {MAX_BYTES >> 20} MiB")
         text = file.read_text(encoding="utf-8-sig")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import zipfile
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from gradtool.errors import DataError
+from gradtool.errors import DataError, GradtoolError
 from gradtool.fitting.data import read_csv
 from gradtool.fitting.gradients import Objective
 from gradtool.fitting.losses import make_loss
@@ -41,13 +42,25 @@ def save_model(path: str | Path, objective: Objective, theta: np.ndarray) -> Non
 
 
 def _read(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
+    not_saved = f"{path}: not a model saved by `gradtool fit --save`"
+    file = Path(path)
+    if file.exists() and not file.is_file():  # a folder, a FIFO (which would block), /dev/zero
+        raise DataError(f"{not_saved} (not a regular file)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             meta, theta = json.loads(str(npz["meta"])), np.array(npz["theta"], dtype=float)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a model saved by `gradtool fit --save` ({exc})") from None
+    except (AttributeError, TypeError, EOFError):  # np.load gave a bare .npy array, or the file is empty
+        raise DataError(f"{not_saved} (not an .npz archive)") from None
+    except RecursionError:
+        raise DataError(f"{not_saved} (its description is nested too deeply)") from None
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # numpy's advice is to unpickle it unsafely: never
+            raise DataError(f"{not_saved} (not an .npz archive; pickled data is never loaded)") from None
+        raise DataError(f"{not_saved} ({exc})") from None
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{not_saved} ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"{path}: not a model saved by `gradtool fit --save` (format {FORMAT})")
     if theta.ndim != 1 or not np.all(np.isfinite(theta)):
@@ -72,6 +85,8 @@ def load_model(path: str | Path) -> tuple[Objective, np.ndarray]:
         objective = Objective(model, make_loss(meta["loss"]), meta["l2"])
     except (KeyError, TypeError) as exc:
         raise DataError(f"{path}: incomplete model description ({exc})") from None
+    except GradtoolError as exc:  # a model, loss or activation that does not parse: name the file
+        raise DataError(f"{path}: bad model description: {exc}") from None
     if objective.layout.size != theta.size:
         raise DataError(f"{path}: {theta.size} parameters saved, but {meta['model']} has {objective.layout.size}")
     return objective, theta
@@ -89,6 +104,8 @@ def load_parameters(path: str | Path, model) -> np.ndarray:
             f"{path} holds {meta.get('model')!r} with parameters {', '.join(meta.get('names') or [])}; "
             f"it cannot start {model.text!r}"
         )
+    if theta.size != model.layout.size:
+        raise DataError(f"{path}: {theta.size} parameters saved, but {model.text} has {model.layout.size}")
     return theta
 
 
@@ -107,8 +124,8 @@ def predictions_for(objective: Objective, theta: np.ndarray, data_path: str | Pa
 
 
 def write_csv(handle: IO, header: list[str], rows: np.ndarray) -> None:
-    """CSV with full-precision numbers (``repr`` of each float)."""
-    handle.write(",".join(header) + "\n")
+    """CSV with full-precision numbers (``repr`` of each float); header names quoted when they need it."""
+    csv.writer(handle, lineterminator="\n").writerow(header)
     for row in rows.tolist():
         handle.write(",".join(map(repr, row)) + "\n")
 

@@ -17,7 +17,7 @@ from gradtool.fitting.losses import accuracy, make_loss
 from gradtool.fitting.models import make_model, names_list
 from gradtool.fitting.result import FitResult, FitRow
 from gradtool.result import status_message
-from gradtool.run import HUGE, default_every
+from gradtool.run import HUGE, check_rows, default_every
 
 MAX_EPOCHS = 10_000_000
 
@@ -94,6 +94,10 @@ class PreparedFit:
 
     def run(self, progress: Callable[[int], None] | None = None) -> FitResult:
         """Train for ``epochs`` epochs; never raises for divergence or Ctrl-C (they are statuses)."""
+        with np.errstate(all="ignore"):  # overflow is divergence, reported as a status, not a warning
+            return self._train(progress)
+
+    def _train(self, progress: Callable[[int], None] | None) -> FitResult:
         engine, train, full = self.engine, self.train, self.batch_size >= self.train.rows
         t0 = time.perf_counter()
         theta = self.theta0
@@ -218,6 +222,7 @@ def prepare_fit(
         batch_size = _whole(batch_size, "--batch-size", 1)
     if every is not None:
         every = _whole(every, "--every", 1)
+        check_rows(epochs, every, "epochs")
     init_rng, split_rng, shuffle_rng = _streams(seed)
     targets = names_list(target, "--target") or []
     table: Table = as_table(data)

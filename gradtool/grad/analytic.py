@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp
 
+from gradtool.errors import ParseError
 from gradtool.expr.vocabulary import NUMPY_NAMESPACE
 from gradtool.grad.base import as_points, quietly
 
 
+def within_recursion_limit(func):
+    """SymPy recurses once per nesting level (and more for derivatives): a RecursionError is an input error."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RecursionError:
+            raise ParseError("expression too deeply nested for symbolic differentiation; simplify it") from None
+
+    return wrapper
+
+
+@within_recursion_limit
 def symbolic_gradient(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[sp.Expr]:
     """The partial derivatives of ``expr``, one per symbol.
 
@@ -26,6 +42,7 @@ def symbolic_gradient(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[sp.Ex
     return [sp.Add(*p) for p in parts]
 
 
+@within_recursion_limit
 def symbolic_hessian(gradient: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> list[list[sp.Expr]]:
     """The Hessian matrix from a gradient, differentiating each entry only by the symbols it contains."""
     n = len(symbols)
@@ -38,6 +55,7 @@ def symbolic_hessian(gradient: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) 
     return rows
 
 
+@within_recursion_limit
 def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
     """lambdify ``exprs`` into one numpy function of ``len(symbols)`` positional arguments.
 

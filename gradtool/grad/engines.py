@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from gradtool.errors import ConfigError
@@ -26,8 +27,8 @@ def _numeric(
 ) -> NumericEngine:
     if method not in METHODS:
         raise ConfigError(f"unknown difference method {method!r} (known: {', '.join(METHODS)})")
-    if h is not None and not h > 0:
-        raise ConfigError(f"step h must be positive, got {h}")
+    if h is not None and not 0 < h < math.inf:
+        raise ConfigError(f"step h must be positive and finite, got {h}")
     values = (analytic or AnalyticEngine(obj.expr, obj.symbols)).value
     return NumericEngine(values, obj.n, method, h)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
+from gradtool.errors import ParseError
 from gradtool.grad.rules import NAMESPACE, RULES, Shape, literal, missing_rule
 
 _INTERNAL_NAME = re.compile(r"[tav][0-9]+")
@@ -127,12 +128,23 @@ def _live_nodes(tape: Tape, output: Node) -> list[Node]:
     return [node for node in tape.nodes if node.index in live]
 
 
+CHUNK = 256  # operands of an n-ary add or mul per statement: Python's compiler recurses once per operator
+
+
 def _forward_lines(live: list[Node], names: dict[int, str]) -> list[str]:
     lines = []
     for node in live:
         if node.op not in ("input", "const"):
-            args = [names[k] for k in node.args]
-            lines.append(f"    {names[node.index]} = {RULES[node.op].forward(args, node.params)}")
+            name, args = names[node.index], [names[k] for k in node.args]
+            if node.op in ("add", "mul") and len(args) > CHUNK:  # same left-to-right order, in statements
+                rule = RULES[node.op].forward
+                lines.append(f"    {name} = {rule(args[:CHUNK], node.params)}")
+                lines += [
+                    f"    {name} = {rule([name, *args[k : k + CHUNK]], node.params)}"
+                    for k in range(CHUNK, len(args), CHUNK)
+                ]
+            else:
+                lines.append(f"    {name} = {RULES[node.op].forward(args, node.params)}")
     return lines
 
 
@@ -216,7 +228,10 @@ def _is_number(value: object) -> bool:
 def check_source(source: str) -> CodeType:
     """Compile generated source; raise ``RuntimeError`` unless the code can reach only NAMESPACE globals,
     internal locals and numeric constants (checked on the compiled code objects: exactly what runs)."""
-    module = compile(source, "<gradtool tape>", "exec")
+    try:
+        module = compile(source, "<gradtool tape>", "exec")
+    except (RecursionError, MemoryError):
+        raise ParseError("expression too large for the autodiff engine; use the analytic engine") from None
     functions = [c for c in module.co_consts if isinstance(c, CodeType)]
     problems = [] if module.co_names == ("sweep",) and len(functions) == 1 else ["a module-level statement"]
     for code in functions:

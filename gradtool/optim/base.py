@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -59,7 +60,8 @@ class OptimizerSpec:
 
 
 def _number(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+    # abs(x) <= max also rejects nan, and a 400-digit integer before math.isfinite overflows on it
+    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_) and abs(x) <= sys.float_info.max
 
 
 def _nonnegative(x: float) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,7 +145,7 @@ _INTEGERS = ("step_size", "t_max", "warmup")
 
 def _check(schedule: str, key: str, value: object) -> float | int:
     predicate, allowed = _CHECKS[key]
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
     if not (number and math.isfinite(value) and predicate(value)):
         raise ConfigError(f"schedule {schedule!r}: {key}={value!r} is invalid; {key} must be {allowed}")
     return int(value) if key in _INTEGERS else float(value)

@@ -146,7 +146,7 @@ def styled(draw):
 
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
-        with _style():
+        with _style(), np.errstate(all="ignore"):  # f may overflow or be undefined somewhere: drawn as gaps
             return draw(*args, **kwargs)
 
     return wrapper

@@ -24,6 +24,7 @@ Surface = Callable[[np.ndarray], np.ndarray]  # points (m, 2) -> values (m,)
 LEVELS = 24
 LOG_DECADES = 3.0  # log-spaced levels when f rises more than this many decades above its minimum
 LOG_MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)  # six round levels per decade
+MAX_LEVELS = 200  # BoundaryNorm colours by level index over 256 colours: f spanning 300 decades gets fewer
 
 
 def contour_levels(z: np.ndarray, count: int = LEVELS) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -41,6 +42,10 @@ def contour_levels(z: np.ndarray, count: int = LEVELS) -> tuple[np.ndarray, np.n
     lo, hi = span
     if hi == lo:
         return np.array([lo - 0.5, lo + 0.5]), np.array([lo]), False
+    if not np.isfinite(hi - lo):  # f from -1e308 to 1e308: no colour scale can span that
+        raise PlotError(
+            f"f spans {short(lo)} to {short(hi)} in the plotted range, too wide to draw; choose a smaller --range"
+        )
     above = np.asarray(z, float)[np.isfinite(z)] - lo
     floor = float(np.percentile(above, 1))
     if not (floor > 0 and np.log10((hi - lo) / floor) > LOG_DECADES):
@@ -50,12 +55,20 @@ def contour_levels(z: np.ndarray, count: int = LEVELS) -> tuple[np.ndarray, np.n
         return levels, levels[1:-1:3], False
     base = 0.0 if 0 <= lo < floor else lo  # f >= 0 with its minimum on the grid: label the levels as f itself
     decades = np.arange(np.floor(np.log10(floor)), np.ceil(np.log10(hi - base)) + 1)
-    steps = (np.array(LOG_MANTISSAS)[None, :] * 10.0 ** decades[:, None]).ravel()
+    mantissas = LOG_MANTISSAS if len(decades) * len(LOG_MANTISSAS) <= MAX_LEVELS else (1.0,)
+    if len(decades) > MAX_LEVELS:  # every k-th decade, always keeping the last (it covers the maximum)
+        decades = np.unique(np.append(decades[:: -(-len(decades) // MAX_LEVELS)], decades[-1]))
+    with np.errstate(over="ignore"):  # 2e308 and 10^309 overflow: dropped
+        steps = (np.array(mantissas)[None, :] * 10.0 ** decades[:, None]).ravel()
+        powers = 10.0**decades
+    steps = steps[np.isfinite(steps)]
     first = int(np.searchsorted(steps, floor))
-    last = int(np.searchsorted(steps, hi - base))  # the first step at or above the maximum
+    last = min(int(np.searchsorted(steps, hi - base)), len(steps) - 1)  # the first step at or above the maximum
     levels = np.concatenate([[lo], base + steps[first : last + 1]])
-    ticks = base + 10.0 ** decades[(10.0**decades >= steps[first]) & (10.0**decades <= steps[last])]
-    return levels, ticks, True
+    if levels[-1] < hi:  # the steps ended below f's maximum (near the largest float): close with it
+        levels = np.append(levels, hi)
+    ticks = base + powers[(powers >= steps[first]) & (powers <= steps[last])]
+    return levels, ticks[:: max(1, -(-len(ticks) // LEVELS))], True  # at most LEVELS colorbar labels
 
 
 def _draw_marks(ax, marks: Sequence[Marks], values: Curve | None = None) -> None:

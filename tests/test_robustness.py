@@ -1,0 +1,323 @@
+"""Hostile input, command by command: one `error: ...` line and exit 2, never a traceback, a warning on stderr,
+a hang or a file left behind; numbers at the edge of the float range; files that are not what they claim."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from test_cli_core import assert_one_line_error, subprocess_env
+
+import gradtool
+from gradtool.errors import GradtoolError, ParseError
+
+BIG = "9" * 400  # an integer Click and YAML read exactly, far beyond the float range
+DEEP_FRACTION = "1/(1+" * 60 + "x" + ")" * 60  # within the parser's bound, beyond SymPy's recursion limit
+DEEP_SINES = "sin(" * 140 + "x" + ")" * 140
+
+
+def write(folder, name: str, text: str | bytes):
+    path = folder / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+def no_files_but(folder, *names):
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted(names), left
+
+
+# ---------------------------------------------------------------- one-line errors, exit 2, from every command
+
+BAD_INPUT = {
+    # a run needs something to vary
+    "minimize a constant": (["minimize", "1", "-q"], "has no variables"),
+    "compare a constant": (["compare", "7", "--optimizers", "gd", "-q"], "has no variables"),
+    "lr-find a constant": (["lr-find", "1"], "has no variables"),
+    "check-grad a constant": (["check-grad", "1", "--random", "2"], "has no variables"),
+    # seeds and boxes numpy would choke on
+    "negative seed, starts": (["minimize", "x^2", "--starts", "3", "--seed=-1", "-q"], "seed"),
+    "negative seed, random": (["check-grad", "x^2", "--random", "2", "--seed=-1"], "--seed"),
+    "box wider than floats": (["minimize", "x^2", "--starts", "2", "--box=-1e308,1e308", "-q"], "too wide"),
+    "random box too wide": (["check-grad", "x^2", "--random", "2", "--box=-1e308,1e308"], "too wide"),
+    # tolerances and steps that make no sense
+    "infinite h": (["check-grad", "x^2", "--at", "1", "--h", "inf"], "step h must be positive"),
+    "infinite atol": (["check-grad", "x^2", "--at", "1", "--atol", "inf"], "tolerances"),
+    # integers past the float range where a schedule wants an integer
+    "step size 400 digits": (["minimize", "x^2", "--x0", "1", "--schedule", "step", "--step-size", BIG], "step_size"),
+    "t_max 400 digits": (["minimize", "x^2", "--x0", "1", "--schedule", "cosine", "--t-max", BIG], "t_max"),
+    "warmup 400 digits": (["minimize", "x^2", "--x0", "1", "--warmup", BIG], "warmup"),
+    # a table of 10^5 rows: minutes of rendering and unbounded memory
+    "every 1 over 1e5 steps": (["minimize", "x^2", "--x0", "1", "--every", "1", "--steps", "100000"], "at most"),
+    # names the expression language would not accept as variables
+    "vars with a blank": (["grad", "x", "--vars", "x,a b"], "not a variable name"),
+    "vars with a digit first": (["grad", "x", "--vars", "x,1a"], "not a variable name"),
+    # SymPy cannot order nan; log base 0 folded log(x)/log(0) to 0; acos(2) is complex
+    "max of nan": (["grad", "max(x, 0/0)"], "max()"),
+    "log base 0": (["grad", "log(x, 0)"], "base of log"),
+    "complex constant": (["grad", "acos(2)*x"], "not a finite real number"),
+    # SymPy's recursion limit, reached well inside the parser's nesting bound
+    "too deep to differentiate": (["grad", DEEP_FRACTION], "too deeply nested"),
+    # pictures
+    "plot range wider than floats": (["plot", "x^2", "--range=-1e308,1e308", "--out", "{d}/p.png"], "too wide"),
+    "a thousand tangents": (["plot", "x^2", "--tangent-at", ",".join(["1"] * 1000), "--out", "{d}/p.png"], "at most"),
+    "f spans the float range": (["plot", "x*1e300+y*1e300", "--range=-1e8,1e8", "--out", "{d}/p.png"], "too wide"),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_is_one_error_line_and_exit_2(invoke, tmp_path, args, message):
+    line = assert_one_line_error(invoke(*(a.replace("{d}", str(tmp_path)) for a in args)))
+    assert message in line
+    no_files_but(tmp_path)
+
+
+def test_a_long_number_literal_does_not_advise_python_internals(invoke):
+    line = assert_one_line_error(invoke("grad", "1" * 5000 + "*x"))
+    assert "digits" in line and "sys." not in line
+
+
+# ---------------------------------------------------------------- numbers at the edge: results, not warnings
+
+
+def test_huge_gradient_norm_is_finite_and_warns_nothing(invoke_json):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow RuntimeWarning used to reach stderr
+        code, out = invoke_json("minimize", "x^2", "--x0", "1e154", "--json")
+    assert code == 1 and out["status"] == "diverged"
+    assert out["grad_norm"] == pytest.approx(2e154)
+
+
+def test_classify_a_gradient_whose_square_overflows():
+    from gradtool.derive import classify
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert classify(np.array([1e200, 1e200]), np.eye(2))[0] == "not stationary"
+    assert classify(np.zeros(0), np.zeros((0, 0))) == ("degenerate", [])
+
+
+def strictly(invoke, *args):
+    """Run a command with warnings turned into errors: a numpy RuntimeWarning would surface as an exception."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = invoke(*args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def test_fit_overflow_is_divergence_not_a_warning(invoke, tmp_path):
+    data = write(tmp_path, "big.csv", "x,y\n1e200,1e200\n2e200,3e200\n")
+    result = strictly(invoke, "fit", "w*x+b", "--data", data, "--target", "y", "--epochs", "5", "-q")
+    assert result.exit_code == 1 and "diverged" in result.stdout
+
+
+def test_high_powers_of_sums_are_not_expanded():
+    info = gradtool.describe_gradient(gradtool.load_objective("(x+y)^1000"))  # simplify() took a minute
+    assert info["gradient"] == {"x": "1000*(x + y)**999", "y": "1000*(x + y)**999"}
+
+
+def test_autodiff_compiles_sums_of_thousands_of_terms():
+    n = 3000  # the generated 'a + b + ...' exceeded Python's compiler recursion limit
+    objective = gradtool.load_objective("+".join(f"x{i}^2" for i in range(n)))
+    x = np.linspace(-1.0, 1.0, n)
+    np.testing.assert_allclose(gradtool.make_engine("autodiff", objective).gradient(x), 2 * x)
+
+
+def test_autodiff_runs_what_sympy_cannot_differentiate(invoke_json):
+    code, out = invoke_json("minimize", DEEP_SINES, "--x0", "1.1", "--grad", "autodiff", "--steps", "5", "--json")
+    assert code == 0 and out["steps"] == 5 and out["stationary"] is None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: gradtool.minimize("x^2", "1", every=0),
+        lambda: gradtool.minimize("x^2", "1", lr=10**400),
+        lambda: gradtool.minimize("x^2", "1", tol=10**400),
+        lambda: gradtool.run_check(gradtool.load_objective("x"), np.zeros((0, 1))),
+    ],
+    ids=["every 0", "lr 400 digits", "tol 400 digits", "no points"],
+)
+def test_library_raises_gradtool_errors(call):
+    with pytest.raises(GradtoolError):
+        call()
+
+
+def test_contour_levels_of_f_spanning_300_decades_fit_the_colour_map():
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import BoundaryNorm
+
+    from gradtool.plot.landscape import contour_levels
+
+    with np.errstate(over="ignore"):
+        z = np.exp(np.linspace(0.0, 900.0, 10_000))  # exp(x^2 + y^2) on [0, 30]^2: 1 to inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        levels, ticks, log = contour_levels(z)  # six levels a decade overflowed BoundaryNorm's 256 colours
+    assert log and np.all(np.isfinite(levels)) and np.all(np.diff(levels) > 0) and len(ticks) <= 24
+    BoundaryNorm(levels, ncolors=256)
+
+
+def test_a_tangent_where_f_is_undefined_warns_nothing(invoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "t.png"
+    assert strictly(invoke, "plot", "log(x)", "--tangent-at", "0", "--out", str(out)).exit_code == 0
+
+
+def test_multistart_compare_draws_the_loss_curve_of_the_best_start(invoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "c.png"  # the batch kept no history: 'no values to draw', exit 2 after all the runs
+    args = ["compare", "x^2+y^2", "--optimizers", "gd,adam", "--starts", "3", "--steps", "30", "--plot", str(out)]
+    result = invoke(*args, "-q")
+    assert result.exit_code == 0, result.stderr
+    assert out.exists()
+
+
+# ---------------------------------------------------------------- YAML configs and --set
+
+HOSTILE_YAML = {
+    "flow nesting 600 deep": ("a: " + "[" * 600 + "]" * 600 + "\n", "nested too deeply"),
+    "a NUL byte": ("function: x^2\x00\noptimizers: [gd]\n", "#x0000"),
+    "an integer of 400 digits": (f"function: x^2\noptimizers: [{{name: gd, lr: {BIG}}}]\n", "too large"),
+    "an integer of 5000 digits": ("function: x^2\noptimizers: [{name: gd, lr: " + "1" * 5000 + "}]\n", "5000 digits"),
+    "a date that does not exist": ("function: x^2\nsteps: 2001-13-45\noptimizers: [gd]\n", "month"),
+    "check-grad of a constant": ("task: check-grad\nfunction: '1'\nrandom: 2\n", ":2: function:"),
+}
+
+
+@pytest.mark.parametrize(("text", "message"), HOSTILE_YAML.values(), ids=HOSTILE_YAML.keys())
+def test_hostile_config_is_one_error_line(invoke, tmp_path, text, message):
+    config = write(tmp_path, "c.yaml", text)
+    line = assert_one_line_error(invoke("run", config))
+    assert message in line and "Traceback" not in line
+
+
+HOSTILE_SET = {
+    "nested too deeply": ("optimizers.0=" + "[" * 600 + "]" * 600, "nested too deeply"),
+    "5000 digits": ("optimizers.0.lr=" + "1" * 5000, "5000 digits"),
+    "a newline in the value": ("steps=1\n2", "steps"),
+    "a control character": ("steps=\x01", "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize(("assignment", "message"), HOSTILE_SET.values(), ids=HOSTILE_SET.keys())
+def test_hostile_set_is_one_error_line(invoke, tmp_path, assignment, message):
+    config = write(tmp_path, "c.yaml", "function: x^2\nx0: [1]\noptimizers: [{name: gd, lr: 0.1}]\n")
+    assert message in assert_one_line_error(invoke("run", config, "--set", assignment))
+
+
+def test_an_output_name_too_long_is_rejected_before_any_run(invoke, tmp_path):
+    name = "A" * 300  # Path.is_dir() raised OSError (ENAMETOOLONG) after validation
+    config = write(tmp_path, "c.yaml", f"function: x^2\noptimizers: [{{name: gd, label: {name}}}, adam]\n")
+    line = assert_one_line_error(invoke("run", config, "--set", f"output={{trajectory: '{tmp_path}/{{label}}.csv'}}"))
+    assert "output.trajectory: cannot write" in line
+    no_files_but(tmp_path, "c.yaml")
+
+
+# ---------------------------------------------------------------- data files and saved models
+
+
+@pytest.fixture
+def linear(tmp_path):
+    return write(tmp_path, "lin.csv", "x,y\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n")
+
+
+@pytest.fixture
+def model(tmp_path, linear):
+    path = str(tmp_path / "m.npz")
+    gradtool.fit("w*x + b", linear, "y", epochs=3).save(path)
+    return path
+
+
+def corrupt_models(folder) -> dict[str, str]:
+    meta = {"format": "gradtool-fit/1", "model": "w*x + b", "kind": "expression", "activation": None}
+    meta |= {"loss": "mse", "l2": 0.0, "inputs": ["x"], "targets": ["y"], "names": ["b", "w"], "shapes": [[], []]}
+    paths = {name: str(folder / f"{name}.npz") for name in ("empty", "npy", "text", "deep", "loss", "size")}
+    open(paths["empty"], "wb").close()
+    with open(paths["npy"], "wb") as handle:
+        np.save(handle, np.arange(3.0))
+    write(folder, "text.npz", "hello\n")
+    np.savez(paths["deep"], meta=np.array("[" * 100_000 + "]" * 100_000), theta=np.zeros(2))
+    np.savez(paths["loss"], meta=np.array(json.dumps({**meta, "loss": "hinge"})), theta=np.zeros(2))
+    np.savez(paths["size"], meta=np.array(json.dumps(meta)), theta=np.zeros(5))
+    return paths
+
+
+CORRUPT = {
+    "empty": "not an .npz archive",  # EOFError became Click's Abort
+    "npy": "not an .npz archive",  # a bare array has no context manager
+    "text": "pickled data is never loaded",  # numpy suggested allow_pickle
+    "deep": "nested too deeply",  # json.loads RecursionError
+    "loss": "bad model description: unknown loss",  # the file was not named
+    "size": "5 parameters saved",
+}
+
+
+@pytest.mark.parametrize(("kind", "message"), CORRUPT.items(), ids=CORRUPT.keys())
+def test_a_corrupt_model_file_is_named(invoke, tmp_path, linear, kind, message):
+    path = corrupt_models(tmp_path)[kind]
+    line = assert_one_line_error(invoke("predict", path, "--data", linear))
+    assert path in line and message in line and "allow_pickle" not in line
+
+
+def test_loading_a_model_with_the_wrong_parameter_count_fails_before_training(invoke, tmp_path, linear):
+    path = corrupt_models(tmp_path)["size"]  # the broadcast error came from the first update
+    line = assert_one_line_error(invoke("fit", "w*x + b", "--data", linear, "--target", "y", "--load", path))
+    assert "5 parameters saved" in line
+
+
+def test_a_cell_over_the_csv_field_limit_is_a_data_error(invoke, tmp_path):
+    data = write(tmp_path, "d.csv", "x,y\n" + "1" * 200_000 + ",2\n3,4\n")
+    line = assert_one_line_error(invoke("fit", "w*x+b", "--data", data, "--target", "y"))
+    assert "row 2" in line
+
+
+def test_a_bad_file_to_predict_fails_before_training(invoke, tmp_path, linear):
+    rows = write(tmp_path, "new.csv", "z\n1\n")  # the report, then the error, used to share stderr
+    line = assert_one_line_error(invoke("fit", "w*x + b", "--data", linear, "--target", "y", "--predict", rows))
+    assert "no input column 'x'" in line
+
+
+def test_predictions_quote_a_column_name_with_a_comma(invoke, tmp_path, model):
+    rows = write(tmp_path, "new.csv", '"a,b",x\n1,1\n')
+    result = invoke("predict", model, "--data", rows)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == '"a,b",x,y_pred'
+
+
+def test_pipes_and_devices_are_refused_not_read_forever(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    script = (
+        "import sys\n"
+        "from gradtool.errors import GradtoolError\n"
+        "from gradtool.config.yamlfile import read_config\n"
+        "from gradtool.fitting.data import read_csv\n"
+        "from gradtool.fitting.persist import load_model\n"
+        "for read in (read_config, read_csv, load_model):\n"
+        "    for path in (sys.argv[1], '/dev/zero'):\n"
+        "        try:\n"
+        "            read(path)\n"
+        "        except GradtoolError as exc:\n"
+        "            assert 'not a regular file' in str(exc), exc\n"
+        "        else:\n"
+        "            raise SystemExit(f'{read.__name__} read {path}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(fifo)], capture_output=True, text=True, timeout=30, env=subprocess_env()
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_fit_validates_its_tolerances(tmp_path, linear):
+    with pytest.raises(GradtoolError, match="tolerances"):
+        gradtool.check_fit("w*x + b", linear, "y", rtol=-1.0)
+
+
+def test_parse_error_for_a_base_one_log_names_the_column():
+    with pytest.raises(ParseError, match="column 1"):
+        gradtool.load_objective("log(x, 1)")
