@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from gradtool.errors import ParseError
+from gradtool.errors import ConfigError, ParseError
 from gradtool.expr.objective import Objective
 from gradtool.grad.analytic import AnalyticEngine, symbolic_hessian
 
 SIMPLIFY_MAX_OPS = 60  # simplify() is exponential in the worst case: only small partials are simplified
+SIMPLIFY_MAX_VARS = 20  # simplify() takes ~0.1 s a partial: 1,000 of them took minutes
 SIMPLIFY_MAX_POWER = 16  # simplify() expands (x + y)^1000 into 1001 terms: high powers of sums are left alone
 HESSIAN_MAX_VARS = 50
 
@@ -62,9 +63,14 @@ def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-
 
 def describe_gradient(objective: Objective, at: list[float] | None = None, hessian: bool = False) -> dict:
     """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given."""
+    if hessian and objective.n > HESSIAN_MAX_VARS:
+        raise ConfigError(
+            f"the Hessian is shown for at most {HESSIAN_MAX_VARS} variables; {objective.text} has {objective.n}"
+        )
     engine = AnalyticEngine(objective.expr, objective.symbols)
     names = objective.variables
-    partials = [tidy(g) for g in engine.gradient_exprs]
+    neat = tidy if objective.n <= SIMPLIFY_MAX_VARS else (lambda e: e)
+    partials = [neat(g) for g in engine.gradient_exprs]
     out: dict = {
         "expression": objective.text,
         "variables": names,
@@ -80,7 +86,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
     }
     if hessian:
         rows = symbolic_hessian(engine.gradient_exprs, objective.symbols)
-        out["hessian_exprs"] = [[str(tidy(e)) for e in row] for row in rows]
+        out["hessian_exprs"] = [[str(neat(e)) for e in row] for row in rows]
     if at is not None:
         x = np.asarray(at, float)
         f, g = engine.value_and_gradient(x)

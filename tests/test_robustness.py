@@ -50,6 +50,8 @@ BAD_INPUT = {
     "step size 400 digits": (["minimize", "x^2", "--x0", "1", "--schedule", "step", "--step-size", BIG], "step_size"),
     "t_max 400 digits": (["minimize", "x^2", "--x0", "1", "--schedule", "cosine", "--t-max", BIG], "t_max"),
     "warmup 400 digits": (["minimize", "x^2", "--x0", "1", "--warmup", BIG], "warmup"),
+    # a Hessian of 10^6 entries, each simplified by SymPy
+    "Hessian of 51 variables": (["grad", "sphere", "--dim", "51", "--hessian"], "at most 50"),
     # a table of 10^5 rows: minutes of rendering and unbounded memory
     "every 1 over 1e5 steps": (["minimize", "x^2", "--x0", "1", "--every", "1", "--steps", "100000"], "at most"),
     # names the expression language would not accept as variables
@@ -125,6 +127,17 @@ def test_autodiff_compiles_sums_of_thousands_of_terms():
     objective = gradtool.load_objective("+".join(f"x{i}^2" for i in range(n)))
     x = np.linspace(-1.0, 1.0, n)
     np.testing.assert_allclose(gradtool.make_engine("autodiff", objective).gradient(x), 2 * x)
+
+
+def test_numeric_gradient_in_coordinate_blocks_is_the_same_gradient(monkeypatch):
+    from gradtool.grad import numeric
+
+    objective = gradtool.load_objective("rosenbrock", 40)
+    engine = gradtool.make_engine("numeric", objective)
+    x = np.random.default_rng(0).uniform(-2, 2, size=(3, 40))
+    whole = engine.gradient(x)
+    monkeypatch.setattr(numeric, "CHUNK_VALUES", 500)  # 10^4 variables needed a 1.6 GB probe array at once
+    np.testing.assert_array_equal(engine.gradient(x), whole)
 
 
 def test_autodiff_runs_what_sympy_cannot_differentiate(invoke_json):

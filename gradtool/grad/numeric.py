@@ -42,15 +42,19 @@ def difference_gradient(f: ValueFn, pts: np.ndarray, method: str = "central", h=
     steps = default_steps(pts, method) if h is None else np.broadcast_to(np.asarray(h, float), pts.shape)
     steps = (pts + steps) - pts
     k = len(offsets)
-    # shape (k, batch, n, n): perturb coordinate i of point b by offsets[j] * h[b, i]
-    probe = np.broadcast_to(pts[None, :, None, :], (k, batch, n, n)).copy()
-    diag = np.arange(n)
-    for j, c in enumerate(offsets):
-        probe[j, :, diag, diag] += c * steps.T
-    with np.errstate(all="ignore"):
-        values = np.asarray(f(probe.reshape(-1, n)), dtype=float).reshape(k, batch, n)
-        total = sum(w * values[j] for j, w in enumerate(weights))
-        return total / (divisor * steps)
+    block = max(1, CHUNK_VALUES // (k * batch * n))  # coordinates per call: one point of 10^4 variables
+    out = np.empty((batch, n))  # would need a (k, 1, 10^4, 10^4) probe, 1.6 GB, at once
+    for start in range(0, n, block):
+        coords = np.arange(start, min(n, start + block))
+        # shape (k, batch, m, n): perturb coordinate coords[i] of point b by offsets[j] * h[b, coords[i]]
+        probe = np.broadcast_to(pts[None, :, None, :], (k, batch, len(coords), n)).copy()
+        for j, c in enumerate(offsets):
+            probe[j, :, np.arange(len(coords)), coords] += c * steps[:, coords].T
+        with np.errstate(all="ignore"):
+            values = np.asarray(f(probe.reshape(-1, n)), dtype=float).reshape(k, batch, len(coords))
+            total = sum(w * values[j] for j, w in enumerate(weights))
+            out[:, coords] = total / (divisor * steps[:, coords])
+    return out
 
 
 class NumericEngine:
