@@ -65,6 +65,12 @@ class UserGradient:
         return out
 
 
+def random_points(objective: Objective, count: int, seed: int, box: tuple[float, float] | None = None) -> np.ndarray:
+    """``count`` points uniform in ``box`` (default: the named function's domain, else -2,2), seeded."""
+    lo, hi = box if box is not None else (objective.named.domain if objective.named else (-2.0, 2.0))
+    return np.random.default_rng(seed).uniform(lo, hi, size=(count, objective.n))
+
+
 def relative_error(value: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """|value - truth| / |truth| per component (0 where both are 0, inf where only truth is 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):  # inf - inf at a non-finite point

@@ -48,6 +48,7 @@ def grad(
 def _check_points(objective, at, random, seed, box):
     import numpy as np
 
+    from gradtool.check import random_points
     from gradtool.errors import PointError
     from gradtool.expr.point import parse_box
 
@@ -59,8 +60,7 @@ def _check_points(objective, at, random, seed, box):
         raise PointError(f"--random must be between 1 and 100000, got {random}")
     if seed < 0:
         raise PointError(f"--seed must be a whole number >= 0, got {seed}")
-    lo, hi = parse_box(box) if box else (objective.named.domain if objective.named else (-2.0, 2.0))
-    return np.random.default_rng(seed).uniform(lo, hi, size=(random, objective.n))
+    return random_points(objective, random, seed, parse_box(box) if box else None)
 
 
 @app.command("check-grad", context_settings=EXPRESSION_FIRST)

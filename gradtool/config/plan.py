@@ -245,7 +245,7 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
     """A check-grad config: the objective, the points (given or random) and the options, all checked."""
     import numpy as np
 
-    from gradtool.check import UserGradient
+    from gradtool.check import UserGradient, random_points
     from gradtool.expr.objective import load_objective
     from gradtool.expr.point import parse_box
     from gradtool.grad.engines import make_engine
@@ -262,10 +262,8 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
             dtype=float,
         )
     else:
-        lo, hi = objective.named.domain if objective.named else (-2.0, 2.0)  # as `check-grad --random`
-        if "box" in data:
-            lo, hi = located(where, ("box",), parse_box, data["box"])
-        points = np.random.default_rng(seed).uniform(lo, hi, size=(data["random"], objective.n))
+        box = located(where, ("box",), parse_box, data["box"]) if "box" in data else None
+        points = random_points(objective, data["random"], seed, box)  # the points `check-grad --random` draws
     options = {
         "user": data.get("grad"),
         "method": data.get("method", "central"),
