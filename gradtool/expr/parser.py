@@ -17,7 +17,7 @@ import tokenize
 import sympy as sp
 
 from gradtool.errors import ParseError
-from gradtool.expr.vocabulary import CONSTANTS, FUNCTIONS
+from gradtool.expr.vocabulary import CONSTANTS, MATH_FUNCTIONS
 
 MAX_LENGTH = 200_000
 MAX_DEPTH = 200
@@ -75,7 +75,7 @@ class _Builder:
         name = node.id
         if name in CONSTANTS:
             return CONSTANTS[name]
-        if name in FUNCTIONS:
+        if name in MATH_FUNCTIONS:
             raise self.fail(node, f"function '{name}' used without arguments")
         if not _IDENT.match(name) or name in _RESERVED:
             raise self.fail(
@@ -147,11 +147,11 @@ class _Builder:
         if not isinstance(node.func, ast.Name):
             raise self.fail(node, "only named functions may be called, such as sin(x)")
         name = node.func.id
-        if name not in FUNCTIONS:
-            raise self.fail(node, f"unknown function '{name}'", f" (known: {', '.join(FUNCTIONS)})")
+        if name not in MATH_FUNCTIONS:
+            raise self.fail(node, f"unknown function '{name}'", f" (known: {', '.join(MATH_FUNCTIONS)})")
         if node.keywords:
             raise self.fail(node, f"keyword arguments are not allowed in {name}()")
-        builder, counts = FUNCTIONS[name]
+        builder, counts = MATH_FUNCTIONS[name]
         n = len(node.args)
         if counts is None and n < 2:
             raise self.fail(node, f"{name}() takes two or more arguments, got {n}")
