@@ -275,7 +275,7 @@ def corrupt_models(folder) -> dict[str, str]:
 CORRUPT = {
     "empty": "not an .npz archive",  # EOFError became Click's Abort
     "npy": "not an .npz archive",  # a bare array has no context manager
-    "text": "pickled data is never loaded",  # numpy suggested allow_pickle
+    "text": "not an .npz archive",  # numpy suggested allow_pickle
     "deep": "nested too deeply",  # json.loads RecursionError
     "loss": "bad model description: unknown loss",  # the file was not named
     "size": "5 parameters saved",
