@@ -222,6 +222,26 @@ def test_check_grad_engines_agree(invoke_json):
     assert entry["analytic"]["x"] == pytest.approx(4 + math.cos(1.0), rel=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["check-grad", "x + y + z", "--at", "1,2,3"], [1.0, 1.0, 1.0]),
+        (["check-grad", "y", "--vars", "x,y,z", "--at", "1,2,3"], [0.0, 1.0, 0.0]),
+    ],
+)
+def test_check_grad_of_linear_functions_of_three_or_more_variables(invoke_json, args, want):
+    code, report = invoke_json(*args, "--json")
+    assert code == 0 and report["ok"] is True
+    assert list(report["points"][0]["autodiff"].values()) == want
+
+
+def test_minimize_a_linear_function_with_autodiff(invoke_json):
+    args = ("minimize", "2*x - y + 4*z", "--x0", "0,0,0", "--grad", "autodiff", "--lr", "0.5", "--steps", "2")
+    code, result = invoke_json(*args, "--json")
+    assert code == 0 and result["status"] == "max_steps"
+    assert result["x"] == {"x": -2.0, "y": 1.0, "z": -4.0}  # two steps of 0.5 * (2, -1, 4)
+
+
 def test_check_grad_json_has_exactly_the_documented_keys(invoke_json):
     _, report = invoke_json("check-grad", "x^2*y", "--at", "x=2,y=1", "--grad", "2*x*y, x^2", "--json")
     assert set(report) == CHECK_KEYS

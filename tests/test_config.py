@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gradtool.config import compare, config_schema, load_config, run_files
-from gradtool.config.keys import hyper_field, hyperparameter_names, schedule_field
+from gradtool.config.keys import hyperparameter_names
 from gradtool.config.yamlfile import parse_yaml
 from gradtool.errors import ConfigError
 
@@ -103,6 +103,13 @@ BAD = [
         "schedule: schedule 'cosine': eta_min=1.0 must not exceed lr=0.001",
     ),
     ("function: x^2\noptimizer: gd\noptimizers: [adam]\n", 3, "give exactly one of optimizer or optimizers"),
+    ("function: x^2\noptimizer:\n  name: adam\n  betas: [0.9, 1.5]\n", 4, "optimizer.betas[1]: 1.5 is invalid"),
+    (
+        "function: x^2\noptimizer: {name: adam, betas: [0.9, 0.9], beta1: 0.5}\n",
+        2,
+        "give at most one of betas or beta1",
+    ),
+    ("function: x^2\noptimizer: {name: adam, betas: 0.9}\n", 2, "optimizer.betas: expected a list of 2 numbers"),
     ("function: x^2\noptimizer: gd\nsteps: 1\nsteps: 2\n", 4, "steps: duplicate key"),
     ("function: x^2\noptimizer: gd\nx0: {y: 1}\n", 3, "x0: unknown variable 'y' in point; expected x"),
     ("function: x^2\noptimizer: gd\nsweep: {momentum: [0.5]}\n", 3, "sweep.momentum: optimizer 'gd'"),
@@ -278,22 +285,31 @@ def test_fit_keys_come_from_the_fit_library_and_its_registries():
     assert props["epochs"]["minimum"] == 0 and props["test_split"]["exclusiveMaximum"] == 1
 
 
-def test_registry_ranges_and_schema_bounds_agree():
-    """The schema bounds are read from the optimizers' allowed text; the predicate must agree with them."""
+def test_registry_checks_and_schema_bounds_agree():
+    """Every parameter's check and its schema bounds come from one structure: probe both at the edges."""
     from gradtool.config.fields import BOUNDS
-    from gradtool.optim import base, schedules
+    from gradtool.optim import OPTIMIZERS, SCHEDULES
+    from gradtool.params import ParamError
 
     probes = [-1.0, -1e-12, 0.0, 1e-12, 0.5, 1 - 1e-12, 1.0, 1 + 1e-12, 2.0, 7.0]
-    fields = [(k, hyper_field(k)) for k in base._CHECKS] + [(k, schedule_field(k)) for k in schedules._CHECKS]
-    for key, field in fields:
-        schema = field.schema()
-        if schema["type"] == "boolean":
+    params = [p for registry in (OPTIMIZERS, SCHEDULES) for spec in registry.values() for p in spec.table.params]
+    checked = 0
+    for param in params:
+        schema = param.schema()
+        if schema.get("type") not in ("number", "integer"):
             continue
         for v in probes:
             if schema["type"] == "integer" and not float(v).is_integer():
                 continue
             by_bounds = all(BOUNDS[k][0](v, b) for k, b in schema.items() if k in BOUNDS)
-            assert field.rule(v) == by_bounds, (key, v)
+            try:
+                param.check(v)
+                accepted = True
+            except ParamError:
+                accepted = False
+            assert accepted == by_bounds, (param.name, v)
+            checked += 1
+    assert checked > 100
 
 
 def _validates(schema: dict, root: dict, value) -> bool:
@@ -332,6 +348,9 @@ def _validates(schema: dict, root: dict, value) -> bool:
             if sub is False or isinstance(sub, dict) and not _validates(sub, root, v):
                 return False
     if isinstance(value, list) and "items" in schema and not all(_validates(schema["items"], root, v) for v in value):
+        return False
+    prefix = schema.get("prefixItems", []) if isinstance(value, list) else []
+    if not all(_validates(s, root, v) for s, v in zip(prefix, value if prefix else [], strict=False)):
         return False
     if "anyOf" in schema and not any(_validates(s, root, value) for s in schema["anyOf"]):
         return False

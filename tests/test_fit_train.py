@@ -143,7 +143,7 @@ def test_every_schedule_drives_the_learning_rate(name):
         ({"model": "mlp:2-4-1", "epochs": -1}, "epochs"),
         ({"model": "mlp:2-4-1", "batch_size": 0}, "--batch-size"),
         ({"model": "mlp:2-4-1", "test_split": 0.1}, "leaves 0 test"),
-        ({"model": "mlp:2-4-1", "optimizer": "adam", "momentum": 0.9}, "no hyperparameter 'momentum'"),
+        ({"model": "mlp:2-4-1", "optimizer": "adam", "momentum": 0.9}, "momentum: unknown parameter"),
     ],
 )
 def test_bad_options_raise_one_clear_error(options, message):

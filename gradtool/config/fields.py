@@ -96,49 +96,26 @@ BOUNDS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "maximum": (operator.le, "<="),
     "exclusiveMaximum": (operator.lt, "<"),
 }
-_INTERVAL = re.compile(r"an? (number|integer) (?:in ([\[(])(\S+), (\S+)([\])])|(>=|>) (\S+))")
 
 
 class Number(Field):
-    """A finite number (a whole one with ``integer=True``) within JSON Schema ``bounds``.
-
-    With :meth:`from_rule` a registry's own ``(predicate, "a number in [0, 1)")`` pair is the definition: the
-    predicate validates and the bounds for the schema are read from the text.
-    """
+    """A finite number (a whole one with ``integer=True``) within JSON Schema ``bounds``."""
 
     def __init__(
         self,
         *,
         integer: bool = False,
-        rule: Callable[[float], bool] | None = None,
-        allowed: str = "",
         description: str = "",
         default: Any = None,
         **bounds: float,
     ):
         if not set(bounds) <= set(BOUNDS):
             raise TypeError(f"unknown bounds {sorted(set(bounds) - set(BOUNDS))}")
-        self.integer, self.rule, self.bounds = integer, rule, bounds
+        self.integer, self.bounds = integer, bounds
         self.description, self.default = description, default
         symbols = " and ".join(f"{BOUNDS[k][1]} {v:g}" for k, v in bounds.items())
-        self.allowed = allowed or f"{'an integer' if integer else 'a number'} {symbols}".strip()
+        self.allowed = f"{'an integer' if integer else 'a number'} {symbols}".strip()
         self.types = frozenset({"integer"} if integer else {"integer", "number"})
-
-    @classmethod
-    def from_rule(cls, rule: Callable[[float], bool], allowed: str, **kw: Any) -> Number:
-        """A number checked by ``rule`` whose schema bounds are parsed from ``allowed``."""
-        m = _INTERVAL.fullmatch(allowed)
-        if m is None:
-            raise ValueError(f"cannot read bounds from {allowed!r}")
-        kind, left, lo, hi, right, op, bound = m.groups()
-        if op:
-            bounds = {"minimum" if op == ">=" else "exclusiveMinimum": float(bound)}
-        else:
-            bounds = {
-                "minimum" if left == "[" else "exclusiveMinimum": float(lo),
-                "maximum" if right == "]" else "exclusiveMaximum": float(hi),
-            }
-        return cls(integer=kind == "integer", rule=rule, allowed=allowed, **bounds, **kw)
 
     def expected(self) -> str:
         return "a whole number" if self.integer else "a number"
@@ -154,11 +131,7 @@ class Number(Field):
             if not float(value).is_integer():
                 raise where.error(path, f"expected a whole number, got {value!r}")
             value = int(value)
-        if self.rule is not None:
-            ok = self.rule(value)
-        else:
-            ok = all(BOUNDS[k][0](value, v) for k, v in self.bounds.items())
-        if not ok:
+        if not all(BOUNDS[k][0](value, v) for k, v in self.bounds.items()):
             raise where.error(path, f"{value!r} is invalid; must be {self.allowed}")
         return value
 

@@ -1,7 +1,7 @@
 """The one definition of a config's keys, per task: it validates configs and it generates the JSON Schema.
 
 Allowed names come from the registries (OPTIMIZERS, SCHEDULES, ENGINES, FUNCTIONS, difference METHODS);
-hyperparameter and schedule-parameter ranges from the optimizers' own check tables; defaults from
+hyperparameter and schedule-parameter ranges, defaults and help from the registries' parameter tables; defaults from
 ``gradtool.descent.prepare``. Nothing here is written twice.
 """
 
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
+from gradtool.config.params import ParamGroup, field_for
 from gradtool.config.shapes import Record, Ref, Seq, Shorthand, Tagged, Union
+from gradtool.params import REQUIRED
 
 IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"
 LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
@@ -58,18 +60,15 @@ def prepare_default(key: str) -> Any:
     return inspect.signature(prepare).parameters[key].default
 
 
-def hyper_field(key: str, default: Any = None) -> Field:
-    """A hyperparameter's field from the optimizers' check table (the predicate and its allowed text)."""
-    from gradtool.optim import base
-
-    rule, allowed = base._CHECKS[key]
-    return Boolean(default=default) if rule is None else Number.from_rule(rule, allowed, default=default)
+def _params_named(registry: dict, key: str) -> list:
+    return [p for spec in registry.values() for p in spec.table.params if p.name == key]
 
 
-def schedule_field(key: str) -> Field:
-    from gradtool.optim import schedules
+def hyper_field(key: str) -> Field:
+    """The field of a hyperparameter name (in a sweep), from the optimizers' parameter tables."""
+    from gradtool.optim import OPTIMIZERS
 
-    return Number.from_rule(*schedules._CHECKS[key])
+    return field_for([p.with_default(REQUIRED) for p in _params_named(OPTIMIZERS, key)])  # no default in a sweep
 
 
 @functools.cache
@@ -77,18 +76,30 @@ def hyperparameter_names() -> tuple[str, ...]:
     """Every hyperparameter of every optimizer, in registry order."""
     from gradtool.optim import OPTIMIZERS
 
-    return tuple(dict.fromkeys(k for spec in OPTIMIZERS.values() for k in spec.defaults))
+    return tuple(dict.fromkeys(p.name for spec in OPTIMIZERS.values() for p in spec.table.params))
+
+
+def _entry_fields(table) -> dict[str, Field]:
+    """The fields of a registry entry's parameters, and of torch's tuple spellings of them (``betas``)."""
+    fields: dict[str, Field] = {p.name: field_for([p], lambda: SCHEDULE) for p in table.params}
+    for group, members in table.groups.items():
+        names = ", ".join(members)
+        fields[group] = ParamGroup(tuple(table.get(m) for m in members), description=f"torch's spelling of {names}.")
+    return fields
+
+
+def _group_exclusions(table) -> tuple[tuple[str, ...], ...]:
+    return tuple((group, member) for group, members in table.groups.items() for member in members)
 
 
 @functools.cache
 def _schedule_variants() -> dict[str, Record]:
-    from gradtool.optim import SCHEDULES, WARMUP_DEFAULTS
+    from gradtool.optim import SCHEDULES
 
     out = {}
     for name, spec in SCHEDULES.items():
-        params = {k: schedule_field(k) for k in (*spec.required, *spec.defaults, *WARMUP_DEFAULTS)}
-        doc = (spec.rule.__doc__ or "").strip().splitlines()[0]
-        out[name] = Record({"name": Const(name), **params}, required=spec.required, description=doc)
+        fields = {"name": Const(name), **_entry_fields(spec.table)}
+        out[name] = Record(fields, required=spec.required, description=spec.summary)
     return out
 
 
@@ -109,9 +120,8 @@ def _optimizer_variants() -> dict[str, Record]:
     label = Text(pattern=LABEL, what="label", description="The runs' label prefix (default: the name).")
     out = {}
     for name, spec in OPTIMIZERS.items():
-        hyper = {k: hyper_field(k, v) for k, v in spec.defaults.items()}
-        fields = {"name": Const(name), "label": label, "schedule": SCHEDULE, **hyper}
-        out[name] = Record(fields, description=spec.summary)
+        fields = {"name": Const(name), "label": label, "schedule": SCHEDULE, **_entry_fields(spec.table)}
+        out[name] = Record(fields, at_most_one=_group_exclusions(spec.table), description=spec.summary)
     return out
 
 

@@ -11,14 +11,18 @@ from typing import Any
 from gradtool.config.fields import Path, Where, format_path
 from gradtool.config.keys import ENTRY_KEYS, RUN_KEYS
 from gradtool.errors import GradtoolError
+from gradtool.params import ParamError
 
 MAX_RUNS = 10_000
 
 
 def located(where: Where, path: Path, fn: Callable, *args: Any, **kw: Any) -> Any:
-    """Call ``fn``; a GradtoolError it raises becomes a ConfigError naming the file, line and key path."""
+    """Call ``fn``; a GradtoolError it raises becomes a ConfigError naming the file, line and key path (a
+    ParamError's parameter is a key below ``path``)."""
     try:
         return fn(*args, **kw)
+    except ParamError as exc:
+        raise where.error((*path, *exc.key), exc.detail) from None
     except GradtoolError as exc:
         raise where.error(path, str(exc)) from None
 

@@ -66,8 +66,51 @@ def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
     """
     internal = [sp.Symbol(f"v{i}", real=True) for i in range(len(symbols))]
     mapping = dict(zip(symbols, internal, strict=True))
-    renamed = [sp.sympify(e).xreplace(mapping) for e in exprs]
+    renamed = [as_floats(sp.sympify(e).xreplace(mapping)) for e in exprs]
     return sp.lambdify(internal, renamed, modules=[NUMPY_NAMESPACE, np], cse=True, docstring_limit=0)
+
+
+EXACT_LIMIT = 2**53  # integers beyond this reach numpy as Python ints it cannot take: sin(10**300) fails
+
+
+def _float_of(constant: sp.Expr) -> sp.Expr:
+    """One float for a symbol-free expression: correctly rounded; inf beyond the float range (the Hessian of
+    x^(10^300) holds a 10^600), nan when it is not real (numpy's real arithmetic would give nan too)."""
+    value = constant.evalf(20)
+    if not isinstance(value, sp.Float):
+        real, imag = value.as_real_imag()
+        if imag != 0 or not isinstance(real, sp.Float | sp.Integer):
+            return sp.nan
+        value = sp.Float(real)
+    try:
+        return sp.Float(float(value))
+    except OverflowError:
+        return sp.Float(value, 17)  # printed as 1.0e+600, which Python reads as inf
+
+
+def as_floats(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every symbol-free part that Python would compute in floats by itself (``pi**3540``
+    raises OverflowError there, ``sin(10**300)`` a TypeError) replaced by its value as one float literal;
+    numbers numpy takes as they are (small integers and rationals, pi, e) are kept."""
+    memo: dict[sp.Expr, tuple[sp.Expr, bool]] = {}
+
+    def walk(e: sp.Expr) -> tuple[sp.Expr, bool]:  # (new expression, whether it has a symbol)
+        if e not in memo:
+            if e.is_Symbol:
+                memo[e] = (e, True)
+            elif not e.args:
+                small = isinstance(e, sp.Rational) and max(abs(e.p), e.q) <= EXACT_LIMIT
+                memo[e] = (e if small or e in (sp.pi, sp.E) else _float_of(e), False)
+            else:
+                parts = [walk(a) for a in e.args]
+                if any(has for _, has in parts):
+                    changed = any(new is not old for (new, _), old in zip(parts, e.args, strict=True))
+                    memo[e] = (e.func(*(new for new, _ in parts)) if changed else e, True)
+                else:
+                    memo[e] = (_float_of(e), False)
+        return memo[e]
+
+    return walk(expr)[0]
 
 
 def _stack(values: list, batch: int) -> np.ndarray:

@@ -219,9 +219,15 @@ def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None)
     return "\n".join([*lines, *reverse, f"    return {names[output.index]}, [{grads}]"])
 
 
-def _is_number(value: object) -> bool:
-    if type(value) is tuple:  # a shape
-        return all(type(k) is int for k in value)
+def _is_data(value: object) -> bool:
+    """A constant the compiler may emit for our source: a number, None, or a tuple of such (nested).
+
+    Shapes are int tuples, and CPython folds a list or tuple display of constants (``[1.0, 1.0, 1.0]``,
+    3 or more items) into one tuple constant loaded by ``LIST_EXTEND``. Tuples are data, never code;
+    strings, bytes, frozensets and code objects are still refused.
+    """
+    if type(value) is tuple:
+        return all(_is_data(item) for item in value)
     return value is None or type(value) in (int, float)
 
 
@@ -237,7 +243,7 @@ def check_source(source: str) -> CodeType:
     for code in functions:
         problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in NAMESPACE]
         problems += [f"the local {n!r}" for n in code.co_varnames if not _INTERNAL_NAME.fullmatch(n)]
-        problems += [f"the constant {c!r}" for c in code.co_consts if not _is_number(c)]
+        problems += [f"the constant {c!r}" for c in code.co_consts if not _is_data(c)]
         problems += [f"the closure variable {n!r}" for n in code.co_freevars + code.co_cellvars]
     if problems:
         raise RuntimeError(f"generated source uses {problems[0]}")
