@@ -128,7 +128,11 @@ def plot(
     runs = bool(choice.optimizers)
     check_picture(objective, xrange=xlim, yrange=ylim, tangents=tangents, derivative=derivative, runs=runs)
     problems = prepare_runs(objective, choice, x0, steps=steps, tol=tol, gradient=gradient)
-    results = [p.run(record=True) for p in problems]
+    results = []
+    for problem in problems:
+        results.append(problem.run(record=True))
+        if results[-1].status == "interrupted":  # Ctrl-C or SIGTERM stops the whole picture, not one run
+            raise KeyboardInterrupt
     figure = draw_landscape(objective, results, xrange=xlim, yrange=ylim, derivative=derivative, tangents=tangents)
     save_figure(figure, out, dpi)
     typer.echo(f"wrote {out}", err=True)
