@@ -17,6 +17,8 @@ from gradtool.fitting.losses import accuracy, make_loss
 from gradtool.fitting.models import make_model, names_list
 from gradtool.fitting.result import FitResult, FitRow
 from gradtool.interrupt import stop_reason
+from gradtool.optim import optimizer_spec
+from gradtool.params import ParamError
 from gradtool.result import status_message
 from gradtool.run import HUGE, check_rows, default_every
 
@@ -77,7 +79,7 @@ class PreparedFit:
                 row.test_accuracy = accuracy(objective.output(theta, test.x), test.y)
         return row
 
-    def _epoch(self, theta, state, t: int) -> tuple[np.ndarray, Any, int, str | None]:
+    def _epoch(self, theta, state, t: int, lr_of: Callable[[int], float]) -> tuple[np.ndarray, Any, int, str | None]:
         """One pass over the shuffled training rows in mini-batches; returns the reason if it diverged."""
         train, size = self.train, self.batch_size
         order = self.shuffle.permutation(train.rows)
@@ -87,7 +89,7 @@ class PreparedFit:
             bad = _bad(f, g, theta)
             if bad:
                 return theta, state, t, bad
-            new, state = self.opt.update(g, state, theta, self.sched(t))
+            new, state = self.opt.update(g, state, theta, lr_of(t))
             t += 1
             if not math.isfinite(float(new.sum())):
                 return theta, state, t, "the parameters became non-finite"
@@ -108,8 +110,14 @@ class PreparedFit:
         t0 = time.perf_counter()
         theta = self.theta0
         state = self.opt.init(theta)
+        # a schedule that follows the loss (plateau) keeps an explicit state, observing it once per epoch
+        watched = self.sched.init() if self.sched.needs_metric else None
+
+        def lr_of(t: int) -> float:
+            return float(watched.lr) if watched is not None else self.sched(t)
+
         f, g = self._full(theta)
-        rows, t, epoch, status, reason = [self._row(0, theta, f, g, self.sched(0))], 0, 0, "completed", ""
+        rows, t, epoch, status, reason = [self._row(0, theta, f, g, lr_of(0))], 0, 0, "completed", ""
         bad = _bad(f, g, theta)
         if bad:
             return self._result(
@@ -118,24 +126,27 @@ class PreparedFit:
         try:
             while epoch < self.epochs:
                 if full:  # the step's gradient is the full-batch one already at hand: one sweep per epoch
-                    new, state = self.opt.update(g, state, theta, self.sched(t))
+                    new, state = self.opt.update(g, state, theta, lr_of(t))
                     t += 1
                     f_new, g_new = self._full(new)
                     bad = _bad(f_new, g_new, new)
                     if not bad:
                         theta, f, g = new, f_new, g_new
                 else:
-                    theta, state, t, bad = self._epoch(theta, state, t)
-                    if not bad and ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
+                    theta, state, t, bad = self._epoch(theta, state, t, lr_of)
+                    due = (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs or watched is not None
+                    if not bad and due:
                         f, g = self._full(theta)
                         bad = _bad(f, g, theta)
                 if bad:
                     break
                 epoch += 1
                 if epoch % self.every == 0:
-                    rows.append(self._row(epoch, theta, f, g, self.sched(t - 1)))
+                    rows.append(self._row(epoch, theta, f, g, lr_of(t - 1)))
                 if progress:
                     progress(epoch)
+                if watched is not None:
+                    watched = self.sched.observe(watched, f)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
             status, reason = "interrupted", stop_reason(exc)
         if bad:
@@ -143,7 +154,7 @@ class PreparedFit:
         if not full and rows[-1].epoch != epoch:
             f, g = self._full(theta)  # the mini-batch loop has no full gradient at hand
         if rows[-1].epoch != epoch:
-            rows.append(self._row(epoch, theta, f, g, self.sched(max(t - 1, 0))))
+            rows.append(self._row(epoch, theta, f, g, lr_of(max(t - 1, 0))))
         return self._result(theta, rows, epoch, t, status, reason, time.perf_counter() - t0)
 
     def _result(self, theta, rows, epoch, t, status, reason, elapsed) -> FitResult:
@@ -190,6 +201,15 @@ def _bad(f: float, g: np.ndarray, theta: np.ndarray) -> str | None:
     return None
 
 
+def _optimizer(name: str, hyper: dict, lr: Any, schedule: Any, options: Any, steps: int) -> tuple[Any, Any]:
+    """The optimizer and schedule of a fit (``steps`` optimizer updates in all); fit minimizes its loss."""
+    from gradtool.optim.configure import configure
+
+    if hyper.get("maximize"):
+        raise ParamError("maximize", "fit minimizes its loss; an optimizer that ascends would maximize it")
+    return configure(name, hyper, lr=lr, schedule=schedule, schedule_options=options, horizon=steps)
+
+
 def _split(objective: Objective, x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> Split:
     sx, sy = np.ascontiguousarray(x[rows]), np.ascontiguousarray(y[rows])
     return Split(sx, sy, objective.args(sx, sy))
@@ -220,9 +240,6 @@ def prepare_fit(
     **hyper: Any,
 ) -> PreparedFit:
     """Validate and build everything a fit needs (see :func:`fit`); nothing runs yet."""
-    from gradtool.descent import build_schedule
-    from gradtool.optim import make_optimizer
-
     epochs = _whole(epochs, "epochs", 0)
     if batch_size is not None:
         batch_size = _whole(batch_size, "--batch-size", 1)
@@ -244,8 +261,6 @@ def prepare_fit(
         check_binary(table, targets)
     objective = Objective(net, lossfn, l2)
     engine = make_fit_gradient(gradient, objective)
-    opt = make_optimizer(optimizer, **({"lr": lr} if lr is not None else {}), **hyper)
-    sched = build_schedule(opt.hyper["lr"], schedule, schedule_options or {})
     if load is not None:
         if init is not None:
             raise ConfigError("give --init or --load, not both")
@@ -259,6 +274,9 @@ def prepare_fit(
     test = _split(objective, x, y, test_rows) if len(test_rows) else None
     size = min(batch_size or train.rows, train.rows)
     objective.check_memory(size)
+    opt, sched = _optimizer(optimizer, hyper, lr, schedule, schedule_options, epochs * -(-train.rows // size))
+    if size < train.rows:
+        optimizer_spec(optimizer).refuse("minibatch")
     info = {
         "source": table.source,
         "rows": table.rows,
