@@ -18,11 +18,24 @@ def command_name(command) -> str:
     return command.name or command.callback.__name__.replace("_", "-")
 
 
-for _module in ("derivatives", "optimize", "configs", "fit", "plot"):
+for _module in ("derivatives", "graph", "optimize", "configs", "fit", "plot"):
     importlib.import_module(f"gradtool.cli.{_module}")
 
 # `gradtool --help` lists the commands in this order (from derivatives to descent to data to pictures).
-ORDER = ["grad", "check-grad", "functions", "minimize", "compare", "run", "lr-find", "schema", "fit", "predict", "plot"]
+ORDER = [
+    "grad",
+    "graph",
+    "check-grad",
+    "functions",
+    "minimize",
+    "compare",
+    "run",
+    "lr-find",
+    "schema",
+    "fit",
+    "predict",
+    "plot",
+]
 app.registered_commands.sort(key=lambda c: ORDER.index(command_name(c)))
 
 __all__ = ["app", "main"]
