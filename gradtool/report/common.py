@@ -11,13 +11,21 @@ from typing import Any
 def stdout_console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 def stderr_console():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
+
+
+def literal(text: object) -> str:
+    """User text (a file name, a description, an expression, a column name) for Rich markup: printed as
+    typed, so ``[/]`` is no error, ``[link=...]`` no link and ``[bold].yaml`` keeps its brackets."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def num(v: float | None, digits: int = 6) -> str:
