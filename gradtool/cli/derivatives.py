@@ -77,9 +77,21 @@ def check_grad(
         str | None, typer.Option("--grad", help='Your hand-derived gradient, "e1, e2, ..." in variable order.')
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="Finite differences: central, forward, backward or five-point.")
-    ] = "central",
-    h: Annotated[float | None, typer.Option("--h", help="Difference step (default eps^(1/k)*max(1,|x|)).")] = None,
+        str | None,
+        typer.Option(
+            "--method",
+            help="Numeric gradient: adaptive (default: shrinking steps, Richardson extrapolation, error "
+            "estimate), complex (complex step), central, forward, backward or five-point.",
+        ),
+    ] = None,
+    h: Annotated[
+        float | None,
+        typer.Option(
+            "--h",
+            help="Fixed step of central/forward/backward/five-point (default eps^(1/k)*max(1,|x|)) "
+            "or complex (default 1e-20*|x|).",
+        ),
+    ] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance per component.")] = 1e-6,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance per component.")] = 1e-8,
     sweep_h: Annotated[
@@ -110,7 +122,7 @@ def check_grad(
     loss: Loss = "mse",
     l2: L2 = 0.0,
 ) -> None:
-    """Check gradients: analytic vs autodiff vs central difference, or YOUR gradient (--grad) vs the truth.
+    """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.
 
     With --fit: backprop (one reverse sweep) vs central differences for every parameter of a fit problem.
 
@@ -130,7 +142,7 @@ def check_grad(
             "--plot": plot,
             "--vars": vars,
             "--dim": dim,
-            "--method": None if method == "central" else method,
+            "--method": method,
         }
         ignored = [name for name, value in point_options.items() if value is not None]
         if ignored:
@@ -159,7 +171,7 @@ def check_grad(
         objective,
         points,
         user=user_grad,
-        method=method,
+        method=method or "adaptive",
         h=h,
         rtol=rtol,
         atol=atol,

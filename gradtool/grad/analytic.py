@@ -56,8 +56,10 @@ def symbolic_hessian(gradient: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) 
 
 
 @within_recursion_limit
-def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
+def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol], namespace: dict | None = None):
     """lambdify ``exprs`` into one numpy function of ``len(symbols)`` positional arguments.
+
+    ``namespace`` replaces some of our own functions' numpy versions (complex-safe ones, for example).
 
     The user's symbols are renamed to internal ones first, and the namespace is explicit, so the code
     lambdify generates and executes contains only names we chose. The numpy *module* (not the string
@@ -67,7 +69,8 @@ def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
     internal = [sp.Symbol(f"v{i}", real=True) for i in range(len(symbols))]
     mapping = dict(zip(symbols, internal, strict=True))
     renamed = [as_floats(sp.sympify(e).xreplace(mapping)) for e in exprs]
-    return sp.lambdify(internal, renamed, modules=[NUMPY_NAMESPACE, np], cse=True, docstring_limit=0)
+    modules = [{**NUMPY_NAMESPACE, **(namespace or {})}, np]
+    return sp.lambdify(internal, renamed, modules=modules, cse=True, docstring_limit=0)
 
 
 EXACT_LIMIT = 2**53  # integers beyond this reach numpy as Python ints it cannot take: sin(10**300) fails
@@ -135,11 +138,19 @@ class TermGroup:
 
     def __init__(self, template: sp.Expr, placeholders: list[sp.Symbol]):
         self.indices: list[list[int]] = []
+        self.template, self.placeholders = template, placeholders
         self.func = compile_numpy([template, *symbolic_gradient(template, placeholders)], placeholders)
 
-    def accumulate(self, pts: np.ndarray, f: np.ndarray, g: np.ndarray) -> None:
+    @functools.cached_property
+    def value_func(self):
+        """The template alone: values without the partials (what finite differences evaluate)."""
+        return compile_numpy([self.template], self.placeholders)
+
+    def accumulate(self, pts: np.ndarray, f: np.ndarray, g: np.ndarray | None = None) -> None:
+        """Add the group's terms to ``f`` and, unless ``g`` is None, their partials to ``g``."""
         idx = np.asarray(self.indices)
-        out = self.func(*(pts[:, idx[:, j]] for j in range(idx.shape[1])))
+        columns = (pts[:, idx[:, j]] for j in range(idx.shape[1]))
+        out = self.func(*columns) if g is not None else self.value_func(*columns)
         f += np.sum(np.broadcast_to(out[0], (len(pts), len(idx))), axis=1)
         for j, partial in enumerate(out[1:]):
             np.add.at(g, (slice(None), idx[:, j]), np.broadcast_to(partial, (len(pts), len(idx))))
@@ -200,9 +211,13 @@ class AnalyticEngine:
         return f, g
 
     def value(self, x):
-        if self._groups is not None:
-            return self.value_and_gradient(x)[0]
         pts, single = as_points(x, self.n)
+        if self._groups is not None:
+            f = np.zeros(len(pts))
+            with np.errstate(all="ignore"):
+                for group in self._groups:
+                    group.accumulate(pts, f)
+            return float(f[0]) if single else f
         with np.errstate(all="ignore"):
             if single:
                 return float(quietly(self._f, *pts[0])[0])
