@@ -16,7 +16,7 @@ from gradtool.fitting.data import read_csv
 from gradtool.fitting.gradients import Objective
 from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import MAX_PARAMETERS, make_model
-from gradtool.io import atomic_writer
+from gradtool.io import open_output
 
 FORMAT = "gradtool-fit/1"
 META_BYTES = 1 << 22  # a model description is a few KB; a bigger one is not ours
@@ -40,7 +40,7 @@ def save_model(path: str | Path, objective: Objective, theta: np.ndarray) -> Non
         "shapes": [list(s) for s in layout.shapes],
     }
     arrays = {f"params/{name}": np.asarray(view) for name, view in zip(layout.names, layout.views(theta), strict=True)}
-    with atomic_writer(path, "wb") as handle:
+    with open_output(path, "wb") as handle:
         np.savez(handle, meta=np.array(json.dumps(meta)), theta=np.asarray(theta, dtype=float), **arrays)
 
 
@@ -160,5 +160,5 @@ def write_predictions(header: list[str], rows: np.ndarray, output: str | None) -
 
         write_csv(sys.stdout, header, rows)
         return
-    with atomic_writer(output) as handle:
+    with open_output(output) as handle:
         write_csv(handle, header, rows)

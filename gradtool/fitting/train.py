@@ -16,6 +16,7 @@ from gradtool.fitting.gradients import Objective, in_chunks, make_fit_gradient
 from gradtool.fitting.losses import accuracy, make_loss
 from gradtool.fitting.models import make_model, names_list
 from gradtool.fitting.result import FitResult, FitRow
+from gradtool.interrupt import stop_reason
 from gradtool.result import status_message
 from gradtool.run import HUGE, check_rows, default_every
 
@@ -135,8 +136,8 @@ class PreparedFit:
                     rows.append(self._row(epoch, theta, f, g, self.sched(t - 1)))
                 if progress:
                     progress(epoch)
-        except KeyboardInterrupt:
-            status, reason = "interrupted", "Ctrl-C"
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
+            status, reason = "interrupted", stop_reason(exc)
         if bad:
             status, reason = "diverged", f"{bad} in epoch {epoch + 1}"
         if not full and rows[-1].epoch != epoch:
