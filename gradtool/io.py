@@ -95,7 +95,7 @@ def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield stream
             stream.flush()
         elif kind == "stream":
-            fd = os.open(real, os.O_WRONLY | os.O_NOCTTY)  # no O_CREAT: never turns into a regular file
+            fd = os.open(real, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))  # no O_CREAT: never a regular file
             with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as handle:
                 yield handle
         else:

@@ -293,6 +293,16 @@ def test_check_grad_shows_the_numeric_method_its_steps_and_cost(invoke_json, inv
     assert "numeric: adaptive, 32 f evaluations per gradient" in table and " @ " in table
 
 
+def test_check_grad_many_components_print_one_row_per_point_failing_first(invoke):
+    result = invoke("check-grad", "rosenbrock", "--dim", "10", "--random", "40", "--grad", ", ".join(["0"] * 9 + ["0"]))
+    assert result.exit_code == 1
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 30 and all(row.rstrip().endswith("✗ │") for row in rows)
+    assert "10 more point(s) not shown: 10 fail" in result.stdout
+    result = invoke("check-grad", "rosenbrock", "--dim", "10", "--random", "40")
+    assert result.exit_code == 0 and "10 more point(s) not shown: all pass" in result.stdout
+
+
 def test_check_grad_complex_method_and_its_refusal(invoke_json, invoke):
     code, report = invoke_json("check-grad", "sigmoid(x)*y", "--at", "0.5,2", "--method", "complex", "--json")
     assert code == 0 and report["points"][0]["max_rel_error"] < 1e-14

@@ -218,3 +218,22 @@ def test_a_full_device_is_one_error_line_exit_2_and_no_file(tmp_path, invoke):
         assert result.exit_code == 2, result.output
         assert result.stderr == f"error: cannot write {full}: No space left on device\n"
         assert stat.S_ISCHR(full.stat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["full"]
+
+
+def test_a_full_device_fails_every_kind_of_output_in_one_line(tmp_path, invoke):
+    full = device(tmp_path, "/dev/full")
+    linear = str(ROOT / "data" / "linear.csv")
+    fit = ["fit", "w*x + b", "--data", linear, "--target", "y", "--epochs", "3", "-q"]
+    config = tmp_path / "c.yaml"
+    config.write_text(f"function: x^2\noptimizer: gd\nsteps: 3\noutput: {{json: {full}}}\n")
+    commands = {
+        "--save": [*fit, "--save", str(full)],
+        "--output": [*fit, "--predict", linear, "--output", str(full)],
+        "output.json": ["run", str(config), "-q"],
+        "check-grad --plot": ["check-grad", "sin(x)", "--at", "1", "--sweep-h", "--plot", str(full)],
+    }
+    for what, args in commands.items():
+        result = invoke(*args)
+        assert result.exit_code == 2, (what, result.output)
+        assert result.stderr == f"error: cannot write {full}: No space left on device\n", what
+    assert stat.S_ISCHR(full.stat().st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "full"]

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
+from gradtool.cli.common import (
+    EXPRESSION_FIRST,
+    Dim,
+    Expr,
+    Json,
+    PlotFile,
+    Vars,
+    app,
+    claim_outputs,
+    handled,
+    report_stream,
+)
 from gradtool.cli.fit import L2, Activation, Data, Init, Inputs, Loss, Params, Target
 
 
@@ -165,6 +176,7 @@ def check_grad(
         if not sweep_h:
             raise PlotError("--plot draws the step-size study: add --sweep-h")
         check_output(plot)
+    to_stdout = claim_outputs(json, plot=plot)
     objective = load_objective(expr, dim, vars)
     points = _check_points(objective, at, random, seed, box)
     report = run_check(
@@ -193,9 +205,10 @@ def check_grad(
     else:
         from gradtool.report.derivatives import show_check, show_sweep
 
-        show_check(report)
-        if report["sweep"] is not None:
-            show_sweep(report["sweep"])
+        with report_stream(to_stdout):
+            show_check(report)
+            if report["sweep"] is not None:
+                show_sweep(report["sweep"])
     if not report["ok"]:
         raise typer.Exit(1)
 

@@ -43,11 +43,45 @@ def show_gradient(info: dict, latex: bool = False) -> None:
         console.print(f"eigenvalues: {eig}\npoint: [bold]{info['stationary']}[/]")
 
 
+DETAILED_ROWS = 60  # up to this many components in all, one table per point; beyond, one row per point
+SUMMARY_ROWS = 30  # points listed in the summary table (failing ones first)
+
+
+def _summary_table(report: dict):
+    from rich.table import Table
+
+    points = report["points"]
+    order = sorted(range(len(points)), key=lambda b: points[b]["ok"])[:SUMMARY_ROWS]
+    table = Table(title=f"{len(points)} points x {len(report['variables'])} variables (--json lists every component)")
+    for title in ("#", "at", "max abs err", "max rel err", "worst", ""):
+        table.add_column(title, justify="left" if title in ("at", "worst") else "right")
+    for b in order:
+        p = points[b]
+        coords = [num(v, 4) for v in p["at"].values()]
+        at = ", ".join(coords[:3]) + (", …" if len(coords) > 3 else "")
+        worst = report["variables"][max(range(len(p["rel_errors"])), key=lambda i: _key(p["rel_errors"][i]))]
+        mark = "[green]✓[/]" if p["ok"] else "[red]✗[/]"
+        table.add_row(str(b + 1), at, num(p["max_abs_error"], 3), num(p["max_rel_error"], 3), worst, mark)
+    return table, len(points) - len(order)
+
+
+def _key(v) -> float:
+    return float("inf") if v is None or v != v else v
+
+
 def show_check(report: dict) -> None:
     from rich.table import Table
 
     console = stdout_console()
     estimated = report.get("error_factor") is not None
+    if len(report["points"]) * len(report["variables"]) > DETAILED_ROWS and len(report["points"]) > 1:
+        table, hidden = _summary_table(report)
+        console.print(table)
+        failing = sum(not p["ok"] for p in report["points"]) - min(SUMMARY_ROWS, len(report["points"]))
+        if hidden:
+            console.print(f"{hidden} more point(s) not shown: " + (f"{failing} fail" if failing > 0 else "all pass"))
+        _verdict(console, report, estimated)
+        return
     for p in report["points"]:
         at = ", ".join(f"{k}={num(v)}" for k, v in p["at"].items())
         status = "[green]PASS[/]" if p["ok"] else "[red]FAIL[/]"
@@ -74,6 +108,10 @@ def show_check(report: dict) -> None:
             console.print(f"[red]your gradient is wrong in:[/] {literal(', '.join(p['wrong']))}")
         if p.get("taylor_order") is not None:
             console.print(_taylor_line(p["taylor_order"]))
+    _verdict(console, report, estimated)
+
+
+def _verdict(console, report: dict, estimated: bool) -> None:
     verdict = "[green]all gradients agree[/]" if report["ok"] else "[red]gradients disagree[/]"
     numeric = f"numeric: {report['method']}, {report['evaluations_per_gradient']:.0f} f evaluations per gradient"
     if estimated:
