@@ -139,11 +139,25 @@ def test_generated_source_contains_only_internal_identifiers():
         "def sweep(v0):\n    return v0.__class__",
         "def sweep(v0):\n    return 'text'",
         "def sweep(name):\n    return name",
+        "def sweep(v0):\n    return ['a', 'b', 'c']",  # folded into the constant ('a', 'b', 'c')
+        "def sweep(v0):\n    return [1.0, (2.0, b'x'), 3.0]",
+        "def sweep(v0):\n    return v0 in {1.0, 2.0, 3.0}",  # a frozenset constant
     ],
 )
 def test_check_source_rejects_anything_else(source):
     with pytest.raises(RuntimeError):
         check_source(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def sweep(v0):\n    return v0, [1.0, 1.0, 1.0]",  # CPython folds the list display into a tuple
+        "def sweep(v0):\n    return [(1.0, -2.0, None), ((2, 3), (4,)), 0.5]",
+    ],
+)
+def test_check_source_accepts_numbers_folded_into_tuples(source):
+    check_source(source)
 
 
 # ---- random expression trees vs SymPy's exact gradient ----

@@ -52,7 +52,7 @@ def test_missing_file_exits_2(tmp_path, invoke):
 
 def test_rows_are_numbered_as_a_spreadsheet_shows_them_skipping_blank_lines():
     with pytest.raises(DataError, match=r"f\.csv, row 5, column 'b': 'x' is not a number"):
-        parse_csv("a,b\n1,2\n\n3,4\n5,x\n", "f.csv")
+        parse_csv("a,b\n1,2\n\n3,4\n5,x\n", "f.csv").column("b", "input")
     table = parse_csv('"a","b"\n 1 , 2e0 \n-3,4.5\n', "f.csv")
     assert table.columns == ["a", "b"] and table.values.tolist() == [[1, 2], [-3, 4.5]]
 
@@ -60,8 +60,10 @@ def test_rows_are_numbered_as_a_spreadsheet_shows_them_skipping_blank_lines():
 def test_mapping_data_for_the_python_api():
     table = as_table({"x": [1, 2, 3], "y": [2.0, 4.0, 6.0]})
     assert table.columns == ["x", "y"] and table.rows == 3
-    with pytest.raises(DataError):
-        as_table({"x": [1, float("nan")], "y": [1, 2]})
+    with pytest.raises(DataError, match=r"<data>, row 2, column 'x': NaN"):
+        as_table({"x": [1, float("nan")], "y": [1, 2]}).column("x", "input")
+    labels = as_table({"x": [1, 2], "y": ["a", "b"]})
+    assert labels.cells("y", "target").tolist() == ["a", "b"] and labels.column("x", "input").tolist() == [1, 2]
 
 
 def test_holdout_is_seeded_and_disjoint():

@@ -49,7 +49,7 @@ def test_nothing_stable():
         ({"num": 1}, "--num must be a whole number from 2"),
         ({"lr": 0.1}, "use --min and --max"),
         ({"optimizer": "adm"}, "unknown optimizer"),
-        ({"beta1": 0.9}, "has no hyperparameter 'beta1'"),
+        ({"beta1": 0.9}, "beta1: unknown parameter"),
     ],
 )
 def test_bad_input(kwargs, fragment):

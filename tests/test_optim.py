@@ -250,10 +250,12 @@ def test_every_registry_entry_builds_with_its_defaults(name):
     assert make_optimizer(**opt.to_dict()) == opt
 
 
-def test_optim_imports_neither_torch_nor_sympy():
-    code = "import sys, gradtool.optim; print(sorted({'torch', 'sympy', 'typer', 'rich'} & set(sys.modules)))"
+def test_optim_imports_neither_torch_nor_sympy_and_its_registry_no_numpy():
+    heavy = "{'torch', 'sympy', 'typer', 'rich', 'numpy'}"
+    code = f"import sys, gradtool.optim as o; a = sorted({heavy} & set(sys.modules)); o.make_optimizer('adam'); "
+    code += f"print(a, sorted({heavy} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip() == "[] ['numpy']"
 
 
 def test_sgd_is_an_alias_of_gd():
@@ -264,18 +266,20 @@ def test_sgd_is_an_alias_of_gd():
 @pytest.mark.parametrize(
     ("name", "hyper", "needles"),
     [
-        ("adamax", {}, ["'adamax'", "adam", "rmsprop", "sgd"]),
-        ("adam", {"betas": (0.9, 0.99)}, ["'betas'", "beta1", "beta2", "amsgrad"]),
-        ("gd", {"momentum": 0.9}, ["'momentum'", "allowed: lr, weight_decay"]),
-        ("gd", {"lr": -0.1}, ["lr=-0.1", ">= 0"]),
-        ("momentum", {"momentum": 1.0}, ["momentum=1.0", "[0, 1)"]),
-        ("adam", {"beta2": 1.0}, ["beta2=1.0", "[0, 1)"]),
-        ("adam", {"eps": 0.0}, ["eps=0.0", "> 0"]),
-        ("rmsprop", {"alpha": 1.5}, ["alpha=1.5", "[0, 1]"]),
-        ("adadelta", {"rho": -0.1}, ["rho=-0.1"]),
-        ("adam", {"lr": "1e-3"}, ["lr='1e-3'", "a number"]),
-        ("adam", {"lr": float("nan")}, ["lr=nan"]),
-        ("adam", {"amsgrad": 1}, ["amsgrad=1", "boolean"]),
+        ("adamz", {}, ["'adamz'", "adam", "rmsprop", "sgd"]),
+        ("adam", {"betas": (0.9, 0.99), "beta1": 0.5}, ["betas", "give betas or beta1, beta2, not both"]),
+        ("adam", {"betas": (0.9,)}, ["betas", "a list of 2 values"]),
+        ("adam", {"betas": (0.9, 1.5)}, ["betas[1]: 1.5 is invalid", "[0, 1)"]),
+        ("gd", {"momentum": 0.9}, ["momentum: unknown parameter", "allowed: lr, weight_decay"]),
+        ("gd", {"lr": -0.1}, ["'gd'", "lr: -0.1 is invalid", ">= 0"]),
+        ("momentum", {"momentum": 1.0}, ["momentum: 1.0 is invalid", "[0, 1)"]),
+        ("adam", {"beta2": 1.0}, ["beta2: 1.0 is invalid", "[0, 1)"]),
+        ("adam", {"eps": 0.0}, ["eps: 0.0 is invalid", "> 0"]),
+        ("rmsprop", {"alpha": 1.5}, ["alpha: 1.5 is invalid", "[0, 1]"]),
+        ("adadelta", {"rho": -0.1}, ["rho: -0.1 is invalid"]),
+        ("adam", {"lr": "1e-3"}, ["lr: '1e-3' is invalid", "a number"]),
+        ("adam", {"lr": float("nan")}, ["lr: nan is invalid"]),
+        ("adam", {"amsgrad": 1}, ["amsgrad: 1 is invalid", "true or false"]),
         ("nag", {"dampening": 0.1}, ["Nesterov", "dampening=0.1"]),
         ("momentum", {"nesterov": True, "momentum": 0.0}, ["Nesterov", "momentum=0.0"]),
     ],
@@ -286,6 +290,21 @@ def test_bad_configuration_raises_config_error_naming_it(name, hyper, needles):
     assert info.value.exit_code == 2
     for needle in needles:
         assert needle in str(info.value)
+
+
+def test_a_bad_value_error_names_its_parameter_for_the_caller():
+    from gradtool.params import ParamError
+
+    with pytest.raises(ParamError) as info:
+        make_optimizer("adam", beta1=1.5)
+    assert info.value.key == ("beta1",) and info.value.detail == "1.5 is invalid; must be a number in [0, 1)"
+    with pytest.raises(ParamError) as info:
+        make_optimizer("adam", betas=[0.9, 2])
+    assert info.value.key == ("betas", 1)
+
+
+def test_torch_tuple_spellings_set_the_scalar_parameters():
+    assert make_optimizer("adam", betas=[0.8, 0.99]) == make_optimizer("adam", beta1=0.8, beta2=0.99)
 
 
 # ---- parity with torch.optim (skipped when torch is absent) --------------------------------------------

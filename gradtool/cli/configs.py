@@ -6,41 +6,46 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
-from gradtool.cli.optimize import (
-    X0,
-    Alpha,
-    Amsgrad,
-    Beta1,
-    Beta2,
-    Centered,
-    Dampening,
-    Decay,
-    Eps,
-    EpsInSqrt,
-    EtaMin,
-    Ftol,
-    Gamma,
-    Gradient,
-    InitAcc,
-    Lr,
-    LrDecay,
-    Momentum,
-    Rho,
-    Schedule,
-    Steps,
-    StepSize,
-    TMax,
-    Tol,
-    Warmup,
-    WeightDecay,
-    Xtol,
-    hyper_options,
-    schedule_options,
+from gradtool.cli.common import (
+    EXPRESSION_FIRST,
+    Dim,
+    Expr,
+    Json,
+    PlotFile,
+    Vars,
+    app,
+    claim_outputs,
+    handled,
+    report_stream,
 )
+from gradtool.cli.optimize import X0, Box, Ftol, Gradient, Seed, Steps, Tol, Xtol
+from gradtool.cli.options import Choice, optimizer_options
+from gradtool.defaults import ENGINE, LR_FIND_STEPS, LR_MAX, LR_MIN, LR_NUM, STEPS, TOL
 
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Run the runs in N processes (same results, same order).")]
+Jobs = Annotated[
+    int,
+    typer.Option(
+        "--jobs", "-j", help="Run the runs in N processes (at most one per run, 2 per CPU; same results, same order)."
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the comparison tables.")]
+
+
+def _jobs(jobs: int, runs: int) -> int:
+    """``--jobs`` bounded by the number of runs and by ``max_jobs()`` (2 per usable CPU), saying so on stderr
+    when that lowers it."""
+    from gradtool.executor import JOBS_PER_CPU, max_jobs, usable_cpus
+
+    bound = max(1, min(runs, max_jobs()))
+    if isinstance(jobs, int) and jobs > bound:
+        why = _count(runs, "run") if runs <= max_jobs() else f"{JOBS_PER_CPU} per CPU, {_count(usable_cpus(), 'CPU')}"
+        typer.echo(f"note: --jobs {jobs} lowered to {bound} ({why})", err=True)
+        return bound
+    return jobs
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _check_plot(plot: str | None) -> None:
@@ -94,54 +99,44 @@ def run(
     Every file is validated before anything runs. Exit status: 0 every run finished (converged or max
     steps; fits completed) and every gradient check passed, 1 a run diverged or a check failed, 2 bad input.
     """
-    from gradtool.config import run_files
+    from gradtool.config import load_configs
+    from gradtool.config.execute import run_plans
+    from gradtool.config.paths import writes_stdout
+    from gradtool.errors import ConfigError
 
+    if not files:
+        raise ConfigError("no config file given")
+    plans = load_configs(files, set_ or ())
+    to_stdout = writes_stdout(plans)
+    if to_stdout and (json or plot == "-"):
+        raise ConfigError(f"{'--json' if json else '--plot -'} and an output '-' of a config both want stdout")
+    to_stdout = claim_outputs(json, plot=plot) or to_stdout
     _check_plot(plot)
-    results = run_files(files, set_ or (), jobs=jobs, record=plot is not None)
+    runs = sum(len(p.runs) for p in plans if hasattr(p, "runs"))
+    results = run_plans(plans, jobs=_jobs(jobs, runs), record=plot is not None)
     if plot is not None:
         from gradtool.plot.runs import draw_file_results
 
         _save_plot(draw_file_results(results), plot)
-    _report_runs(results, json, quiet)
+    with report_stream(to_stdout):
+        _report_runs(results, json, quiet)
 
 
 @app.command(context_settings=EXPRESSION_FIRST)
 @handled
+@optimizer_options(many=True, required=True)
 def compare(
     expr: Expr,
-    optimizers: Annotated[
-        str, typer.Option("--optimizers", help="Comma-separated optimizer names, e.g. gd,momentum,nag,rmsprop,adam.")
-    ],
+    choice: Choice,
     x0: X0 = None,
-    lr: Lr = None,
-    momentum: Momentum = None,
-    dampening: Dampening = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    weight_decay: WeightDecay = None,
-    centered: Centered = False,
-    eps_in_sqrt: EpsInSqrt = False,
-    amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None,
-    initial_accumulator_value: InitAcc = None,
-    rho: Rho = None,
-    schedule: Schedule = None,
-    gamma: Gamma = None,
-    step_size: StepSize = None,
-    decay: Decay = None,
-    t_max: TMax = None,
-    eta_min: EtaMin = None,
-    warmup: Warmup = None,
-    gradient: Gradient = "analytic",
-    steps: Steps = 1000,
-    tol: Tol = 1e-8,
+    gradient: Gradient = ENGINE,
+    steps: Steps = STEPS.default,
+    tol: Tol = TOL.default,
     ftol: Ftol = None,
     xtol: Xtol = None,
     starts: Annotated[int | None, typer.Option("--starts", help="Multi-start: N starts per optimizer.")] = None,
-    box: Annotated[str | None, typer.Option("--box", help="LO,HI for --starts (write --box=-5,5).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for --starts.")] = 0,
+    box: Box = None,
+    seed: Seed = 0,
     jobs: Jobs = 1,
     plot: PlotFile = None,
     vars: Vars = None,
@@ -151,14 +146,13 @@ def compare(
 ) -> None:
     """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
 
-    A hyperparameter option goes to every listed optimizer that has it. Exit status as for `run`.
+    --lr and a hyperparameter option go to every listed optimizer that has it and does not set it in its
+    own shorthand. Exit status as for `run`.
     """
     from gradtool.config import compare as run_compare
 
-    hyper = hyper_options(locals())
-    if lr is not None:
-        hyper = {"lr": lr, **hyper}
     multi = None if starts is None else {"count": starts, "seed": seed, **({"box": box} if box else {})}
+    to_stdout = claim_outputs(json, plot=plot)
     objective = None
     if plot is not None:
         from gradtool.expr.objective import load_objective
@@ -167,30 +161,25 @@ def compare(
         _check_plot(plot)
         objective = load_objective(expr, dim, vars)
         check_picture(objective, multistart=starts is not None)
+    run = dict(gradient=gradient, steps=steps, tol=tol, ftol=ftol, xtol=xtol, dim=dim, variables=vars)
+    entries, schedule = choice.entries(), choice.schedule_entry()
     result = run_compare(
         expr,
-        optimizers.split(","),
+        entries,
         x0=x0,
-        hyper=hyper,
         schedule=schedule,
-        schedule_options=schedule_options(locals()),
         starts=multi,
-        jobs=jobs,
-        gradient=gradient,
-        steps=steps,
-        tol=tol,
-        ftol=ftol,
-        xtol=xtol,
-        dim=dim,
-        variables=vars,
+        jobs=_jobs(jobs, len(entries)),
         record=plot is not None,
+        **run,
     )
     if plot is not None:
         from gradtool.plot.runs import draw_file_results, draw_runs
 
         multistart = any(r.starts is not None for r in result.runs)
         _save_plot(draw_file_results([result]) if multistart else draw_runs(result.runs, objective=objective), plot)
-    _report_runs([result], json, quiet)
+    with report_stream(to_stdout):
+        _report_runs([result], json, quiet)
 
 
 @app.command()
@@ -205,29 +194,17 @@ def schema() -> None:
 
 @app.command("lr-find", context_settings=EXPRESSION_FIRST)
 @handled
+@optimizer_options(lr=False, schedule=False)
 def lr_find(
     expr: Expr,
-    optimizer: Annotated[str, typer.Option("--optimizer", "-o", help="Optimizer name (see `minimize`).")] = "gd",
-    lr_min: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-6,
-    lr_max: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = 10.0,
-    num: Annotated[int, typer.Option("--num", help="How many learning rates (geometric spacing).")] = 50,
-    steps: Annotated[int, typer.Option("--steps", help="Steps per learning rate.")] = 200,
+    choice: Choice,
+    lr_min: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = LR_MIN,
+    lr_max: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = LR_MAX,
+    num: Annotated[int, typer.Option("--num", help="How many learning rates (geometric spacing).")] = LR_NUM,
+    steps: Annotated[int, typer.Option("--steps", help="Steps per learning rate.")] = LR_FIND_STEPS,
     x0: X0 = None,
-    momentum: Momentum = None,
-    dampening: Dampening = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    weight_decay: WeightDecay = None,
-    centered: Centered = False,
-    eps_in_sqrt: EpsInSqrt = False,
-    amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None,
-    initial_accumulator_value: InitAcc = None,
-    rho: Rho = None,
-    gradient: Gradient = "analytic",
-    tol: Tol = 1e-8,
+    gradient: Gradient = ENGINE,
+    tol: Tol = TOL.default,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
@@ -240,21 +217,8 @@ def lr_find(
     """
     from gradtool.lrfind import lr_find as run_lr_find
 
-    hyper = hyper_options(locals())
-    result = run_lr_find(
-        expr,
-        x0,
-        optimizer=optimizer,
-        lr_min=lr_min,
-        lr_max=lr_max,
-        num=num,
-        steps=steps,
-        tol=tol,
-        gradient=gradient,
-        dim=dim,
-        variables=vars,
-        **hyper,
-    )
+    options = dict(lr_min=lr_min, lr_max=lr_max, num=num, steps=steps, tol=tol, gradient=gradient, dim=dim)
+    result = run_lr_find(expr, x0, variables=vars, **options, **choice.run_options())
     if json:
         from gradtool.report.common import print_json
 

@@ -6,32 +6,8 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Json, PlotFile, app, handled
-from gradtool.cli.optimize import (
-    Alpha,
-    Amsgrad,
-    Beta1,
-    Beta2,
-    Centered,
-    Dampening,
-    Decay,
-    Eps,
-    EpsInSqrt,
-    EtaMin,
-    Gamma,
-    InitAcc,
-    Lr,
-    LrDecay,
-    Momentum,
-    Rho,
-    Schedule,
-    StepSize,
-    TMax,
-    Warmup,
-    WeightDecay,
-    hyper_options,
-    schedule_options,
-)
+from gradtool.cli.common import Json, PlotFile, app, claim_outputs, handled
+from gradtool.cli.options import Choice, optimizer_options
 
 # ---- the options of a fit problem, shared with check-grad --fit ------------------------------------------
 
@@ -105,8 +81,10 @@ def required(data: str | None, target: str | None) -> tuple[str, str]:
 
 @app.command()
 @handled
+@optimizer_options()
 def fit(
     model: Model,
+    choice: Choice,
     data: Data = None,
     target: Target = None,
     params: Params = None,
@@ -115,30 +93,6 @@ def fit(
     activation: Activation = None,
     loss: Loss = "mse",
     l2: L2 = 0.0,
-    optimizer: Annotated[
-        str, typer.Option("--optimizer", "-o", help="gd (sgd), momentum, nag, rmsprop, adam, adamw, adagrad, adadelta.")
-    ] = "gd",
-    lr: Lr = None,
-    momentum: Momentum = None,
-    dampening: Dampening = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    weight_decay: WeightDecay = None,
-    centered: Centered = False,
-    eps_in_sqrt: EpsInSqrt = False,
-    amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None,
-    initial_accumulator_value: InitAcc = None,
-    rho: Rho = None,
-    schedule: Schedule = None,
-    gamma: Gamma = None,
-    step_size: StepSize = None,
-    decay: Decay = None,
-    t_max: TMax = None,
-    eta_min: EtaMin = None,
-    warmup: Warmup = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")] = 100,
     batch_size: Annotated[
         int | None,
@@ -152,7 +106,7 @@ def fit(
     gradient: Annotated[
         str,
         typer.Option(
-            "--grad",
+            "--gradient",
             help="autodiff (one reverse sweep), numeric (central differences) or analytic (SymPy; expression models).",
         ),
     ] = "autodiff",
@@ -183,6 +137,9 @@ def fit(
     data, target = required(data, target)
     if predict is not None and output is None and json:
         raise ConfigError("--json and --predict both want stdout; send the predictions to a file with --output")
+    reads = [("the --data file", data), ("the --load file", load), ("the --predict file", predict)]
+    predictions = output if output is not None or predict is None else "-"  # stdout by default
+    to_stdout = claim_outputs(json, reads, save=save, output=predictions, plot=plot)
     for path in (save, output):
         if path is not None:
             from gradtool.io import check_writable
@@ -192,16 +149,12 @@ def fit(
         from gradtool.plot import check_output
 
         check_output(plot)
-    hyper = hyper_options(locals())
     problem = prepare_fit(
         model,
         data,
         target,
         **problem_options(params, inputs, init, activation, loss, l2),
-        optimizer=optimizer,
-        lr=lr,
-        schedule=schedule,
-        schedule_options=schedule_options(locals()),
+        **choice.run_options(),
         epochs=epochs,
         batch_size=batch_size,
         test_split=test_split,
@@ -209,7 +162,6 @@ def fit(
         gradient=gradient,
         every=every,
         load=load,
-        **hyper,
     )
     if predict is not None:  # a bad file to predict must fail before training, not after it
         from gradtool.fitting.data import read_csv
@@ -228,7 +180,7 @@ def fit(
 
         save_figure(draw_fit_result(problem, result), plot)
         typer.echo(f"wrote {plot}", err=True)
-    _report(result, json, quiet, to_stderr=predict is not None and output is None)
+    _report(result, json, quiet, to_stderr=to_stdout)
     if predict is not None:
         from gradtool.fitting.persist import predictions_for, write_predictions
 
@@ -259,6 +211,7 @@ def predict_command(
     """Apply a saved model to new rows: the CSV's columns plus one <target>_pred column per target."""
     from gradtool.fitting.persist import predict_file, write_predictions
 
+    claim_outputs(False, [("the model file", model), ("the --data file", data)], output=output)
     if output is not None:
         from gradtool.io import check_writable
 

@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, Vars, app, handled
+from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, Vars, app, claim_outputs, handled, report_stream
 
 
-def _check_options(at, out, dot: bool, explain: bool, json: bool) -> None:
+def _check_options(at, out, dot: bool, explain: bool, json: bool) -> bool:
+    """Everything that can fail before the graph is built; True when the picture goes to stdout (``--out -``)."""
     from gradtool.errors import ConfigError, PointError
 
     if at is None:
@@ -18,10 +19,15 @@ def _check_options(at, out, dot: bool, explain: bool, json: bool) -> None:
         raise ConfigError("--dot and --json both print on stdout: choose one")
     if explain and (dot or json):
         raise ConfigError(f"--explain adds text under the table; it does not apply with {'--dot' if dot else '--json'}")
-    if out is not None:
-        from gradtool.plot import check_output
+    if out is None:
+        return False
+    from gradtool.plot import check_output
 
-        check_output(out)
+    check_output(out)
+    to_stdout = claim_outputs(json, out=out)
+    if to_stdout and dot:
+        raise ConfigError("--dot and --out - both want stdout; write the picture to a file")
+    return to_stdout
 
 
 @app.command(context_settings=EXPRESSION_FIRST)
@@ -32,7 +38,9 @@ def graph(
     out: Annotated[
         str | None,
         typer.Option(
-            "--out", help="Also draw the graph into this file: .png, .svg or .pdf (needs matplotlib; up to 60 nodes)."
+            "--out",
+            help="Also draw the graph into this file: .png, .svg or .pdf, or - for a PNG on stdout "
+            "(needs matplotlib; up to 60 nodes).",
         ),
     ] = None,
     dot: Annotated[bool, typer.Option("--dot", help="Print the graph as Graphviz DOT instead of the table.")] = False,
@@ -56,7 +64,7 @@ def graph(
     from gradtool.expr.objective import load_objective
     from gradtool.graph import computation_graph
 
-    _check_options(at, out, dot, explain, json)
+    to_stdout = _check_options(at, out, dot, explain, json)
     objective = load_objective(expr, dim, vars)
     result = computation_graph(objective, objective.point(at))
     if out is not None:
@@ -76,4 +84,5 @@ def graph(
     else:
         from gradtool.report.graph import show_graph
 
-        show_graph(result, explain)
+        with report_stream(to_stdout):
+            show_graph(result, explain)

@@ -7,16 +7,27 @@ runs; ``fit`` is the fit task's keys and plan; ``execute`` runs them (``--jobs``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gradtool.config.fields import Where
-from gradtool.config.keys import CONFIG, PLANNED_TASKS, TASKS, TaskSpec
+from gradtool.config.keys import CONFIG, TASKS, TaskSpec
+from gradtool.config.paths import check_plan_files, resolve_paths
 from gradtool.config.shapes import schema_document
 from gradtool.config.yamlfile import apply_override, read_config
 from gradtool.errors import ConfigError
 
-__all__ = ["PLANNED_TASKS", "TASKS", "TaskSpec", "compare", "config_schema", "load_config", "run_files", "validate"]
+__all__ = [
+    "TASKS",
+    "TaskSpec",
+    "compare",
+    "config_schema",
+    "load_config",
+    "load_configs",
+    "run_files",
+    "validate",
+]
 
 
 def config_schema() -> dict[str, Any]:
@@ -29,9 +40,12 @@ def config_schema() -> dict[str, Any]:
     return schema_document(CONFIG, **head)
 
 
-def validate(data: dict[str, Any], where: Where):
-    """Check ``data`` against the definition and build its plan: nothing is run or written."""
+def validate(data: dict[str, Any], where: Where, folder: str | None = None):
+    """Check ``data`` against the definition and build its plan: nothing is run or written. With ``folder``
+    (the config file's folder), relative paths in the config resolve against it."""
     checked = CONFIG.check(data, (), where)
+    if folder is not None:
+        resolve_paths(checked, where, folder)
     return TASKS[checked.get("task", "minimize")].plan(checked, where)
 
 
@@ -42,10 +56,21 @@ def load_config(file: str, overrides: Sequence[str] = ()):
         ConfigError: malformed YAML, a bad override or an invalid config, in one line naming the file, the
             line, the key path and what is allowed.
     """
-    data, where = read_config(file)
-    for assignment in overrides:
-        apply_override(data, where, assignment)
-    return validate(data, where)
+    return load_configs([file], overrides)[0]
+
+
+def load_configs(files: Sequence[str], overrides: Sequence[str] = ()) -> list:
+    """Load and validate every file (see :func:`load_config`); then refuse an output of any of them that is
+    an input of any of them (a config, a data file), two outputs on the same file, two on stdout."""
+    plans, wheres = [], []
+    for file in files:
+        data, where = read_config(file)
+        for assignment in overrides:
+            apply_override(data, where, assignment)
+        plans.append(validate(data, where, os.path.dirname(file)))
+        wheres.append(where)
+    check_plan_files(plans, wheres)
+    return plans
 
 
 def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1, record: bool = False):
@@ -58,16 +83,16 @@ def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1
 
     if not files:
         raise ConfigError("no config file given")
-    return run_plans([load_config(f, overrides) for f in files], jobs=jobs, record=record)
+    return run_plans(load_configs(files, overrides), jobs=jobs, record=record)
 
 
 def compare(
     expr: str,
-    optimizers: Sequence[str],
+    optimizers: Sequence[str | Mapping[str, Any]],
     *,
     x0: Any = None,
     hyper: dict[str, Any] | None = None,
-    schedule: str | None = None,
+    schedule: str | Mapping[str, Any] | None = None,
     schedule_options: dict[str, Any] | None = None,
     starts: dict[str, Any] | None = None,
     jobs: int = 1,
@@ -76,24 +101,26 @@ def compare(
 ):
     """`gradtool compare`: the config a file would hold, built from options, validated and run the same way.
 
-    A hyperparameter in ``hyper`` goes to every listed optimizer that has it (an error if none has it);
-    ``run`` holds top-level keys (gradient, steps, tol, ftol, xtol, dim, variables; None means the default).
+    ``optimizers`` are entries as a config writes them: names, calls (``"adam(lr=0.01)"``) or mappings. A
+    hyperparameter in ``hyper`` goes to every listed optimizer that has it and does not set it itself (a
+    ParamError if none has it); ``schedule`` is a name, a call or a mapping (``schedule_options`` are added
+    to it); ``run`` holds top-level keys (gradient, steps, tol, ftol, xtol, dim, variables; None means the
+    default).
     """
+    from gradtool.config.calls import is_call, parse_call
     from gradtool.config.execute import run_plans
-    from gradtool.optim import OPTIMIZERS
+    from gradtool.config.plan import merge_hyper
 
-    names = [n.strip() for n in optimizers if n.strip()]
-    if not names:
-        raise ConfigError("--optimizers needs at least one name, e.g. gd,momentum,adam")
-    entries: list[dict[str, Any]] = [{"name": n} for n in names]
-    for key, value in (hyper or {}).items():
-        takers = [e for e in entries if e["name"] in OPTIMIZERS and key in OPTIMIZERS[e["name"]].defaults]
-        if not takers and all(n in OPTIMIZERS for n in names):
-            raise ConfigError(f"--{key.replace('_', '-')} applies to none of {', '.join(names)}")
-        for e in takers:
-            e[key] = value
-    data: dict[str, Any] = {"function": expr, "optimizers": entries}
+    def entry(value: str | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(value, Mapping):
+            return dict(value)
+        return parse_call(value) if is_call(value) else {"name": value.strip()}
+
+    entries = [entry(v) for v in optimizers if not isinstance(v, str) or v.strip()]
+    if not entries:
+        raise ConfigError("compare needs at least one optimizer, e.g. gd,momentum,adam")
+    data: dict[str, Any] = {"function": expr, "optimizers": merge_hyper(entries, hyper or {})}
     data.update({k: v for k, v in {**run, "x0": x0, "starts": starts}.items() if v is not None})
     if schedule is not None or schedule_options:
-        data["schedule"] = {"name": schedule or "constant", **(schedule_options or {})}
+        data["schedule"] = {**entry(schedule or "constant"), **(schedule_options or {})}
     return run_plans([validate(data, Where("compare"))], jobs=jobs, record=record)[0]

@@ -64,7 +64,7 @@ def _option_fields() -> dict[str, Field]:
 
     return {
         "model": Text(description='mlp:IN-H1-...-OUT, or an expression such as "w*x + b".'),
-        "data": Text(description="CSV file with a header row (relative to the working directory)."),
+        "data": Text(description="CSV file with a header row (relative to the config file's folder)."),
         "target": _names("Target column (several for a network with several outputs)."),
         "params": _names("Expression models: which symbols are parameters.", IDENTIFIER, "parameter name"),
         "inputs": _names("Networks: the input columns (default: every column but the targets)."),

@@ -1,21 +1,22 @@
 """The one definition of a config's keys, per task: it validates configs and it generates the JSON Schema.
 
-Allowed names come from the registries (OPTIMIZERS, SCHEDULES, ENGINES, FUNCTIONS, difference METHODS);
-hyperparameter and schedule-parameter ranges from the optimizers' own check tables; defaults from
-``gradtool.descent.prepare``. Nothing here is written twice.
+Allowed names come from the registries (OPTIMIZERS, SCHEDULES, ENGINES, TEST_FUNCTIONS, difference METHODS);
+hyperparameter and schedule-parameter ranges, defaults and help from the registries' parameter tables; the run
+options' from ``gradtool.defaults``. Nothing here is written twice.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
+from gradtool.config.params import ParamField, ParamGroup, field_for
 from gradtool.config.shapes import Record, Ref, Seq, Shorthand, Tagged, Union
+from gradtool.params import REQUIRED
 
 IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"
 LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
@@ -33,9 +34,9 @@ def optimizer_names() -> list[str]:
 
 
 def function_names() -> list[str]:
-    from gradtool.expr.library import FUNCTIONS
+    from gradtool.expr.library import TEST_FUNCTIONS
 
-    return list(FUNCTIONS)
+    return list(TEST_FUNCTIONS)
 
 
 def engine_names() -> list[str]:
@@ -50,26 +51,15 @@ def difference_methods() -> list[str]:
     return list(METHODS)
 
 
-@functools.cache
-def prepare_default(key: str) -> Any:
-    """The default of a run option, from ``gradtool.descent.prepare``'s signature."""
-    from gradtool.descent import prepare
-
-    return inspect.signature(prepare).parameters[key].default
+def _params_named(registry: dict, key: str) -> list:
+    return [p for spec in registry.values() for p in spec.table.params if p.name == key]
 
 
-def hyper_field(key: str, default: Any = None) -> Field:
-    """A hyperparameter's field from the optimizers' check table (the predicate and its allowed text)."""
-    from gradtool.optim import base
+def hyper_field(key: str) -> Field:
+    """The field of a hyperparameter name (in a sweep), from the optimizers' parameter tables."""
+    from gradtool.optim import OPTIMIZERS
 
-    rule, allowed = base._CHECKS[key]
-    return Boolean(default=default) if rule is None else Number.from_rule(rule, allowed, default=default)
-
-
-def schedule_field(key: str) -> Field:
-    from gradtool.optim import schedules
-
-    return Number.from_rule(*schedules._CHECKS[key])
+    return field_for([p.with_default(REQUIRED) for p in _params_named(OPTIMIZERS, key)])  # no default in a sweep
 
 
 @functools.cache
@@ -77,18 +67,30 @@ def hyperparameter_names() -> tuple[str, ...]:
     """Every hyperparameter of every optimizer, in registry order."""
     from gradtool.optim import OPTIMIZERS
 
-    return tuple(dict.fromkeys(k for spec in OPTIMIZERS.values() for k in spec.defaults))
+    return tuple(dict.fromkeys(p.name for spec in OPTIMIZERS.values() for p in spec.table.params))
+
+
+def _entry_fields(table) -> dict[str, Field]:
+    """The fields of a registry entry's parameters, and of torch's tuple spellings of them (``betas``)."""
+    fields: dict[str, Field] = {p.name: field_for([p], lambda: SCHEDULE) for p in table.params}
+    for group, members in table.groups.items():
+        names = ", ".join(members)
+        fields[group] = ParamGroup(tuple(table.get(m) for m in members), description=f"torch's spelling of {names}.")
+    return fields
+
+
+def _group_exclusions(table) -> tuple[tuple[str, ...], ...]:
+    return tuple((group, member) for group, members in table.groups.items() for member in members)
 
 
 @functools.cache
 def _schedule_variants() -> dict[str, Record]:
-    from gradtool.optim import SCHEDULES, WARMUP_DEFAULTS
+    from gradtool.optim import SCHEDULES
 
     out = {}
     for name, spec in SCHEDULES.items():
-        params = {k: schedule_field(k) for k in (*spec.required, *spec.defaults, *WARMUP_DEFAULTS)}
-        doc = (spec.rule.__doc__ or "").strip().splitlines()[0]
-        out[name] = Record({"name": Const(name), **params}, required=spec.required, description=doc)
+        fields = {"name": Const(name), **_entry_fields(spec.table)}
+        out[name] = Record(fields, required=spec.required, description=spec.summary)
     return out
 
 
@@ -109,9 +111,8 @@ def _optimizer_variants() -> dict[str, Record]:
     label = Text(pattern=LABEL, what="label", description="The runs' label prefix (default: the name).")
     out = {}
     for name, spec in OPTIMIZERS.items():
-        hyper = {k: hyper_field(k, v) for k, v in spec.defaults.items()}
-        fields = {"name": Const(name), "label": label, "schedule": SCHEDULE, **hyper}
-        out[name] = Record(fields, description=spec.summary)
+        fields = {"name": Const(name), "label": label, "schedule": SCHEDULE, **_entry_fields(spec.table)}
+        out[name] = Record(fields, at_most_one=_group_exclusions(spec.table), description=spec.summary)
     return out
 
 
@@ -180,16 +181,10 @@ def _common(task: str) -> dict[str, Field]:
 
 
 def _run_fields() -> dict[str, Field]:
-    fields = {
-        "gradient": Text(choices=engine_names, what="gradient engine", description="Gradient engine."),
-        "steps": Number(minimum=0, integer=True, description="Maximum number of steps."),
-        "tol": Number(minimum=0, description="Converged when |g| <= tol (0: never stop on |g|)."),
-        "ftol": Number(minimum=0, description="Converged when |f_t - f_(t-1)| <= ftol."),
-        "xtol": Number(minimum=0, description="Converged when a step is shorter than xtol."),
-    }
-    for key, f in fields.items():
-        f.default = prepare_default(key)
-    return fields
+    from gradtool.defaults import ENGINE, FTOL, STEPS, TOL, XTOL
+
+    gradient = Text(choices=engine_names, what="gradient engine", description="Gradient engine.", default=ENGINE)
+    return {"gradient": gradient, **{p.name: ParamField(p) for p in (STEPS, TOL, FTOL, XTOL)}}
 
 
 @functools.cache
@@ -236,8 +231,8 @@ def check_fields() -> Record:
         "seed": Number(minimum=0, integer=True, default=0, description="Seed for random (and taylor)."),
         "box": Union((Seq(Number(), min_items=2, max_items=2), Text()), description="LO,HI for random."),
         "grad": Text(description='Your hand-derived gradient "e1, e2, ..." in variable order.'),
-        "method": Text(choices=difference_methods, what="difference method", default="central"),
-        "h": Number(exclusiveMinimum=0, description="Difference step."),
+        "method": Text(choices=difference_methods, what="difference method", default="adaptive"),
+        "h": Number(exclusiveMinimum=0, description="Fixed step (not for the adaptive method)."),
         "rtol": Number(minimum=0, default=1e-6),
         "atol": Number(minimum=0, default=1e-8),
         "sweep_h": Boolean(default=False, description="Forward/central error for h = 1e-1 ... 1e-15."),
@@ -281,13 +276,9 @@ TASKS: dict[str, TaskSpec] = {
     "fit": TaskSpec("fit", _lazy("gradtool.config.fit", "fit_fields"), _lazy("gradtool.config.fit", "fit_plan")),
 }
 
-#: Tasks named in the docs that are not available yet -> the message a config using one gets (none now).
-PLANNED_TASKS: dict[str, str] = {}
-
 CONFIG = Tagged(
     "task",
     lambda: {name: spec.fields() for name, spec in TASKS.items()},
     what="task",
     default="minimize",
-    unavailable=PLANNED_TASKS,
 )

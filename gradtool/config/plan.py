@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,14 +12,18 @@ from typing import Any
 from gradtool.config.fields import Path, Where, format_path
 from gradtool.config.keys import ENTRY_KEYS, RUN_KEYS
 from gradtool.errors import GradtoolError
+from gradtool.params import ParamError
 
 MAX_RUNS = 10_000
 
 
 def located(where: Where, path: Path, fn: Callable, *args: Any, **kw: Any) -> Any:
-    """Call ``fn``; a GradtoolError it raises becomes a ConfigError naming the file, line and key path."""
+    """Call ``fn``; a GradtoolError it raises becomes a ConfigError naming the file, line and key path (a
+    ParamError's parameter is a key below ``path``)."""
     try:
         return fn(*args, **kw)
+    except ParamError as exc:
+        raise where.error((*path, *exc.key), exc.detail) from None
     except GradtoolError as exc:
         raise where.error(path, str(exc)) from None
 
@@ -105,6 +110,31 @@ def _check_sweep(data: dict[str, Any], entries: list[tuple[Path, dict]], where: 
                 )
 
 
+def merge_hyper(entries: list[dict[str, Any]], hyper: dict[str, Any], single: bool = False) -> list[dict[str, Any]]:
+    """Give each value of ``hyper`` to every entry whose optimizer has that parameter and does not set it.
+
+    Raises:
+        ParamError: (key = the parameter) none of the entries takes it; with ``single``, the one entry lacks
+            it or sets it itself.
+    """
+    from gradtool.optim import OPTIMIZERS
+
+    known = [e for e in entries if e.get("name") in OPTIMIZERS]
+    for key, value in hyper.items():
+        takers = [e for e in known if OPTIMIZERS[e["name"]].table.get(key) is not None]
+        if single and len(known) == 1:
+            params = ", ".join(OPTIMIZERS[known[0]["name"]].table.names)
+            if not takers:
+                raise ParamError(key, f"{known[0]['name']} has no such parameter (its parameters: {params})")
+            if key in known[0]:
+                raise ParamError(key, "also set in the optimizer's own entry; give it once")
+        elif not takers and len(known) == len(entries):
+            raise ParamError(key, f"applies to none of {', '.join(e['name'] for e in entries)}")
+        for entry in takers:
+            entry.setdefault(key, value)
+    return entries
+
+
 def _schedule_options(schedule: dict[str, Any] | None) -> dict[str, Any]:
     if not schedule:
         return {}
@@ -140,9 +170,10 @@ def expand_runs(
         entries = [(("optimizer",), data.get("optimizer", {"name": "gd"}))]
     _check_sweep(data, entries, where, run_keys)
     sweep = data.get("sweep", {})
+    count = len(entries) * math.prod(len(values) for values in sweep.values())  # counted before it is built
+    if count > MAX_RUNS:
+        raise where.error(("sweep",), f"{count:,} runs; at most {MAX_RUNS:,}")
     combos = list(itertools.product(*sweep.values()))
-    if len(entries) * len(combos) > MAX_RUNS:
-        raise where.error(("sweep",), f"{len(entries) * len(combos)} runs; at most {MAX_RUNS}")
     runs, first, fuller = [], [], []
     for path, entry in entries:
         hyper = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
@@ -266,7 +297,7 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
         points = random_points(objective, data["random"], seed, box)  # the points `check-grad --random` draws
     options = {
         "user": data.get("grad"),
-        "method": data.get("method", "central"),
+        "method": data.get("method", "adaptive"),
         "h": data.get("h"),
         "rtol": data.get("rtol", 1e-6),
         "atol": data.get("atol", 1e-8),

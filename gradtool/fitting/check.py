@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradtool.errors import ConfigError
-from gradtool.fitting.gradients import AutodiffGradient, central_gradient
+from gradtool.fitting.gradients import AutodiffGradient, central_gradient, in_chunks
 from gradtool.fitting.train import prepare_fit
 
 
@@ -35,10 +35,10 @@ def check_fit(
         raise ConfigError(f"step h must be positive and finite, got {h}")
     if not (0 <= rtol < math.inf and 0 <= atol < math.inf):
         raise ConfigError(f"tolerances must be non-negative finite numbers, got rtol={rtol}, atol={atol}")
-    problem = prepare_fit(model, data, target, gradient="autodiff", **options)
-    objective, theta, args = problem.objective, problem.theta0, problem.train.args
-    _, backprop = AutodiffGradient(objective)(theta, args)
-    central = central_gradient(lambda t: objective.value(t, args), theta, h)
+    problem = prepare_fit(model, data, target, **{**options, "gradient": "autodiff", "batch_size": 1})
+    objective, theta, args, chunk = problem.objective, problem.theta0, problem.train.args, problem.objective.chunk_rows
+    _, backprop = in_chunks(AutodiffGradient(objective), theta, args, chunk)
+    central = central_gradient(lambda t: in_chunks(objective.value, t, args, chunk), theta, h)
     abs_error = np.abs(backprop - central)
     rel_error = abs_error / np.maximum(np.abs(central), np.finfo(float).tiny)
     ok = abs_error <= atol + rtol * np.abs(central)

@@ -1,132 +1,105 @@
-"""Data for fitting: a numeric CSV table, validated cell by cell, split into inputs, targets and a holdout."""
+"""Data for fitting: a table of numeric (and text) columns from a CSV file or a mapping, and the holdout split."""
 
 from __future__ import annotations
 
-import csv
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from gradtool.errors import ConfigError, DataError
+from gradtool.fitting.csvfile import BLANKS, MAX_BYTES, cell_problem, parse_cell, parse_csv, read_csv
 
-MAX_BYTES = 1 << 30  # refuse files over 1 GiB rather than exhaust memory
+__all__ = ["MAX_BYTES", "Table", "as_table", "check_binary", "holdout", "parse_csv", "read_csv"]
 
 
 @dataclass(frozen=True)
 class Table:
-    """A numeric table: ``values[i, j]`` is row ``i`` of column ``columns[j]``; ``source`` names its origin."""
+    """``values[i, j]`` is row ``i`` of column ``columns[j]`` (NaN where the cell is not a finite number).
+
+    ``lines[i]`` is row ``i``'s number as a spreadsheet shows it (the header is row 1); ``text`` holds,
+    for each column with a cell that is not a number, every cell (floats, and stripped strings for the
+    others); ``problems`` the message of each such column's first bad cell. ``source`` names the origin.
+    """
 
     source: str
     columns: list[str]
     values: np.ndarray
+    lines: np.ndarray
+    text: dict[str, np.ndarray] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         return len(self.values)
 
-    def column(self, name: str, role: str) -> np.ndarray:
-        """The column ``name``, or a DataError naming the file, the missing column and the ones present."""
+    def _index(self, name: str, role: str) -> int:
         if name not in self.columns:
             raise DataError(f"{self.source}: no {role} column {name!r} (columns: {', '.join(self.columns)})")
-        return self.values[:, self.columns.index(name)]
+        return self.columns.index(name)
+
+    def column(self, name: str, role: str) -> np.ndarray:
+        """The column ``name`` as numbers; a DataError naming the file and the missing column or bad cell."""
+        j = self._index(name, role)
+        if name in self.problems:
+            raise DataError(self.problems[name])
+        return self.values[:, j]
 
     def matrix(self, names: Sequence[str], role: str) -> np.ndarray:
-        """The named columns side by side, shape ``(rows, len(names))``, C-contiguous."""
-        if not names:
-            return np.empty((self.rows, 0))
-        return np.ascontiguousarray(np.column_stack([self.column(n, role) for n in names]))
+        """The named numeric columns side by side, shape ``(rows, len(names))``, C-contiguous."""
+        for name in names:
+            self.column(name, role)
+        return np.ascontiguousarray(self.values[:, [self.columns.index(n) for n in names]])
+
+    def cells(self, name: str, role: str) -> np.ndarray:
+        """The column as an object array of its cells: floats for numbers, stripped text for the others."""
+        j = self._index(name, role)
+        return self.text[name] if name in self.text else self.values[:, j].astype(object)
 
 
-def _cell(text: str, source: str, line: int, column: str) -> float:
-    where = f"{source}, row {line}, column {column!r}"
-    if not text:
-        raise DataError(f"{where}: empty cell")
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError(f"{where}: {text[:40]!r} is not a number") from None
-    if math.isnan(value):
-        raise DataError(f"{where}: NaN (missing value)")
-    if not math.isfinite(value):
-        raise DataError(f"{where}: {text[:40]!r} is not a finite number")
-    return value
+def _mapped_column(name: str, values: Sequence) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """``(numbers with NaN for the other cells, the cells if one is not a number, its problem)``."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise DataError(f"data column {name!r} must be a flat sequence of numbers or labels")
+    if array.dtype.kind in "biuf":
+        numbers = array.astype(float)
+        if np.isfinite(numbers).all():
+            return numbers, None, None
+        listed = [float(v) if np.isfinite(v) else repr(float(v)) for v in numbers]
+    else:
+        listed = [parse_cell(str(v).strip(BLANKS)) for v in array.tolist()]
+    cells = np.empty(len(listed), dtype=object)
+    cells[:] = listed
+    numeric = [type(v) is float for v in listed]
+    if all(numeric):
+        return np.array(listed, dtype=float), None, None
+    bad = numeric.index(False)
+    numbers = np.array([v if ok else np.nan for v, ok in zip(listed, numeric, strict=True)], dtype=float)
+    return numbers, cells, f"<data>, row {bad + 1}, column {name!r}: {cell_problem(listed[bad])}"
 
 
-def _header(cells: list[str], source: str) -> list[str]:
-    names = [c.strip() for c in cells]
-    for k, name in enumerate(names):
-        if not name:
-            raise DataError(f"{source}, row 1: column {k + 1} of the header has no name")
-        if names.index(name) != k:
-            raise DataError(f"{source}, row 1: column {name!r} appears twice in the header")
-    return names
+def as_table(data: str | Path | Table | Mapping[str, Sequence]) -> Table:
+    """A file path, a :class:`Table`, or a mapping ``{column: values}`` (the Python API) as a Table.
 
-
-def parse_csv(text: str, source: str, min_rows: int = 2) -> Table:
-    """Parse CSV text with a header row into a :class:`Table`.
-
-    Rows are numbered as a spreadsheet shows them: the header is row 1, so the first data row is row 2.
-    Blank lines are skipped. Every cell must be a finite number.
-
-    Raises:
-        DataError: empty file, a row whose length differs from the header's, an empty, non-numeric, NaN
-            or infinite cell, or fewer than ``min_rows`` data rows; the message names file, row and column.
+    Mapping values are numbers or labels (strings); rows are numbered from 1 in messages.
     """
-    reader = csv.reader(text.splitlines())
-    try:
-        lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except csv.Error as exc:  # a cell over 128 KiB, say
-        raise DataError(f"{source}, row {reader.line_num}: not readable as CSV ({exc})") from None
-    if not lines:
-        raise DataError(f"{source}: empty file (expected a header row and at least two data rows)")
-    columns = _header(lines[0][1], source)
-    values = np.empty((len(lines) - 1, len(columns)))
-    for i, (line, row) in enumerate(lines[1:]):
-        if len(row) != len(columns):
-            raise DataError(
-                f"{source}, row {line}: {len(row)} cells, but the header has {len(columns)} "
-                f"columns ({', '.join(columns)})"
-            )
-        values[i] = [_cell(cell.strip(), source, line, name) for cell, name in zip(row, columns, strict=True)]
-    if len(values) < min_rows:
-        need = "fitting needs at least two" if min_rows == 2 else f"at least {min_rows} needed"
-        raise DataError(f"{source}: {len(values)} data row{'s' if len(values) != 1 else ''}; {need}")
-    return Table(source, columns, values)
-
-
-def read_csv(path: str | Path, min_rows: int = 2) -> Table:
-    """Read and validate a CSV file (see :func:`parse_csv`); unreadable files raise DataError too."""
-    file = Path(path)
-    try:
-        if file.exists() and not file.is_dir() and not file.is_file():  # a FIFO or /dev/zero would never end
-            raise DataError(f"{file}: not a regular file")
-        if file.stat().st_size > MAX_BYTES:
-            raise DataError(f"{file}: larger than {MAX_BYTES >> 20} MiB")
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{file}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
-    return parse_csv(text, str(file), min_rows)
-
-
-def as_table(data: str | Path | Table | Mapping[str, Sequence[float]]) -> Table:
-    """A file path, a :class:`Table`, or a mapping ``{column: values}`` (the Python API) as a Table."""
     if isinstance(data, Table):
         return data
-    if isinstance(data, Mapping):
-        columns = [str(k) for k in data]
-        try:
-            values = np.column_stack([np.asarray(v, dtype=float) for v in data.values()])
-        except ValueError as exc:
-            raise DataError(f"data columns must be numbers of equal length ({exc})") from None
-        if values.ndim != 2 or len(values) < 2 or not np.all(np.isfinite(values)):
-            raise DataError("data columns need at least two rows of finite numbers")
-        return Table("<data>", columns, values)
-    return read_csv(data)
+    if not isinstance(data, Mapping):
+        return read_csv(data)
+    columns, parts, text, problems = [str(k) for k in data], [], {}, {}
+    lengths = {len(v) if hasattr(v, "__len__") else -1 for v in data.values()}
+    if len(lengths) != 1 or min(lengths) < 2:
+        raise DataError("data columns must be sequences of equal length with at least two rows")
+    for name, values in zip(columns, data.values(), strict=True):
+        numbers, cells, problem = _mapped_column(name, values)
+        parts.append(numbers)
+        if cells is not None:
+            text[name], problems[name] = cells, problem
+    rows = lengths.pop()
+    return Table("<data>", columns, np.column_stack(parts), np.arange(1, rows + 1), text, problems)
 
 
 def check_binary(table: Table, targets: Sequence[str]) -> None:
@@ -135,9 +108,8 @@ def check_binary(table: Table, targets: Sequence[str]) -> None:
         values = table.column(name, "target")
         bad = np.flatnonzero((values < 0) | (values > 1))
         if bad.size:
-            row = int(bad[0]) + 2
             raise DataError(
-                f"{table.source}, row {row}, column {name!r}: {values[bad[0]]:g} is not in [0, 1] "
+                f"{table.source}, row {table.lines[bad[0]]}, column {name!r}: {values[bad[0]]:g} is not in [0, 1] "
                 f"(the bce loss needs 0/1 labels or probabilities)"
             )
 

@@ -18,6 +18,7 @@ from gradtool.grad.base import quietly
 from gradtool.grad.tape import compile_gradient, compile_value
 
 EPS = float(np.finfo(float).eps)
+MAX_SWEEP_BYTES = 2 << 30  # working memory of one forward + reverse sweep (a batch, or a chunk of rows)
 
 
 class Objective:
@@ -34,6 +35,18 @@ class Objective:
         self.layout = model.layout
         self._tapes: dict[int, tuple] = {}
         self._compiled: dict[tuple[str, int], Callable] = {}
+        self.chunk_rows = MAX_SWEEP_BYTES // (8 * model.row_floats())  # rows one sweep may hold
+
+    def check_memory(self, rows: int) -> None:
+        """Refuse a batch whose sweep would need more than MAX_SWEEP_BYTES, naming the options to lower."""
+        if rows > self.chunk_rows:
+            need = rows * 8 * self.model.row_floats()
+            lower = "the layer widths" if self.model.kind == "mlp" else "the expression's size"
+            raise ConfigError(
+                f"{self.model.text} on batches of {rows:,} rows needs about {need / 2**30:,.1f} GiB per step "
+                f"(limit {MAX_SWEEP_BYTES >> 30} GiB): lower --batch-size (at most {self.chunk_rows:,} rows fit) "
+                f"or {lower}"
+            )
 
     def tape(self, rows: int):
         """``(tape, objective node, output node, parameter nodes)`` for a batch of ``rows`` rows."""
@@ -66,7 +79,10 @@ class Objective:
         return float(quietly(sweep, *self.layout.views(theta), *args))
 
     def output(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The model's raw output (the logit for bce) as ``(rows, outputs)``."""
+        """The model's raw output (the logit for bce) as ``(rows, outputs)``, in chunks of ``chunk_rows``."""
+        if len(x) > self.chunk_rows:
+            step = self.chunk_rows
+            return np.concatenate([self.output(theta, x[k : k + step]) for k in range(0, len(x), step)])
         args = self.args(x, None)
         out = quietly(self._compiled_for("output", len(x)), *self.layout.views(theta), *args)
         if np.ndim(out) == 0:  # a model that does not depend on its inputs
@@ -80,6 +96,25 @@ class Objective:
 
 def _rows(args: list) -> int:
     return len(args[-1])
+
+
+def in_chunks(function: Callable, theta: np.ndarray, args: list, chunk: int):
+    """``function(theta, args)`` (a mean over rows: a value or ``(value, gradient)``) over all rows, taken
+    in chunks of at most ``chunk`` rows and averaged with each chunk's share of the rows as weight."""
+    rows = _rows(args)
+    if rows <= chunk:
+        return function(theta, args)
+    total = None
+    for start in range(0, rows, chunk):
+        part = function(theta, [a[start : start + chunk] for a in args])
+        weight = min(chunk, rows - start) / rows
+        scaled = (weight * part[0], weight * part[1]) if isinstance(part, tuple) else weight * part
+        total = scaled if total is None else _plus(total, scaled)
+    return total
+
+
+def _plus(a, b):
+    return (a[0] + b[0], a[1] + b[1]) if isinstance(a, tuple) else a + b
 
 
 def _flatten(grads: list) -> np.ndarray:

@@ -124,6 +124,10 @@ class Network:
     def target_shape(self, rows: int) -> tuple[int, ...]:
         return (rows, self.sizes[-1])
 
+    def row_floats(self) -> int:
+        """Floats a sweep keeps per row of its batch: about 10 per unit (values, adjoints, temporaries)."""
+        return 10 * sum(self.sizes)
+
     def describe(self) -> dict[str, Any]:
         layers = [{"name": n, "shape": list(s)} for n, s in zip(self.layout.names, self.layout.shapes, strict=True)]
         return {"activation": self.activation, "init": ACTIVATIONS[self.activation], "layers": layers}
@@ -177,6 +181,10 @@ class ExpressionModel:
     def target_shape(self, rows: int) -> tuple[int, ...]:
         return (rows,)
 
+    def row_floats(self) -> int:
+        """Floats a sweep keeps per row of its batch: a few per operation of the expression."""
+        return 4 * (sum(1 for _ in sp.preorder_traversal(self.expr)) + len(self.inputs) + 2)
+
     def describe(self) -> dict[str, Any]:
         return {"expression": str(self.expr), "inputs": self.inputs}
 
@@ -192,6 +200,9 @@ def _network(spec: re.Match, columns: list[str], targets: list[str], inputs, act
         raise ConfigError(f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
     if inputs is None:
         inputs = [c for c in columns if c not in targets]
+    used = [t for t in targets if t in inputs]
+    if used:
+        raise ConfigError(f"the network uses the target column {used[0]!r} as an input")
     if sizes[0] != len(inputs):
         raise DataError(
             f"the network takes {sizes[0]} input{'s' if sizes[0] != 1 else ''} but the data has "

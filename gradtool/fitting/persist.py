@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -14,10 +15,12 @@ from gradtool.errors import DataError, GradtoolError
 from gradtool.fitting.data import read_csv
 from gradtool.fitting.gradients import Objective
 from gradtool.fitting.losses import make_loss
-from gradtool.fitting.models import make_model
-from gradtool.io import atomic_writer
+from gradtool.fitting.models import MAX_PARAMETERS, make_model
+from gradtool.io import open_output
 
 FORMAT = "gradtool-fit/1"
+META_BYTES = 1 << 22  # a model description is a few KB; a bigger one is not ours
+_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def save_model(path: str | Path, objective: Objective, theta: np.ndarray) -> None:
@@ -37,8 +40,23 @@ def save_model(path: str | Path, objective: Objective, theta: np.ndarray) -> Non
         "shapes": [list(s) for s in layout.shapes],
     }
     arrays = {f"params/{name}": np.asarray(view) for name, view in zip(layout.names, layout.views(theta), strict=True)}
-    with atomic_writer(path, "wb") as handle:
+    with open_output(path, "wb") as handle:
         np.savez(handle, meta=np.array(json.dumps(meta)), theta=np.asarray(theta, dtype=float), **arrays)
+
+
+def _declared(archive: zipfile.ZipFile, name: str, limit: int, not_saved: str) -> None:
+    """Check a member's declared shape and type against ``limit`` bytes from its .npy header alone.
+
+    np.load allocates what the header declares before it decompresses anything: a 1.5 MB archive of
+    zeros can declare gigabytes. Reading the header decompresses a few hundred bytes.
+    """
+    with archive.open(f"{name}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        if version not in _HEADERS:
+            raise DataError(f"{not_saved} (.npy format {version[0]}.{version[1]} in {name})")
+        shape, _, dtype = _HEADERS[version](member)
+    if dtype.hasobject or math.prod(shape) * dtype.itemsize > limit:
+        raise DataError(f"{not_saved} ({name} declares {shape} of {dtype}, more than {limit:,} bytes)")
 
 
 def _read(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
@@ -47,6 +65,11 @@ def _read(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
     if file.exists() and not file.is_file():  # a folder, a FIFO (which would block), /dev/zero
         raise DataError(f"{not_saved} (not a regular file)")
     try:
+        if not zipfile.is_zipfile(path):  # a bare .npy would be read by its header's word too
+            raise DataError(f"{not_saved} (not an .npz archive)")
+        with zipfile.ZipFile(path) as archive:
+            _declared(archive, "meta", META_BYTES, not_saved)
+            _declared(archive, "theta", 8 * MAX_PARAMETERS, not_saved)
         with np.load(path, allow_pickle=False) as npz:
             meta, theta = json.loads(str(npz["meta"])), np.array(npz["theta"], dtype=float)
     except FileNotFoundError:
@@ -120,7 +143,7 @@ def predictions_for(objective: Objective, theta: np.ndarray, data_path: str | Pa
     x = table.matrix(objective.model.inputs, "input")
     predictions = objective.predict(theta, x)
     header = [*table.columns, *(f"{t}_pred" for t in objective.model.targets)]
-    return header, np.column_stack([table.values, predictions])
+    return header, np.column_stack([table.matrix(table.columns, "data"), predictions])
 
 
 def write_csv(handle: IO, header: list[str], rows: np.ndarray) -> None:
@@ -137,5 +160,5 @@ def write_predictions(header: list[str], rows: np.ndarray, output: str | None) -
 
         write_csv(sys.stdout, header, rows)
         return
-    with atomic_writer(output) as handle:
+    with open_output(output) as handle:
         write_csv(handle, header, rows)

@@ -12,10 +12,11 @@ import numpy as np
 
 from gradtool.errors import ConfigError, DataError
 from gradtool.fitting.data import Table, as_table, check_binary, holdout
-from gradtool.fitting.gradients import Objective, make_fit_gradient
+from gradtool.fitting.gradients import Objective, in_chunks, make_fit_gradient
 from gradtool.fitting.losses import accuracy, make_loss
 from gradtool.fitting.models import make_model, names_list
 from gradtool.fitting.result import FitResult, FitRow
+from gradtool.interrupt import stop_reason
 from gradtool.result import status_message
 from gradtool.run import HUGE, check_rows, default_every
 
@@ -68,7 +69,8 @@ class PreparedFit:
 
     def _row(self, epoch: int, theta: np.ndarray, f: float, g: np.ndarray, lr: float) -> FitRow:
         objective, test = self.objective, self.test
-        row = FitRow(epoch, f, objective.value(theta, test.args) if test else None, _norm(g), lr)
+        test_loss = in_chunks(objective.value, theta, test.args, objective.chunk_rows) if test else None
+        row = FitRow(epoch, f, test_loss, _norm(g), lr)
         if objective.loss.classifier:
             row.accuracy = accuracy(objective.output(theta, self.train.x), self.train.y)
             if test:
@@ -97,12 +99,16 @@ class PreparedFit:
         with np.errstate(all="ignore"):  # overflow is divergence, reported as a status, not a warning
             return self._train(progress)
 
+    def _full(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss and gradient over every training row (in chunks when a single sweep would not fit)."""
+        return in_chunks(self.engine, theta, self.train.args, self.objective.chunk_rows)
+
     def _train(self, progress: Callable[[int], None] | None) -> FitResult:
-        engine, train, full = self.engine, self.train, self.batch_size >= self.train.rows
+        full = self.batch_size >= self.train.rows
         t0 = time.perf_counter()
         theta = self.theta0
         state = self.opt.init(theta)
-        f, g = engine(theta, train.args)
+        f, g = self._full(theta)
         rows, t, epoch, status, reason = [self._row(0, theta, f, g, self.sched(0))], 0, 0, "completed", ""
         bad = _bad(f, g, theta)
         if bad:
@@ -114,14 +120,14 @@ class PreparedFit:
                 if full:  # the step's gradient is the full-batch one already at hand: one sweep per epoch
                     new, state = self.opt.update(g, state, theta, self.sched(t))
                     t += 1
-                    f_new, g_new = engine(new, train.args)
+                    f_new, g_new = self._full(new)
                     bad = _bad(f_new, g_new, new)
                     if not bad:
                         theta, f, g = new, f_new, g_new
                 else:
                     theta, state, t, bad = self._epoch(theta, state, t)
                     if not bad and ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
-                        f, g = engine(theta, train.args)
+                        f, g = self._full(theta)
                         bad = _bad(f, g, theta)
                 if bad:
                     break
@@ -130,12 +136,12 @@ class PreparedFit:
                     rows.append(self._row(epoch, theta, f, g, self.sched(t - 1)))
                 if progress:
                     progress(epoch)
-        except KeyboardInterrupt:
-            status, reason = "interrupted", "Ctrl-C"
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
+            status, reason = "interrupted", stop_reason(exc)
         if bad:
             status, reason = "diverged", f"{bad} in epoch {epoch + 1}"
         if not full and rows[-1].epoch != epoch:
-            f, g = engine(theta, train.args)  # the mini-batch loop has no full gradient at hand
+            f, g = self._full(theta)  # the mini-batch loop has no full gradient at hand
         if rows[-1].epoch != epoch:
             rows.append(self._row(epoch, theta, f, g, self.sched(max(t - 1, 0))))
         return self._result(theta, rows, epoch, t, status, reason, time.perf_counter() - t0)
@@ -252,6 +258,7 @@ def prepare_fit(
     train = _split(objective, x, y, train_rows)
     test = _split(objective, x, y, test_rows) if len(test_rows) else None
     size = min(batch_size or train.rows, train.rows)
+    objective.check_memory(size)
     info = {
         "source": table.source,
         "rows": table.rows,

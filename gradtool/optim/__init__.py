@@ -1,7 +1,11 @@
-"""Optimizers as pure update rules with explicit state, learning-rate schedules, and their registries."""
+"""Optimizers as pure update rules with explicit state, learning-rate schedules, and their registries.
+
+Importing this package loads the registries only (no numpy): each rule's module is imported when an
+optimizer is built.
+"""
 
 from gradtool.optim.base import Optimizer, OptimizerSpec
-from gradtool.optim.registry import ALIASES, OPTIMIZERS, make_optimizer
+from gradtool.optim.registry import ALIASES, OPTIMIZERS, make_optimizer, optimizer_spec
 from gradtool.optim.schedules import (
     SCHEDULES,
     WARMUP_DEFAULTS,
@@ -9,6 +13,7 @@ from gradtool.optim.schedules import (
     ScheduleSpec,
     as_schedule,
     make_schedule,
+    schedule_spec,
 )
 
 __all__ = [
@@ -23,4 +28,6 @@ __all__ = [
     "as_schedule",
     "make_optimizer",
     "make_schedule",
+    "optimizer_spec",
+    "schedule_spec",
 ]

@@ -1,21 +1,25 @@
-"""The optimizer contract (pure init/update pairs), the hyperparameter check table and the registry type."""
+"""The optimizer contract (pure init/update pairs) and the registry entry type; no numpy, so the CLI can read
+the registry while it builds ``--help``."""
 
 from __future__ import annotations
 
-import math
-import numbers
-import sys
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gradtool.errors import ConfigError
+from gradtool.params import Table
 
-Array = np.ndarray
+if TYPE_CHECKING:
+    import numpy as np
+
+    Array = np.ndarray
+else:
+    Array = Any
+
 InitFn = Callable[[Array], NamedTuple]
-UpdateFn = Callable[[Array, Any, Array, float], tuple[Array, Any]]
+UpdateFn = Callable[..., tuple[Array, Any]]
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,13 @@ class Optimizer:
     fresh arrays and a fresh state (a NamedTuple whose ``step`` field counts the updates done).
     ``params``/``grad`` are float64 arrays of shape ``(n,)`` or ``(batch, n)``; every operation is
     elementwise, so one call advances ``batch`` independent runs. ``lr`` is passed per step, so a schedule
-    can drive it; ``hyper["lr"]`` is only the configured default.
+    can drive it; ``hyper["lr"]`` is only the configured default. An optimizer whose spec names a
+    ``momentum`` parameter also takes ``update(..., momentum=m)``: that step's value of it (a schedule
+    that cycles momentum passes it).
     """
 
     name: str
-    hyper: Mapping[str, float | bool]
+    hyper: Mapping[str, Any]
     init: InitFn = field(repr=False, compare=False)
     update: UpdateFn = field(repr=False, compare=False)
 
@@ -42,91 +48,45 @@ class Optimizer:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """One registry entry: a name, its torch-style defaults (including ``lr``) and its builder.
+    """One registry entry: the name, the parameter table (torch's names and defaults, ``lr`` first) and the
+    rule that builds ``(init, update)``.
 
-    ``build(**hyper)`` receives every hyperparameter except ``lr`` (already validated and merged with the
-    defaults) and returns the ``(init, update)`` pair. ``conflict(hyper)``, if given, checks values that
-    are only invalid together and returns a message (or ``None``).
+    ``rule`` is ``"module:function"`` in ``gradtool.optim``, imported when first built (numpy stays out of
+    ``--help``); it receives every parameter but ``lr`` and ``maximize`` (``maximize`` negates the gradient
+    in one place, :func:`gradtool.optim.registry.make_optimizer`). ``conflict(values)`` returns a message
+    for values that are only invalid together. ``momentum`` names the parameter a schedule may cycle
+    (torch's ``momentum`` or ``betas[0]``). ``limits`` maps a context the method cannot serve (``lr-find``,
+    ``minibatch``) to the reason, for methods that need more than one gradient per step.
     """
 
     name: str
-    defaults: Mapping[str, float | bool]
-    build: Callable[..., tuple[InitFn, UpdateFn]] = field(repr=False)
-    summary: str = ""
-    conflict: Callable[[Mapping[str, float | bool]], str | None] | None = field(default=None, repr=False)
+    table: Table = field(repr=False)
+    rule: str = field(repr=False)
+    torch: str | None = None
+    conflict: Callable[[Mapping[str, Any]], str | None] | None = field(default=None, repr=False)
+    momentum: str | None = None
+    limits: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter's default, in table order (``lr`` first)."""
+        return {p.name: p.default for p in self.table.params}
 
-# ---- hyperparameter checks: one table, the same meaning in every optimizer ----------------------------
+    @property
+    def summary(self) -> str:
+        """The first line of the rule's docstring."""
+        return (self.function.__doc__ or "").strip().splitlines()[0].rstrip(":")
 
+    @property
+    def function(self) -> Callable[..., tuple[InitFn, UpdateFn]]:
+        """The rule itself (its docstring holds the formula)."""
+        module, name = self.rule.split(":")
+        return getattr(importlib.import_module(f"gradtool.optim.{module}"), name)
 
-def _number(x: object) -> bool:
-    # abs(x) <= max also rejects nan, and a 400-digit integer before math.isfinite overflows on it
-    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_) and abs(x) <= sys.float_info.max
-
-
-def _nonnegative(x: float) -> bool:
-    return x >= 0
-
-
-def _positive(x: float) -> bool:
-    return x > 0
-
-
-def _unit_half_open(x: float) -> bool:
-    return 0 <= x < 1
-
-
-def _unit_closed(x: float) -> bool:
-    return 0 <= x <= 1
-
-
-_BOOL = (None, "a boolean (true/false)")
-_CHECKS: dict[str, tuple[Callable[[float], bool] | None, str]] = {
-    "lr": (_nonnegative, "a number >= 0"),
-    "weight_decay": (_nonnegative, "a number >= 0"),
-    "momentum": (_unit_half_open, "a number in [0, 1)"),
-    "dampening": (_unit_closed, "a number in [0, 1]"),
-    "beta1": (_unit_half_open, "a number in [0, 1)"),
-    "beta2": (_unit_half_open, "a number in [0, 1)"),
-    "eps": (_positive, "a number > 0"),
-    "alpha": (_unit_closed, "a number in [0, 1]"),
-    "rho": (_unit_closed, "a number in [0, 1]"),
-    "lr_decay": (_nonnegative, "a number >= 0"),
-    "initial_accumulator_value": (_nonnegative, "a number >= 0"),
-    "nesterov": _BOOL,
-    "amsgrad": _BOOL,
-    "centered": _BOOL,
-    "eps_in_sqrt": _BOOL,
-}
-
-
-def check_hyper(optimizer: str, key: str, value: object) -> float | bool:
-    """Validate one hyperparameter value against the shared table; return it as float (or bool).
-
-    Raises:
-        ConfigError: naming the optimizer, the key, the bad value and what is allowed.
-    """
-    predicate, allowed = _CHECKS[key]
-    if predicate is None:
-        if isinstance(value, bool | np.bool_):
-            return bool(value)
-    elif _number(value) and math.isfinite(value) and predicate(value):
-        return float(value)
-    raise ConfigError(f"optimizer {optimizer!r}: {key}={value!r} is invalid; {key} must be {allowed}")
-
-
-def resolve_hyper(spec: OptimizerSpec, overrides: Mapping[str, object]) -> dict[str, float | bool]:
-    """Merge ``overrides`` into ``spec.defaults``, rejecting unknown names and bad values."""
-    unknown = sorted(set(overrides) - set(spec.defaults))
-    if unknown:
-        allowed = ", ".join(spec.defaults)
-        raise ConfigError(f"optimizer {spec.name!r} has no hyperparameter {unknown[0]!r}; allowed: {allowed}")
-    hyper = {**spec.defaults, **overrides}
-    hyper = {key: check_hyper(spec.name, key, value) for key, value in hyper.items()}
-    message = spec.conflict(hyper) if spec.conflict else None
-    if message:
-        raise ConfigError(f"optimizer {spec.name!r}: {message}")
-    return hyper
+    def refuse(self, context: str) -> None:
+        """Raise ConfigError with the reason when this method cannot serve ``context`` (``lr-find``, ...)."""
+        if context in self.limits:
+            raise ConfigError(f"optimizer {self.name!r} cannot be used by {context}: {self.limits[context]}")
 
 
 def lerp(start: Array, end: Array, weight: float) -> Array:

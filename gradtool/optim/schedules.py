@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gradtool.errors import ConfigError
+from gradtool.params import FROM_LR, FROM_RUN, REQUIRED, Marker, ParamError, Table, integer, number
 
 ScheduleFn = Callable[[int], float]
 
@@ -47,30 +47,85 @@ def cosine_annealing(lr: float, t_max: int, eta_min: float) -> ScheduleFn:
     return lambda t: eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / t_max)) / 2
 
 
+# ---- the registry ---------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """One registry entry: the rule, its required parameters and its optional ones with defaults."""
+    """One registry entry: the rule ``rule(lr, **params) -> (t -> lr)`` and its parameter table.
+
+    ``conflict(lr, values)`` returns a message for values that are only invalid together.
+    """
 
     name: str
     rule: Callable[..., ScheduleFn] = field(repr=False)
-    required: tuple[str, ...] = ()
-    defaults: Mapping[str, float] = field(default_factory=dict)
+    table: Table = field(repr=False)
+    torch: str | None = None
+    conflict: Callable[[float, dict[str, Any]], str | None] | None = field(default=None, repr=False)
+    needs_metric: bool = False  # its lr depends on the objective's values (ReduceLROnPlateau)
+    sets_momentum: bool = False  # it can drive the optimizer's momentum too (OneCycleLR, CyclicLR)
+
+    @property
+    def summary(self) -> str:
+        return (self.rule.__doc__ or "").strip().splitlines()[0]
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.table.params if p.required)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The defaults of the optional parameters (warmup ones included)."""
+        return {p.name: p.default for p in self.table.params if not p.required}
 
     @property
     def allowed(self) -> tuple[str, ...]:
         """Every parameter name this schedule accepts, warmup ones included."""
-        return (*self.required, *self.defaults, *WARMUP_DEFAULTS)
+        return self.table.names
 
 
 #: Parameters every schedule accepts: ``warmup`` steps of linear ramp from ``start_factor * lr``.
-WARMUP_DEFAULTS: dict[str, float] = {"warmup": 0, "start_factor": 1.0 / 3}
+WARMUP = (
+    integer("warmup", 0, "Steps of linear warm-up in front of the schedule (torch LinearLR + SequentialLR).", low=0),
+    number("start_factor", 1.0 / 3, "The warm-up starts at start_factor * lr.", low=0, high=1, low_open=True),
+)
+WARMUP_DEFAULTS: dict[str, Any] = {p.name: p.default for p in WARMUP}
+
+STEPS = {"low": 1}
+GAMMA = number("gamma", 0.1, "Decay factor.", low=0, high=1, low_open=True)
+ETA_MIN = number("eta_min", 0.0, "The smallest lr (at most lr).", low=0)
+
+
+def _eta_min_conflict(lr: float, values: dict[str, Any]) -> str | None:
+    if values.get("eta_min", 0.0) > lr:
+        return f"eta_min={values['eta_min']!r} must not exceed lr={lr!r}"
+    return None
+
+
+def _entry(name: str, rule: Callable[..., ScheduleFn], params: tuple, **extra: Any) -> ScheduleSpec:
+    return ScheduleSpec(name, rule, Table((*params, *WARMUP)), **extra)
+
 
 SCHEDULES: dict[str, ScheduleSpec] = {
-    "constant": ScheduleSpec("constant", constant),
-    "step": ScheduleSpec("step", step_decay, ("step_size",), {"gamma": 0.1}),
-    "exponential": ScheduleSpec("exponential", exponential_decay, ("gamma",)),
-    "inverse_time": ScheduleSpec("inverse_time", inverse_time_decay, ("decay",)),
-    "cosine": ScheduleSpec("cosine", cosine_annealing, ("t_max",), {"eta_min": 0.0}),
+    spec.name: spec
+    for spec in (
+        _entry("constant", constant, ()),
+        _entry(
+            "step",
+            step_decay,
+            (integer("step_size", REQUIRED, "Steps between decays.", **STEPS), GAMMA),
+            torch="StepLR",
+        ),
+        _entry("exponential", exponential_decay, (GAMMA.with_default(REQUIRED),), torch="ExponentialLR"),
+        _entry("inverse_time", inverse_time_decay, (number("decay", REQUIRED, "lr / (1 + decay * t).", low=0),)),
+        _entry(
+            "cosine",
+            cosine_annealing,
+            (integer("t_max", REQUIRED, "Half-period: the lr reaches eta_min at t_max.", **STEPS), ETA_MIN),
+            torch="CosineAnnealingLR",
+            conflict=_eta_min_conflict,
+        ),
+    )
 }
 
 
@@ -87,7 +142,7 @@ class Schedule:
 
     name: str
     lr: float
-    params: tuple[tuple[str, float], ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
     warmup: int = 0
     start_factor: float = 1.0 / 3
 
@@ -106,7 +161,7 @@ class Schedule:
         return {
             "name": self.name,
             "lr": self.lr,
-            **dict(self.params),
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in self.params},
             "warmup": self.warmup,
             "start_factor": self.start_factor,
         }
@@ -125,61 +180,52 @@ def _with_warmup(fn: ScheduleFn, lr: float, warmup: int, start_factor: float) ->
 
 # ---- construction and validation -----------------------------------------------------------------------
 
-
-def _positive_int(x: float) -> bool:
-    return float(x).is_integer() and x >= 1
+LR = number("lr", REQUIRED, "The base learning rate (torch's base_lr): the run's lr.", low=0)
 
 
-_CHECKS: dict[str, tuple[Callable[[float], bool], str]] = {
-    "lr": (lambda x: x >= 0, "a number >= 0"),
-    "step_size": (_positive_int, "an integer >= 1"),
-    "t_max": (_positive_int, "an integer >= 1"),
-    "gamma": (lambda x: 0 < x <= 1, "a number in (0, 1]"),
-    "decay": (lambda x: x >= 0, "a number >= 0"),
-    "eta_min": (lambda x: x >= 0, "a number >= 0"),
-    "warmup": (lambda x: float(x).is_integer() and x >= 0, "an integer >= 0"),
-    "start_factor": (lambda x: 0 < x <= 1, "a number in (0, 1]"),
-}
-_INTEGERS = ("step_size", "t_max", "warmup")
+def schedule_spec(name: Any) -> ScheduleSpec:
+    """The registry entry of ``name``, or a ConfigError listing the names."""
+    spec = SCHEDULES.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise ConfigError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
+    return spec
 
 
-def _check(schedule: str, key: str, value: object) -> float | int:
-    predicate, allowed = _CHECKS[key]
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
-    if not (number and math.isfinite(value) and predicate(value)):
-        raise ConfigError(f"schedule {schedule!r}: {key}={value!r} is invalid; {key} must be {allowed}")
-    return int(value) if key in _INTEGERS else float(value)
-
-
-def make_schedule(name: str, lr: float, **kw: float) -> Schedule:
+def make_schedule(name: str, lr: float, *, horizon: int | None = None, **kw: Any) -> Schedule:
     """Build a validated schedule from ``SCHEDULES``.
 
     Args:
         name: a key of ``SCHEDULES``.
         lr: the base learning rate (torch's ``base_lr``).
-        **kw: the schedule's parameters (``SCHEDULES[name].required`` and ``.defaults``) plus the optional
-            ``warmup`` (steps, default 0) and ``start_factor`` (default 1/3, as torch ``LinearLR``).
+        horizon: the run's number of steps, the default of parameters that default to it.
+        **kw: the schedule's parameters (``SCHEDULES[name].table``), warmup ones included: ``warmup``
+            (steps, default 0) and ``start_factor`` (default 1/3, as torch ``LinearLR``).
 
     Raises:
-        ConfigError: unknown schedule or parameter, a missing required parameter, or a bad value; the
-            message names it and lists what is allowed.
+        ConfigError: unknown schedule or parameter, a missing required parameter, or a bad value (a
+            ParamError naming it and what is allowed).
     """
-    spec = SCHEDULES.get(name) if isinstance(name, str) else None
-    if spec is None:
-        raise ConfigError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
-    unknown = sorted(set(kw) - set(spec.allowed))
-    if unknown:
-        raise ConfigError(f"schedule {name!r} has no parameter {unknown[0]!r}; allowed: {', '.join(spec.allowed)}")
-    missing = [key for key in spec.required if key not in kw]
-    if missing:
-        raise ConfigError(f"schedule {name!r} needs {', '.join(missing)}")
-    lr = _check(name, "lr", lr)
-    merged = {**spec.defaults, **WARMUP_DEFAULTS, **kw}
-    values = {key: _check(name, key, merged[key]) for key in spec.allowed}
-    if values.get("eta_min", 0.0) > lr:
-        raise ConfigError(f"schedule {name!r}: eta_min={values['eta_min']!r} must not exceed lr={lr!r}")
+    spec = schedule_spec(name)
+    owner = f"schedule {spec.name!r}"
+    try:
+        lr = LR.check(lr)
+    except ParamError as exc:
+        raise ParamError(exc.key, exc.detail, owner) from None
+    values = spec.table.resolve(kw, owner)
+    for key, value in values.items():
+        if value is FROM_LR:
+            values[key] = lr
+        elif value is FROM_RUN:
+            if horizon is None:
+                raise ParamError(key, "missing (the run's number of steps is not known here)", owner)
+            values[key] = horizon
+        elif isinstance(value, Marker):  # pragma: no cover - a table with a marker no one fills
+            raise TypeError(f"unfilled default {value!r} of {key}")
+    message = spec.conflict(lr, values) if spec.conflict else None
+    if message:
+        raise ConfigError(f"{owner}: {message}")
     warmup, start_factor = values.pop("warmup"), values.pop("start_factor")
-    return Schedule(name, lr, tuple(values.items()), warmup, start_factor)
+    return Schedule(spec.name, lr, tuple(values.items()), warmup, start_factor)
 
 
 def as_schedule(value: float | Schedule | Mapping[str, Any]) -> Schedule:

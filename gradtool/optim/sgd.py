@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -21,16 +20,6 @@ class MomentumState(NamedTuple):
 
     step: int
     buf: np.ndarray
-
-
-def nesterov_conflict(hyper: Mapping[str, float | bool]) -> str | None:
-    """torch's rule: Nesterov momentum needs momentum > 0 and dampening = 0 (``nag`` is always Nesterov)."""
-    if hyper.get("nesterov", True) and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
-        return (
-            f"Nesterov momentum needs momentum > 0 and dampening=0, "
-            f"got momentum={hyper['momentum']!r}, dampening={hyper['dampening']!r}"
-        )
-    return None
 
 
 def gd(weight_decay: float) -> tuple[InitFn, UpdateFn]:

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from gradtool.fitting.result import FitResult
-from gradtool.report.common import num, stdout_console
+from gradtool.report.common import literal, num, stdout_console
 from gradtool.report.runs import sparkline
 
 MAX_CHECK_ROWS = 24
@@ -15,9 +15,8 @@ MAX_CHECK_ROWS = 24
 def epoch_table(result: FitResult):
     from rich.table import Table
 
-    table = Table(
-        title=f"{result.optimizer['name']} on {result.model} ({result.loss_function}, batch {result.batch_size})"
-    )
+    setting = f"{result.loss_function}, batch {result.batch_size}"
+    table = Table(title=f"{result.optimizer['name']} on {literal(result.model)} ({setting})")
     test = result.data["test"] > 0
     classifier = result.accuracy is not None
     columns = [
@@ -76,7 +75,7 @@ def summary_panel(result: FitResult):
         loss += f", test {num(result.test_loss, 8)}"
     data = result.data
     lines = [
-        f"model      {result.model}  ({', '.join(_model_notes(result))})",
+        f"model      {literal(result.model)}  ({', '.join(_model_notes(result))})",
         f"{'params' if result.params is not None else 'layers':<11}{fitted}",
         f"loss       {loss}",
     ]
@@ -88,7 +87,7 @@ def summary_panel(result: FitResult):
     lines += [
         f"|g|        {num(result.grad_norm, 3)}",
         f"epochs     {result.epochs} ({result.steps} steps of batch {result.batch_size}, {result.gradient} gradients)",
-        f"data       {data['source']}: {data['train']} training rows"
+        f"data       {literal(data['source'])}: {data['train']} training rows"
         + (f", {data['test']} test rows" if data["test"] else ""),
         f"status     [{colour}]{result.status}[/]: {result.message}",
         f"time       {result.time_s:.3f} s",
@@ -113,12 +112,14 @@ def show_fit_check(report: dict[str, Any], console=None) -> None:
     console = console or stdout_console()
     rows = sorted(report["parameters"], key=lambda p: -p["rel_error"])[:MAX_CHECK_ROWS]
     shown = "" if len(rows) == len(report["parameters"]) else f", worst {len(rows)} of {len(report['parameters'])}"
-    table = Table(title=f"backprop vs central differences: {report['model']} ({report['loss_function']}{shown})")
+    table = Table(
+        title=f"backprop vs central differences: {literal(report['model'])} ({report['loss_function']}{shown})"
+    )
     for column in ("parameter", "backprop", "central", "abs err", "rel err", ""):
         table.add_column(column, justify="right")
     for p in rows:
         table.add_row(
-            p["name"],
+            literal(p["name"]),
             num(p["backprop"], 10),
             num(p["central"], 10),
             num(p["abs_error"], 2),
@@ -147,7 +148,7 @@ def fit_runs_table(runs: list[FitResult], title: str):
     from rich import box
     from rich.table import Table
 
-    from gradtool.report.compare import setting
+    from gradtool.report.settings import setting
 
     test = any(r.test_loss is not None for r in runs)
     classifier = any(r.accuracy is not None for r in runs)
@@ -166,7 +167,7 @@ def fit_runs_table(runs: list[FitResult], title: str):
             shown += f" / {_percent(accuracy['test'])}"
         colour = {"completed": "green"}.get(r.status, "red")
         table.add_row(
-            r.label or "",
+            literal(r.label or ""),
             setting(r),
             num(r.train_loss, 6),
             *([num(r.test_loss, 6)] if test else []),
@@ -182,7 +183,8 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
     """A fit config's runs: the table, then the best run's fitted parameters (or layer shapes)."""
     console = console or stdout_console()
     fr = file_result
-    console.print(fit_runs_table(fr.runs, fr.source + (f": {fr.description}" if fr.description and not quiet else "")))
+    title = fr.source + (f": {fr.description}" if fr.description and not quiet else "")
+    console.print(fit_runs_table(fr.runs, literal(title)))
     if quiet:
         return
     if fr.best is None:
@@ -194,7 +196,7 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
         parts.append(f"test loss = {num(best.test_loss, 10)}")
     if best.accuracy is not None:
         parts.append(f"accuracy {_percent(best.accuracy['train'])}")
-    line = f"best: {best.label}: {best.model}: {', '.join(parts)}"
+    line = literal(f"best: {best.label}: {best.model}: {', '.join(parts)}")
     if best.params is not None and len(best.params) <= 12:
         line += "; " + ", ".join(f"{k} = {num(v, 10)}" for k, v in best.params.items())
     console.print(line)
