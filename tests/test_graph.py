@@ -11,8 +11,8 @@ import pytest
 import sympy as sp
 
 from gradtool.expr.objective import load_objective
-from gradtool.graph import computation_graph
 from gradtool.grad.autodiff import AutodiffEngine
+from gradtool.graph import computation_graph
 from gradtool.report.graph import backward_step, chain_rule, graph_dot, show_graph
 
 UNARY = {
@@ -292,3 +292,15 @@ def test_dot_escapes_quotes_and_backslashes():
     from gradtool.report.graph import _quoted
 
     assert _quoted('a "b" \\ c\nd') == '"a \\"b\\" \\\\ c\\nd"'
+
+
+def test_the_traced_sweep_runs_the_gradient_sweeps_statements():
+    from gradtool.grad.autodiff import expression_to_tape
+    from gradtool.grad.tape import compile_gradient, compile_trace
+
+    objective = load_objective("0.5*(t - sigmoid(w*x + b))^2 + log(1 + x^2)")
+    tape, output, inputs = expression_to_tape(objective.expr, objective.symbols)
+    plain = compile_gradient(tape, output, inputs).source.splitlines()
+    traced = compile_trace(tape, output, inputs).source.splitlines()
+    assert traced[:-1] == plain[:-1]  # every statement; only the return line grows
+    assert traced[-1].startswith(plain[-1] + ", [")

@@ -32,7 +32,9 @@ def test_boxes_and_arrows_are_the_graphs_nodes_and_edges(text, at):
     fig = draw_graph(graph)
     boxes, arrows, labels = artists(fig, "node "), artists(fig, "edge "), artists(fig, "local ")
     assert len(boxes) == len(graph.nodes)
-    edges = {f"n{a}->n{node.id}": local for node in graph.nodes for a, local in zip(node.inputs, node.local)}
+    edges = {
+        f"n{a}->n{node.id}": local for node in graph.nodes for a, local in zip(node.inputs, node.local, strict=True)
+    }
     assert set(arrows) == set(labels) == set(edges)
     for name, local in edges.items():
         assert labels[name].get_text() == short(local)

@@ -9,8 +9,8 @@ from gradtool.graph import Graph, GraphNode
 from gradtool.plot.figure import PlotError, new_figure, short, styled
 
 MAX_NODES = 60  # beyond this the boxes no longer fit a readable page; the table, --json and --dot still work
-SWEEPS = 4
-BEND = -0.2  # curvature of arrows that skip a column  # barycentre passes that order each column to shorten and uncross the arrows
+SWEEPS = 4  # barycentre passes that order each column to shorten and uncross the arrows
+BEND = -0.2  # curvature of arrows that skip a column
 
 COLOURS = {"input": "#cfe3f7", "const": "#eeeeee", "op": "white", "output": "#fde3b0"}
 

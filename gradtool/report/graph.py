@@ -29,7 +29,7 @@ def node_table(graph: Graph):
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
-        caption="local: d node / d input, per input;  adjoint: dF / d node, from the reverse sweep",
+        caption="local: d node/d input;  adjoint: dF/d node",
     )
     # numbers are never cut short: the node and input columns fold first when the terminal is narrow
     table.add_column("id", no_wrap=True)
@@ -127,32 +127,30 @@ def show_graph(graph: Graph, explain: bool = False, console=None) -> None:
 
     console = console or stdout_console()
     console.print(node_table(graph))
+
+    def say(text: str) -> None:  # long lines stay whole (a terminal wraps them); user text is never markup
+        console.print(text, markup=False, soft_wrap=True, highlight=False)
+
     grad = ", ".join(f"dF/d{v} = {number(g)}" for v, g in zip(graph.variables, graph.gradient, strict=True))
-    console.print(f"F = {number(graph.f)}", markup=False)
-    console.print(f"gradient (the variables' adjoints, as grad --at prints it): {grad or 'none'}", markup=False)
+    say(f"F = {number(graph.f)}")
+    say(f"gradient (the variables' adjoints, as grad --at prints it): {grad or 'none'}")
     if explain:
-        console.print("\nforward pass (values, inputs to output):", markup=False)
+        say("\nforward pass (values, inputs to output):")
         for node in graph.nodes:
             if node.op not in ("input", "const"):
-                console.print("  " + forward_step(graph, node), markup=False)
-        console.print(
-            "\nbackward pass (adjoints, output to inputs; dF/dn = sum over n's consumers c of dF/dc * dc/dn):"
-        )
+                say("  " + forward_step(graph, node))
+        say("\nbackward pass (adjoints, output to inputs; dF/dn = sum over n's consumers c of dF/dc * dc/dn):")
         for node in reversed(graph.nodes):
             if node.adjoint is not None:
-                console.print("  " + backward_step(graph, node), markup=False)
+                say("  " + backward_step(graph, node))
     inputs = graph.inputs if explain else graph.inputs[:SHORT_VARIABLES]
-    if not inputs:
-        return
-    console.print(
-        "\nchain rule (dF/dv = sum over the paths from v to F of the product of the local derivatives along it):",
-        markup=False,
-    )
+    if inputs:
+        say("\nchain rule (dF/dv = sum over the paths from v to F of the product of the local derivatives along it):")
     for node in inputs:
         for line in chain_rule(graph, node, MAX_PATHS if explain else SHORT_PATHS):
-            console.print("  " + line, markup=False, soft_wrap=True)
+            say("  " + line)
     if len(inputs) < len(graph.inputs):
-        console.print(f"  ... {len(graph.inputs) - len(inputs)} more variables: see --explain", markup=False)
+        say(f"  ... {len(graph.inputs) - len(inputs)} more variables: see --explain")
 
 
 # ---- Graphviz DOT ---------------------------------------------------------------------------------------------
