@@ -118,7 +118,8 @@ def header_names(cells: list[str], source: str) -> list[str]:
     return names
 
 
-def _blank(row: list[str]) -> bool:
+def blank(row: list[str]) -> bool:
+    """An empty line, or one holding only spaces (the reader skips it)."""
     return not row or (len(row) == 1 and not row[0].strip())
 
 
@@ -127,7 +128,7 @@ def records(reader, width: int, names: list[str], source: str) -> Iterator[tuple
     lines, rows = [], []
     for row in reader:
         if len(row) != width:
-            if _blank(row):
+            if blank(row):
                 continue
             raise DataError(
                 f"{source}, row {reader.line_num}: {len(row)} cells, but the header has {width} "
@@ -145,7 +146,7 @@ def records(reader, width: int, names: list[str], source: str) -> Iterator[tuple
 def _read(handle: Iterable[str], source: str, min_rows: int):
     reader = csv.reader(handle)
     try:
-        header = next((row for row in reader if not _blank(row)), None)
+        header = next((row for row in reader if not blank(row)), None)
         if header is None:
             raise DataError(f"{source}: empty file (expected a header row and at least two data rows)")
         names = header_names(header, source)

@@ -114,8 +114,14 @@ def check_binary(table: Table, targets: Sequence[str]) -> None:
             )
 
 
-def holdout(rows: int, test_split: float | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``(train rows, test rows)``: a random ``test_split`` fraction (drawn by ``rng``) held out, none by default."""
+def holdout(
+    rows: int, test_split: float | None, rng: np.random.Generator, strata: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train rows, test rows)``: a random ``test_split`` fraction (drawn by ``rng``) held out, none by default.
+
+    With ``strata`` (a class code per row) each class is split on its own: ``round(F * n_c)`` of its ``n_c``
+    rows are held out, but never all of them, so that every class is trained on.
+    """
     if test_split is None or test_split == 0:
         return np.arange(rows), np.arange(0)
     if not (isinstance(test_split, int | float) and 0 < test_split < 1):
@@ -126,5 +132,20 @@ def holdout(rows: int, test_split: float | None, rng: np.random.Generator) -> tu
             f"--test-split {test_split:g} of {rows} rows leaves {test} test and {rows - test} "
             f"training rows; each needs at least one"
         )
+    if strata is not None:
+        return _stratified(test_split, rng, strata)
     order = rng.permutation(rows)
     return np.sort(order[test:]), np.sort(order[:test])
+
+
+def _stratified(test_split: float, rng: np.random.Generator, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    train, test = [], []
+    for code in np.unique(strata):
+        members = rng.permutation(np.flatnonzero(strata == code))
+        held = min(round(len(members) * test_split), len(members) - 1)
+        test.append(members[:held])
+        train.append(members[held:])
+    test_rows = np.sort(np.concatenate(test))
+    if not len(test_rows):
+        raise ConfigError(f"--test-split {test_split:g} holds out no row of any class; raise it")
+    return np.sort(np.concatenate(train)), test_rows
