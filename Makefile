@@ -35,6 +35,7 @@ torch: $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run_all.py --write docs/performance.md
 
 # the pictures README shows (docs/plots.md): deterministic, so re-running gives the same bytes

@@ -257,12 +257,15 @@ def main() -> None:
     fit_bench = ROOT / "benchmarks" / "bench_fit.py"
     if fit_bench.exists():
         extra = subprocess.run([sys.executable, str(fit_bench)], capture_output=True, text=True, cwd=ROOT).stdout
+    numeric_bench = ROOT / "benchmarks" / "bench_numeric.py"
+    numeric = subprocess.run([sys.executable, str(numeric_bench)], capture_output=True, text=True, cwd=ROOT).stdout
     table = ["| measurement | result | goal / note |", "| --- | --- | --- |"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     text = "\n".join(table)
     print(text)
     if extra:
         print(extra)
+    print(numeric)
     if args.write:
         header = (
             "# Performance\n\nMeasured by `make bench` (`python benchmarks/run_all.py --write docs/performance.md`)"
@@ -272,7 +275,13 @@ def main() -> None:
             "side, interleaved where it matters) are the figures to read.\n\n"
         )
         Path(args.write).write_text(
-            header + "## Gradients and descent\n\n" + text + "\n" + ("\n## Fitting\n\n" + extra if extra else "")
+            header
+            + "## Gradients and descent\n\n"
+            + text
+            + "\n"
+            + ("\n## Fitting\n\n" + extra if extra else "")
+            + "\n"
+            + numeric
         )
 
 

@@ -13,8 +13,15 @@ from gradtool.expr.parser import parse_expression
 from gradtool.grad.analytic import AnalyticEngine, compile_numpy
 from gradtool.grad.engines import make_engine
 from gradtool.grad.numeric import step_sweep
+from gradtool.grad.richardson import NumericEstimate, adaptive_gradient
+from gradtool.taylor import taylor_orders
+
+__all__ = ["UserGradient", "check_points", "random_points", "run_check", "sweep_steps", "taylor_orders"]
 
 SWEEP_STEPS = 10.0 ** -np.arange(1, 16)
+ERROR_FACTOR = 10.0  # k: numeric passes within atol + rtol |analytic| + k * (its estimated error)
+MAX_VALUES = 200_000  # points x variables: reports (JSON ~2.5 kB per component) stay under ~0.5 GB
+MAX_WORK = 1e9  # points x variables^2: numeric gradients evaluate f at ~20 x that many coordinates
 
 
 def split_components(text: str) -> list[str]:
@@ -65,8 +72,24 @@ class UserGradient:
         return out
 
 
+def check_size(count: int, n: int) -> None:
+    """Refuse, before anything is allocated, a check too big for memory (points x variables) or time."""
+    if count * n > MAX_VALUES:
+        raise ConfigError(
+            f"{count:,} points x {n:,} variables = {count * n:,} gradient components, over check-grad's "
+            f"{MAX_VALUES:,} (memory): lower the number of points (--random) or of variables (--dim)"
+        )
+    if count * n * n > MAX_WORK:
+        raise ConfigError(
+            f"numeric gradients at {count:,} points of {n:,} variables would evaluate f about "
+            f"{20 * count * n:,} times ({count * n * n:.1e} points x variables^2, over {MAX_WORK:.0e}): lower "
+            "the number of points (--random) or of variables (--dim)"
+        )
+
+
 def random_points(objective: Objective, count: int, seed: int, box: tuple[float, float] | None = None) -> np.ndarray:
     """``count`` points uniform in ``box`` (default: the named function's domain, else -2,2), seeded."""
+    check_size(count, objective.n)
     lo, hi = box if box is not None else (objective.named.domain if objective.named else (-2.0, 2.0))
     return np.random.default_rng(seed).uniform(lo, hi, size=(count, objective.n))
 
@@ -82,7 +105,12 @@ def relative_error(value: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 @dataclass
 class PointCheck:
-    """The comparison at one point: each source's gradient and whether all agree."""
+    """The comparison at one point: each source's gradient and whether all agree.
+
+    ``numeric_error`` is the numeric method's error estimate per component (None for the fixed-step
+    methods), ``numeric_step`` its step, ``evaluations`` its count of f evaluations; ``numeric_note``
+    says where the numeric method could not work.
+    """
 
     at: dict[str, float]
     columns: dict[str, list[float]]
@@ -91,14 +119,39 @@ class PointCheck:
     passed: list[bool]
     wrong: list[str] = field(default_factory=list)
     note: str | None = None
+    numeric_error: list[float] | None = None
+    numeric_step: list[float] = field(default_factory=list)
+    numeric_note: str | None = None
+    evaluations: int = 0
 
     @property
     def ok(self) -> bool:
         return all(self.passed) and self.note is None
 
 
-def _finite_or_none(v: float) -> float | str:
-    return float(v) if math.isfinite(v) else str(v)
+def _allowed(truth: np.ndarray, error: np.ndarray | None, rtol: float, atol: float) -> np.ndarray:
+    """The numeric tolerance per component: atol + rtol |analytic| + k * estimated error."""
+    tol = atol + rtol * np.abs(truth)
+    return tol if error is None else tol + ERROR_FACTOR * error
+
+
+def _compare(objective: Objective, sources: dict, numeric: NumericEstimate, b: int, rtol: float, atol: float):
+    """(diffs, rels, passed, numeric note) at point ``b``: strict tolerance for all but numeric."""
+    truth = sources["analytic"][b]
+    others = [k for k in sources if k != "analytic"]
+    with np.errstate(invalid="ignore"):
+        diffs = np.array([np.abs(sources[k][b] - truth) for k in others])
+    rels = np.array([relative_error(sources[k][b], truth) for k in others])
+    error = None if numeric.error is None else numeric.error[b]
+    allowed = [_allowed(truth, error, rtol, atol) if k == "numeric" else atol + rtol * np.abs(truth) for k in others]
+    passed = diffs <= np.array(allowed)
+    note = None
+    if error is not None and not np.all(np.isfinite(error)):  # no finite stencil: numeric cannot say
+        blind = ~np.isfinite(error)
+        passed[others.index("numeric"), blind] = True
+        names = ", ".join(v for v, w in zip(objective.variables, blind, strict=True) if w)
+        note = f"no finite stencil in {names} (f is not finite on one side at every step): numeric not compared"
+    return diffs, rels, np.all(passed, axis=0), note
 
 
 def check_points(
@@ -106,40 +159,39 @@ def check_points(
     points: np.ndarray,
     *,
     user: str | None = None,
-    method: str = "central",
+    method: str = "adaptive",
     h: float | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-8,
 ) -> list[PointCheck]:
     """Compare analytic, autodiff, numeric (and the user's) gradients at each row of ``points``.
 
-    Analytic is the reference. A component passes when every other source is within
-    ``atol + rtol * |analytic|`` of it. With ``user``, a failing component names the variable.
+    Analytic is the reference. A component passes when autodiff and the user's gradient are within
+    ``atol + rtol * |analytic|`` of it, and the numeric one within that plus ``ERROR_FACTOR`` times the
+    numeric method's own error estimate. With ``user``, a failing component names the variable.
     """
+    check_size(len(points), objective.n)
     analytic = AnalyticEngine(objective.expr, objective.symbols)
+    numeric = make_engine("numeric", objective, method=method, h=h, analytic=analytic).estimate(points)
     sources = {
         "analytic": analytic.gradient(points),
         "autodiff": make_engine("autodiff", objective).gradient(points),
-        "numeric": make_engine("numeric", objective, method=method, h=h, analytic=analytic).gradient(points),
+        "numeric": numeric.gradient,
     }
     if user is not None:
         sources["user"] = UserGradient(user, objective).gradient(points)
     values = np.atleast_1d(analytic.value(points))
-    truth = sources["analytic"]
-    others = [k for k in sources if k != "analytic"]
     results = []
     for b, pt in enumerate(points):
-        with np.errstate(invalid="ignore"):
-            diffs = np.array([np.abs(sources[k][b] - truth[b]) for k in others])
-        rels = np.array([relative_error(sources[k][b], truth[b]) for k in others])
-        passed = np.all(diffs <= atol + rtol * np.abs(truth[b]), axis=0)
+        truth = sources["analytic"][b]
+        diffs, rels, passed, numeric_note = _compare(objective, sources, numeric, b, rtol, atol)
         note = None
-        if not (np.all(np.isfinite(truth[b])) and math.isfinite(values[b])):
+        if not (np.all(np.isfinite(truth)) and math.isfinite(values[b])):
             note = "f or its gradient is not finite here"
             passed = np.zeros_like(passed)
         wrong = []
         if user is not None:
-            bad = np.abs(sources["user"][b] - truth[b]) > atol + rtol * np.abs(truth[b])
+            bad = np.abs(sources["user"][b] - truth) > atol + rtol * np.abs(truth)
             wrong = [v for v, w in zip(objective.variables, bad, strict=True) if w]
         results.append(
             PointCheck(
@@ -150,52 +202,69 @@ def check_points(
                 passed=[bool(p) for p in passed],
                 wrong=wrong,
                 note=note,
+                numeric_error=None if numeric.error is None else [float(v) for v in numeric.error[b]],
+                numeric_step=[float(v) for v in numeric.step[b]],
+                numeric_note=numeric_note,
+                evaluations=int(numeric.evaluations[b]),
             )
         )
     return results
 
 
-def taylor_orders(
-    objective: Objective, point: np.ndarray, gradient: np.ndarray, *, directions: int = 3, seed: int = 0
-) -> list[float]:
-    """Observed order of the Taylor remainder |f(x + t d) - f(x) - t g.d| along random directions.
-
-    A correct gradient gives order ~2 (the remainder shrinks like t^2), a wrong one ~1. Steps t where the
-    remainder is buried in rounding noise are left out; a remainder that is zero throughout (f linear
-    along d) counts as order 2.
-    """
-    engine = AnalyticEngine(objective.expr, objective.symbols)
-    rng = np.random.default_rng(seed)
-    ts = 2.0 ** -np.arange(1, 21)
-    f0 = engine.value(point)
-    noise = 1e3 * np.finfo(float).eps * max(abs(f0), 1.0)
-    orders = []
-    for _ in range(directions):
-        d = rng.standard_normal(len(point))
-        d /= np.linalg.norm(d)
-        fs = engine.value(point[None, :] + ts[:, None] * d[None, :])
-        r = np.abs(fs - f0 - ts * float(gradient @ d))
-        keep = r > noise
-        if keep.sum() < 3:
-            orders.append(2.0)
-            continue
-        slope = np.polyfit(np.log(ts[keep]), np.log(r[keep]), 1)[0]
-        orders.append(float(slope))
-    return orders
-
-
-def sweep_steps(objective: Objective, point: np.ndarray) -> dict[str, list[float] | float]:
-    """Forward and central difference errors for h = 1e-1 ... 1e-15, and the best h of each."""
+def sweep_steps(objective: Objective, point: np.ndarray) -> dict:
+    """Forward and central difference errors for h = 1e-1 ... 1e-15, the best h of each, and the adaptive
+    method's error, estimated error and steps (``adaptive``), all relative errors maxed over components."""
     engine = AnalyticEngine(objective.expr, objective.symbols)
     exact = engine.gradient(point)
     table = step_sweep(engine.value, point, exact, SWEEP_STEPS)
-    out: dict[str, list[float] | float] = {"h": table["h"].tolist()}
+    out: dict = {"h": table["h"].tolist()}
     for method in ("forward", "central"):
         errs = table[method]
         out[method] = [float(e) for e in errs]
         finite = np.where(np.isfinite(errs), errs, np.inf)
         out[f"best_h_{method}"] = float(table["h"][int(np.argmin(finite))])
+    adaptive = adaptive_gradient(engine.value, point[None, :])
+    scale = np.maximum(np.abs(exact), 1e-300)
+    errors = np.abs(adaptive.gradient[0] - exact) / scale
+    worst = int(np.nanargmax(errors)) if np.isfinite(errors).any() else 0
+    out["adaptive"] = {
+        "error": float(np.max(errors)),
+        "estimated_error": float(np.max(adaptive.error[0] / scale)),
+        "step": float(adaptive.step[0, worst]),
+        "steps": [float(v) for v in adaptive.step[0]],
+        "evaluations": int(adaptive.evaluations[0]),
+    }
     return out
+
+
+def _point_entry(c: PointCheck, names: list[str]) -> dict:
+    entry = {"at": c.at}
+    for k in ("analytic", "autodiff", "numeric", "user"):
+        entry[k] = dict(zip(names, c.columns[k], strict=True)) if k in c.columns else None
+    entry.update(
+        max_abs_error=max(c.abs_error),
+        max_rel_error=max(c.rel_error),
+        ok=c.ok,
+        abs_errors=c.abs_error,
+        rel_errors=c.rel_error,
+        passed=c.passed,
+        wrong=c.wrong,
+        note=c.note,
+        taylor_order=None,
+        numeric_error=None if c.numeric_error is None else dict(zip(names, c.numeric_error, strict=True)),
+        numeric_step=dict(zip(names, c.numeric_step, strict=True)),
+        numeric_note=c.numeric_note,
+    )
+    return entry
+
+
+def _check_options(points: np.ndarray, seed, rtol: float, atol: float) -> None:
+    if len(points) == 0:
+        raise PointError("no points to check")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not (0 <= rtol < math.inf and 0 <= atol < math.inf):
+        raise ParseError(f"tolerances must be non-negative finite numbers, got rtol={rtol}, atol={atol}")
 
 
 def run_check(
@@ -203,7 +272,7 @@ def run_check(
     points: np.ndarray,
     *,
     user: str | None = None,
-    method: str = "central",
+    method: str = "adaptive",
     h: float | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-8,
@@ -216,30 +285,11 @@ def run_check(
     With ``taylor`` a point also fails when a gradient's observed Taylor order is below 1.5.
     """
     objective.require_variables("check")
-    if len(points) == 0:
-        raise PointError("no points to check")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
-    if not (0 <= rtol < math.inf and 0 <= atol < math.inf):
-        raise ParseError(f"tolerances must be non-negative finite numbers, got rtol={rtol}, atol={atol}")
+    _check_options(points, seed, rtol, atol)
     checks = check_points(objective, points, user=user, method=method, h=h, rtol=rtol, atol=atol)
-    names = objective.variables
     out_points = []
     for pt, c in zip(points, checks, strict=True):
-        entry = {"at": c.at}
-        for k in ("analytic", "autodiff", "numeric", "user"):
-            entry[k] = dict(zip(names, c.columns[k], strict=True)) if k in c.columns else None
-        entry.update(
-            max_abs_error=max(c.abs_error),
-            max_rel_error=max(c.rel_error),
-            ok=c.ok,
-            abs_errors=c.abs_error,
-            rel_errors=c.rel_error,
-            passed=c.passed,
-            wrong=c.wrong,
-            note=c.note,
-            taylor_order=None,
-        )
+        entry = _point_entry(c, objective.variables)
         if taylor and c.note is None:
             sources = {k: np.array(c.columns[k]) for k in ("analytic", "autodiff", "user") if k in c.columns}
             orders = {k: min(taylor_orders(objective, pt, g, seed=seed)) for k, g in sources.items()}
@@ -248,11 +298,13 @@ def run_check(
         out_points.append(entry)
     return {
         "expression": objective.text,
-        "variables": names,
+        "variables": objective.variables,
         "points": out_points,
         "ok": all(p["ok"] for p in out_points),
         "method": method,
         "rtol": rtol,
         "atol": atol,
+        "error_factor": ERROR_FACTOR if checks[0].numeric_error is not None else None,
+        "evaluations_per_gradient": float(np.mean([c.evaluations for c in checks])),
         "sweep": sweep_steps(objective, points[0]) if sweep else None,
     }

@@ -10,7 +10,7 @@ STATUS: dict[str, tuple[bool, str]] = {
     "converged": (True, "{reason}"),
     "max_steps": (True, "reached the maximum of {steps} steps without meeting a tolerance"),
     "diverged": (False, "at step {step}: {reason}; the result is the last finite point"),
-    "interrupted": (False, "interrupted at step {step}"),
+    "interrupted": (False, "interrupted at step {step} ({reason})"),
     "completed": (True, "trained for {epochs} epochs"),  # fit: every requested epoch ran
     # fit --early-stopping: the held-out loss stopped improving; the best epoch's parameters are the result
     "early_stopped": (

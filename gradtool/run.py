@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradtool.errors import ConfigError
+from gradtool.interrupt import stop_reason
 from gradtool.result import Row
 
 HUGE = 1e200  # |f| above this counts as divergence
@@ -95,8 +96,9 @@ def iterate(
 
     ``fg(x) -> (f, g)``; ``update(g, state, x, lr) -> (x, state)``; ``schedule(t)`` is the lr of step t.
     ``sink(step, x, f, gnorm, lr)`` receives every iterate (row 0 is x0, lr is the lr that produced it);
-    ``progress(step)`` is called every 1,000 steps. Ctrl-C stops the loop cleanly (status
-    ``interrupted``). Nothing per step is kept unless ``record``.
+    ``progress(step)`` is called every 1,000 steps. Ctrl-C (or SIGTERM, see ``gradtool.interrupt``) stops
+    the loop cleanly (status ``interrupted``) with the last iterate recorded everywhere (the sink may then
+    see that step twice, if the interrupt came just after it handled it). Nothing per step is kept unless ``record``.
     """
     every = every or default_every(stop.steps)
     x = np.array(x0, dtype=float)
@@ -108,7 +110,7 @@ def iterate(
     if sink:
         sink(0, x, f, gn, float("nan"))
     best_x, best_f, best_t = x, f, 0
-    status, reason, t = "max_steps", "", 0
+    status, reason, t, sunk = "max_steps", "", 0, 0
     bad = _bad(f, x, gn)
     if bad:
         return Outcome(x, f, g, 0, "diverged", bad, x, f, 0, rows, 1, path, values)
@@ -123,26 +125,27 @@ def iterate(
             lr = schedule(t)
             x_new, state = update(g, state, x, lr)
             f_new, g_new = fg(x_new)
-            t += 1
             gn_new = math.hypot(*g_new.tolist())  # ~10x faster than numpy's norm on tiny arrays
             bad = _bad(f_new, x_new, gn_new)
             if bad:
+                t += 1
                 status, reason = "diverged", bad
                 break
-            gn = gn_new
+            df, dx = abs(f_new - f), (x_new - x)
+            # the step is taken in one assignment: an interrupt leaves t and x both before or both after it
+            t, x, f, g, gn = t + 1, x_new, f_new, g_new, gn_new
             if sink:
-                sink(t, x_new, f_new, gn, lr)
+                sink(t, x, f, gn, lr)
+                sunk = t
             if record:
-                path.append(x_new.tolist())
-                values.append(f_new)
-            if f_new < best_f:
-                best_x, best_f, best_t = x_new, f_new, t
+                path.append(x.tolist())
+                values.append(f)
+            if f < best_f:
+                best_x, best_f, best_t = x, f, t
             if t % every == 0:
-                rows.append(Row(t, f_new, gn, lr, x_new.tolist()))
+                rows.append(Row(t, f, gn, lr, x.tolist()))
             if progress and t % 1000 == 0:
                 progress(t)
-            df, dx = abs(f_new - f), (x_new - x)
-            x, f, g = x_new, f_new, g_new
             if ftol is not None and df <= ftol:
                 status, reason = "converged", f"|f_t - f_(t-1)| = {df:.3g} <= ftol = {ftol:g}"
                 break
@@ -151,8 +154,16 @@ def iterate(
                 if step <= xtol:
                     status, reason = "converged", f"step length {step:.3g} <= xtol = {xtol:g}"
                     break
-    except KeyboardInterrupt:
-        status, reason = "interrupted", "Ctrl-C"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
+        status, reason = "interrupted", stop_reason(exc)
+        # the step taken last may not have reached the sink, the recording or the best point yet
+        if sink and sunk != t:
+            sink(t, x, f, gn, lr)
+        if record and len(path) == t:
+            path.append(x.tolist())
+            values.append(f)
+        if f < best_f:
+            best_x, best_f, best_t = x, f, t
     last = t - 1 if status == "diverged" else t  # the step of the last finite iterate x
     if rows[-1].step != last:
         rows.append(Row(last, f, gn, lr, x.tolist()))

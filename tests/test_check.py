@@ -1,21 +1,30 @@
 """Gradient checking: engines agree, wrong hand gradients are caught and named, sweeps and Taylor orders."""
 
+import json
+import os
+import resource
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
 
+from gradtool import check as check_module
 from gradtool.check import (
     UserGradient,
     check_points,
+    random_points,
     relative_error,
     run_check,
     split_components,
     sweep_steps,
     taylor_orders,
 )
-from gradtool.errors import ParseError
+from gradtool.errors import ConfigError, ParseError
 from gradtool.expr.objective import load_objective
+from gradtool.grad.analytic import AnalyticEngine
+from gradtool.taylor import remainder_order
 
 POINT_KEYS = {
     "at",
@@ -32,8 +41,22 @@ POINT_KEYS = {
     "wrong",
     "note",
     "taylor_order",
+    "numeric_error",
+    "numeric_step",
+    "numeric_note",
 }
-REPORT_KEYS = {"expression", "variables", "points", "ok", "method", "rtol", "atol", "sweep"}
+REPORT_KEYS = {
+    "expression",
+    "variables",
+    "points",
+    "ok",
+    "method",
+    "rtol",
+    "atol",
+    "error_factor",
+    "evaluations_per_gradient",
+    "sweep",
+}
 
 
 def check(text: str, *points, **options) -> dict:
@@ -231,3 +254,116 @@ def test_run_check_includes_the_sweep_only_when_asked():
     assert check("sin(x)", (1.0,))["sweep"] is None
     sweep = check("sin(x)", (1.0,), sweep=True)["sweep"]
     assert {"h", "forward", "central", "best_h_forward", "best_h_central"} <= set(sweep)
+
+
+# ---------------------------------------------------------------- the verdict knows the numeric error
+
+
+def test_numeric_passes_within_k_times_its_error_estimate_and_the_others_stay_strict():
+    # f = 1e13-ish plus a small term: differences of f lose digits in x; the adaptive estimate says so
+    report = check("x^2*y + exp(100*z)", (1.0, 2.0, 0.3), rtol=0.0, atol=0.0)
+    entry = report["points"][0]
+    assert report["error_factor"] == check_module.ERROR_FACTOR
+    assert entry["passed"] == [True, True, True] and report["ok"] is True
+    errors = entry["numeric_error"]
+    for name, exact in (("x", 4.0), ("y", 1.0)):
+        assert abs(entry["numeric"][name] - exact) <= check_module.ERROR_FACTOR * errors[name]
+        assert errors[name] > 1e-6  # honest: rounding of |f| ~ 1e13 over steps of ~0.5
+    bad = check(
+        "x^2*y + exp(100*z)", (1.0, 2.0, 0.3), user="2*x*y*(1 + 1e-12), x^2, 100*exp(100*z)", rtol=0.0, atol=0.0
+    )
+    assert bad["points"][0]["wrong"] == ["x"]  # the user's gradient gets no such allowance
+
+
+def test_fixed_step_methods_have_no_estimate_and_keep_the_strict_test():
+    report = check("1/x", (0.001,), method="central")
+    entry = report["points"][0]
+    assert report["ok"] is False and entry["numeric_error"] is None and report["error_factor"] is None
+    assert report["evaluations_per_gradient"] == 2.0
+
+
+def test_a_component_without_a_finite_stencil_is_named_and_not_compared():
+    report = check("x^1.5 + y", (0.0, 1.0))  # f(-h, y) is nan for every h: no central stencil in x
+    entry = report["points"][0]
+    assert np.isnan(entry["numeric"]["x"])
+    assert "no finite stencil in x" in entry["numeric_note"] and entry["numeric_note"].count(",") == 0
+    assert report["ok"] is True and entry["passed"] == [True, True]  # analytic and autodiff agree
+    assert entry["numeric_step"]["y"] > 0
+
+
+def test_adaptive_is_the_default_and_rosenbrock_passes_everywhere():
+    obj = load_objective("rosenbrock", dim=10)
+    points = np.random.default_rng(0).uniform(-2.048, 2.048, size=(50, 10))
+    results = check_points(obj, points, rtol=1e-9, atol=0.0)
+    assert all(r.ok for r in results)
+    assert max(max(r.rel_error) for r in results) < 1e-9
+
+
+# ---------------------------------------------------------------- the Taylor test near singularities
+
+
+@pytest.mark.parametrize(
+    ("text", "x"), [("1/x", 0.001), ("sqrt(x)", 1e-4), ("log(x)", 1e-3), ("asin(x)", 0.999), ("sin(1000*x)", 0.1)]
+)
+def test_taylor_reads_two_for_exact_and_one_for_1e4_wrong_gradients_near_singularities(text, x):
+    obj = load_objective(text)
+    point = np.array([x])
+    g = AnalyticEngine(obj.expr, obj.symbols).gradient(point)
+    assert all(o == pytest.approx(2.0, abs=0.2) for o in taylor_orders(obj, point, g))
+    for wrong in (g * (1 + 1e-4), g * (1 - 1e-4)):
+        assert all(o == pytest.approx(1.0, abs=0.2) for o in taylor_orders(obj, point, wrong))
+
+
+def test_taylor_stays_in_the_domain():
+    # the first probes (t = 0.5) would leave sqrt's domain; they are dropped, not fitted
+    report = check("sqrt(x)", (1e-4,), taylor=True, rtol=1e-3)
+    assert report["ok"] is True
+    assert all(o == pytest.approx(2.0, abs=0.05) for o in report["points"][0]["taylor_order"].values())
+
+
+def test_remainder_order_reads_the_asymptotic_slope():
+    ts = 2.0 ** -np.arange(1, 40)
+    # r(t) = t (non-asymptotic: far from 0 the t^2 term swamps it) + 1e6 t^2: slope 1 as t -> 0
+    assert remainder_order(1e-3 * ts + 1e6 * ts**2, 0.0, 0.0, ts) == pytest.approx(1.0, abs=0.01)
+    assert remainder_order(3 * ts**2 + ts**5, 0.0, 0.0, ts) == pytest.approx(2.0, abs=0.01)
+    assert remainder_order(np.where(ts > 0.01, np.nan, ts**2), 0.0, 0.0, ts) == pytest.approx(2.0, abs=0.01)
+    assert remainder_order(np.zeros_like(ts), 0.0, 0.0, ts) == 2.0  # rounding level throughout
+
+
+# ---------------------------------------------------------------- size limits (memory and time)
+
+
+def test_random_points_refuse_too_many_numbers_before_allocating():
+    with pytest.raises(ConfigError, match=r"lower the number of points \(--random\) or of variables \(--dim\)"):
+        random_points(load_objective("sphere", dim=10_000), 100_000, 0)
+    with pytest.raises(ConfigError, match="would evaluate f"):
+        random_points(load_objective("sphere", dim=10_000), 15, 0)  # memory fine, time not
+
+
+def run_capped(args: list[str], cap_bytes: int) -> subprocess.CompletedProcess:
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
+
+    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-m", "gradtool", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        preexec_fn=limit,
+    )
+
+
+def test_huge_check_is_one_error_line_under_a_memory_cap():
+    result = run_capped(["check-grad", "sphere", "--dim", "10000", "--random", "100000"], 1 << 30)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "--random" in result.stderr and "--dim" in result.stderr
+
+
+def test_large_allowed_check_stays_within_a_memory_cap():
+    # 2 points of 2,000 variables: ~80 million probe coordinates, in chunks of CHUNK_VALUES
+    result = run_capped(["check-grad", "sphere", "--dim", "2000", "--random", "2", "--json"], 1 << 30)
+    assert result.returncode == 0, result.stderr[-500:]
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["evaluations_per_gradient"] >= 2 * 2 * 2000

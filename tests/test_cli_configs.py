@@ -15,9 +15,9 @@ CONFIGS = {p.name: p for p in sorted((ROOT / "configs").glob("*.yaml"))}
 
 
 @pytest.fixture(autouse=True)
-def _at_root(monkeypatch):
-    """Fit configs name their data files relative to the working directory."""
-    monkeypatch.chdir(ROOT)
+def _elsewhere(monkeypatch, tmp_path):
+    """Every test runs from an empty temporary folder: configs must not depend on the working directory."""
+    monkeypatch.chdir(tmp_path)
 
 
 def by_label(doc: dict) -> dict:
@@ -224,7 +224,8 @@ def test_a_diverging_fit_exits_1(invoke_json):
 
 # ---- bad input: exit 2, one stderr line naming file, line and key path, nothing run or written -----------
 
-FIT = "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: y\n"
+LINEAR = ROOT / "data" / "linear.csv"
+FIT = f"task: fit\nmodel: w*x + b\ndata: {LINEAR}\ntarget: y\n"
 
 
 @pytest.mark.parametrize(
@@ -244,7 +245,7 @@ FIT = "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: y\n"
         (FIT + "loss: hinge\n", ":5: loss: unknown loss 'hinge'; choose one of: mse, mae, huber, bce, cross-"),
         (FIT + "epochs: -5\n", ":5: epochs: -5 is invalid; must be an integer >= 0"),
         (FIT.replace("target: y\n", ""), ":1: target: missing required key"),
-        (FIT.replace("target: y", "target: z"), ":4: target: data/linear.csv: no target column 'z' (columns: x, y)"),
+        (FIT.replace("target: y", "target: z"), f":4: target: {LINEAR}: no target column 'z' (columns: x, y)"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(invoke, tmp_path, text, expected):

@@ -25,7 +25,18 @@ GRAD_KEYS = {
     "eigenvalues",
     "stationary",
 }
-CHECK_KEYS = {"expression", "variables", "points", "ok", "method", "rtol", "atol", "sweep"}
+CHECK_KEYS = {
+    "expression",
+    "variables",
+    "points",
+    "ok",
+    "method",
+    "rtol",
+    "atol",
+    "error_factor",
+    "evaluations_per_gradient",
+    "sweep",
+}
 CHECK_POINT_KEYS = {
     "at",
     "analytic",
@@ -41,6 +52,9 @@ CHECK_POINT_KEYS = {
     "wrong",
     "note",
     "taylor_order",
+    "numeric_error",
+    "numeric_step",
+    "numeric_note",
 }
 NAMED_FUNCTIONS = {
     "sphere",
@@ -240,6 +254,62 @@ def test_minimize_a_linear_function_with_autodiff(invoke_json):
     code, result = invoke_json(*args, "--json")
     assert code == 0 and result["status"] == "max_steps"
     assert result["x"] == {"x": -2.0, "y": 1.0, "z": -4.0}  # two steps of 0.5 * (2, -1, 4)
+
+
+NEAR_SINGULAR = [  # issue 9: central differences failed these correct gradients
+    ("1/x", "x=0.001", "-1/x^2"),
+    ("sqrt(x)", "x=1e-4", "1/(2*sqrt(x))"),
+    ("log(x)", "x=1e-3", "1/x"),
+    ("asin(x)", "x=0.999", "1/sqrt(1 - x^2)"),
+    ("sin(1000*x)", "x=0.1", "1000*cos(1000*x)"),
+]
+
+
+@pytest.mark.parametrize(("expr", "at", "grad"), NEAR_SINGULAR, ids=[c[0] for c in NEAR_SINGULAR])
+def test_check_grad_passes_correct_and_fails_1e4_wrong_gradients_near_singularities(invoke_json, expr, at, grad):
+    code, report = invoke_json("check-grad", expr, "--at", at, "--json")
+    assert code == 0 and report["method"] == "adaptive"
+    entry = report["points"][0]
+    assert entry["max_rel_error"] < 1e-10 and entry["numeric_error"]["x"] < 1e-9 * abs(entry["analytic"]["x"])
+    code, report = invoke_json("check-grad", expr, "--at", at, "--grad", grad, "--taylor", "--json")
+    assert code == 0
+    assert all(abs(o - 2) <= 0.2 for o in report["points"][0]["taylor_order"].values())
+    code, report = invoke_json("check-grad", expr, "--at", at, "--grad", f"({grad})*(1 + 1e-4)", "--taylor", "--json")
+    assert code == 1 and report["points"][0]["wrong"] == ["x"]
+    assert abs(report["points"][0]["taylor_order"]["user"] - 1) <= 0.2
+    code, _ = invoke_json("check-grad", expr, "--at", at, "--grad", f"({grad})*(1 - 1e-4)", "--json")
+    assert code == 1
+
+
+def test_check_grad_shows_the_numeric_method_its_steps_and_cost(invoke_json, invoke):
+    code, report = invoke_json("check-grad", "exp(100*x) + y^2", "--at", "0.3,1", "--json")
+    assert code == 0 and report["error_factor"] == 10 and report["evaluations_per_gradient"] >= 40
+    entry = report["points"][0]
+    assert entry["numeric_step"]["x"] < 0.01 < entry["numeric_step"]["y"]  # the step follows f's scale
+    code, report = invoke_json("check-grad", "exp(x)", "--at", "1", "--method", "central", "--json")
+    assert report["error_factor"] is None and report["points"][0]["numeric_error"] is None
+    assert report["points"][0]["numeric_step"]["x"] == pytest.approx(6.055e-6, rel=1e-3)  # eps^(1/3)
+    table = invoke("check-grad", "exp(x)", "--at", "1").stdout
+    assert "numeric: adaptive, 32 f evaluations per gradient" in table and " @ " in table
+
+
+def test_check_grad_many_components_print_one_row_per_point_failing_first(invoke):
+    result = invoke("check-grad", "rosenbrock", "--dim", "10", "--random", "40", "--grad", ", ".join(["0"] * 9 + ["0"]))
+    assert result.exit_code == 1
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 30 and all(row.rstrip().endswith("✗ │") for row in rows)
+    assert "10 more point(s) not shown: 10 fail" in result.stdout
+    result = invoke("check-grad", "rosenbrock", "--dim", "10", "--random", "40")
+    assert result.exit_code == 0 and "10 more point(s) not shown: all pass" in result.stdout
+
+
+def test_check_grad_complex_method_and_its_refusal(invoke_json, invoke):
+    code, report = invoke_json("check-grad", "sigmoid(x)*y", "--at", "0.5,2", "--method", "complex", "--json")
+    assert code == 0 and report["points"][0]["max_rel_error"] < 1e-14
+    assert "max is not" in assert_one_line_error(
+        invoke("check-grad", "max(x, y)", "--at", "1,2", "--method", "complex")
+    )
+    assert "adaptive chooses" in assert_one_line_error(invoke("check-grad", "x", "--at", "1", "--h", "0.1"))
 
 
 def test_check_grad_json_has_exactly_the_documented_keys(invoke_json):

@@ -19,8 +19,12 @@ CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
 def write(tmp_path: Path, text: str, name: str = "c.yaml") -> str:
+    """A config file in ``tmp_path``, beside a link to the repository's data/ (relative paths in a config
+    resolve against its folder, so fit configs say data/linear.csv)."""
     path = tmp_path / name
     path.write_text(text)
+    if "data:" in text and not (tmp_path / "data").exists():
+        (tmp_path / "data").symlink_to(ROOT / "data")
     return str(path)
 
 
@@ -34,7 +38,7 @@ def error_of(tmp_path: Path, text: str, *overrides: str) -> str:
 
 # ---- validation: file, line, key path and what is allowed, before anything runs ---------------------------
 
-FIT = "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: y\n"  # data paths: the working directory
+FIT = "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: y\n"  # data/: beside the config (see write)
 XOR = "task: fit\nmodel: mlp:2-4-1\nloss: bce\ndata: data/xor.csv\ntarget: y\n"
 FIT_BAD = [
     (FIT + "epoch: 3\n", 5, "epoch: unknown key; allowed: task, description, model, data, target, params"),
@@ -52,15 +56,15 @@ FIT_BAD = [
     (
         "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: z\n",
         4,
-        "target: data/linear.csv: no target column 'z'",
+        "target: {dir}/data/linear.csv: no target column 'z'",
     ),
-    ("task: fit\nmodel: w*x\ndata: data/nope.csv\ntarget: y\n", 3, "data: data/nope.csv: no such file"),
+    ("task: fit\nmodel: w*x\ndata: data/nope.csv\ntarget: y\n", 3, "data: {dir}/data/nope.csv: no such file"),
     (FIT + "init: {w: 1, q: 2}\n", 5, "init: --init: unknown variable 'q'"),
     (XOR + "gradient: analytic\n", 6, "gradient: --grad analytic is for expression models"),
     (XOR + "test_split: 0.1\n", 6, "test_split: --test-split 0.1 of 4 rows leaves 0 test"),
     (XOR + "sweep: {batch_size: [2, 0]}\n", 6, "sweep.batch_size[1]: 0 is invalid; must be an integer >= 1"),
-    (FIT.replace("linear", "xor") + "params: w,b\n", 3, "data: data/xor.csv: no input column 'x' in the data"),
-    (XOR.replace("xor", "linear").replace("loss: bce\n", ""), 2, "model: data/linear.csv: the network takes 2 inputs"),
+    (FIT.replace("linear", "xor") + "params: w,b\n", 3, "data: {dir}/data/xor.csv: no input column 'x' in the data"),
+    (XOR.replace("xor", "linear").replace("loss: bce\n", ""), 2, "model: {dir}/data/linear.csv: the network takes 2"),
     (XOR + "optimizer: {name: gd, lr: 0.1}\nschedule: {name: cosine, t_max: 9, eta_min: 1}\n", 7, "eta_min=1.0"),
     (XOR + "optimizers: [gd, adam]\nsave: m.npz\n", 7, "save: 2 runs would write the same file; put {label}"),
 ]
@@ -125,11 +129,10 @@ BAD = [
 
 
 @pytest.mark.parametrize(("text", "line", "fragment"), BAD, ids=[b[2][:40] for b in BAD])
-def test_bad_config_names_file_line_and_key_path(tmp_path, monkeypatch, text, line, fragment):
-    monkeypatch.chdir(ROOT)
+def test_bad_config_names_file_line_and_key_path(tmp_path, text, line, fragment):
     message = error_of(tmp_path, text)
     assert message.startswith(f"{tmp_path / 'c.yaml'}:{line}: "), message
-    assert fragment in message
+    assert fragment.replace("{dir}", str(tmp_path)) in message
 
 
 def test_nothing_is_written_when_a_config_is_invalid(tmp_path):
@@ -452,13 +455,7 @@ def test_docs_describe_every_key_and_every_config():
 # ---- task: fit -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def at_root(monkeypatch):
-    """Fit configs name their data relative to the working directory."""
-    monkeypatch.chdir(ROOT)
-
-
-def test_fit_optimizers_and_sweep_give_labelled_runs(tmp_path, at_root):
+def test_fit_optimizers_and_sweep_give_labelled_runs(tmp_path):
     text = XOR + "optimizers:\n  - {name: adam, lr: 0.1}\n  - {name: gd, label: slow}\nsweep: {lr: [0.1, 0.5]}\n"
     plan = load_config(write(tmp_path, text.replace("lr: 0.1}", "beta1: 0.8}")), ["epochs=7"])
     assert plan.task == "fit" and [r.label for r in plan.runs] == [
@@ -472,12 +469,12 @@ def test_fit_optimizers_and_sweep_give_labelled_runs(tmp_path, at_root):
     assert options["epochs"] == 7 and options["model"] == "mlp:2-4-1" and options["loss"] == "bce"
 
 
-def test_fit_without_an_optimizer_is_one_gd_run(tmp_path, at_root):
+def test_fit_without_an_optimizer_is_one_gd_run(tmp_path):
     (run,) = load_config(write(tmp_path, FIT)).runs
     assert run.label == "gd" and run.options["optimizer"] == "gd" and run.save is None
 
 
-def test_fit_jobs_give_the_serial_results_and_save_every_model(tmp_path, at_root):
+def test_fit_jobs_give_the_serial_results_and_save_every_model(tmp_path):
     (tmp_path / "out").mkdir()
     save = f"save: '{tmp_path}/out/{{label}}.npz'\n"
     text = XOR + "epochs: 60\noptimizer: {name: adam, lr: 0.1}\nsweep: {seed: [0, 1, 2]}\n" + save
@@ -495,15 +492,74 @@ def test_fit_jobs_give_the_serial_results_and_save_every_model(tmp_path, at_root
     assert theta.tolist() == serial.runs[1].theta.tolist()
 
 
-def test_fit_divergence_is_a_status_and_saves_nothing(tmp_path, at_root):
+def test_fit_divergence_is_a_status_and_saves_nothing(tmp_path):
     text = FIT + f"optimizer: {{name: gd, lr: 10}}\nepochs: 50\nsave: '{tmp_path}/m.npz'\n"
     (result,) = run_files([write(tmp_path, text)])
     assert result.runs[0].status == "diverged" and result.exit_code == 1 and result.best is None
     assert not (tmp_path / "m.npz").exists()
 
 
-def test_an_invalid_fit_config_writes_nothing(tmp_path, at_root):
+def test_an_invalid_fit_config_writes_nothing(tmp_path):
     (tmp_path / "out").mkdir()
     text = XOR + f"epochs: -1\nsave: '{tmp_path}/out/m.npz'\noutput: {{json: '{tmp_path}/out/r.json'}}\n"
     assert "epochs: -1 is invalid" in error_of(tmp_path, text)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# ---- paths: relative to the config's folder; outputs never overwrite inputs --------------------------------
+
+
+def test_relative_paths_resolve_against_the_config_folder_and_set_ones_against_the_cwd(tmp_path, monkeypatch):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "out").mkdir(parents=True)
+    (elsewhere / "data").mkdir(parents=True)
+    (elsewhere / "data" / "linear.csv").write_text("x,y\n0,5\n1,5\n")  # a decoy that must not be read
+    (project / "data").symlink_to(ROOT / "data")
+    config = project / "fit.yaml"
+    config.write_text(FIT + "optimizer: {name: gd, lr: 0.01}\nepochs: 5\nsave: out/m.npz\noutput: {json: out/r.json}\n")
+    monkeypatch.chdir(elsewhere)
+    (result,) = run_files([str(config)])
+    assert result.runs[0].data["source"] == str(project / "data" / "linear.csv") and result.runs[0].data["rows"] == 5
+    assert sorted(p.name for p in (project / "out").iterdir()) == ["m.npz", "r.json"]
+    (result,) = run_files([str(config)], ["data=data/linear.csv", "output={json: r.json}"])
+    assert result.runs[0].data == {**result.runs[0].data, "source": "data/linear.csv", "rows": 2}
+    assert (elsewhere / "r.json").exists()
+    plan = load_config(str(config), [f"save={tmp_path}/abs.npz"])
+    assert plan.runs[0].save == f"{tmp_path}/abs.npz"
+
+
+def test_minimize_outputs_land_beside_the_config(tmp_path, monkeypatch):
+    (tmp_path / "cfg" / "out").mkdir(parents=True)
+    config = write(tmp_path / "cfg", SWEEP + "output: {trajectory: 'out/{label}.csv', json: out/r.json}\n")
+    monkeypatch.chdir(tmp_path)
+    run_files([config])
+    assert sorted(p.name for p in (tmp_path / "cfg" / "out").iterdir()) == ["adam.csv", "gd.csv", "r.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "what"),
+    [
+        ("function: x^2\noptimizer: gd\noutput: {json: c.yaml}\n", ":3: output.json", "the config file"),
+        ("function: x^2\noptimizer: gd\noutput: {trajectory: c.yaml}\n", ":3: output.trajectory", "the config file"),
+        (FIT + "save: data/linear.csv\n", ":5: save", "the data file"),
+        (FIT + "output: {json: data/linear.csv}\n", ":5: output.json", "the data file"),
+    ],
+)
+def test_an_output_onto_an_input_of_the_config_is_refused_before_anything_runs(tmp_path, text, key, what):
+    config = write(tmp_path, text)
+    before = {p: p.read_bytes() for p in (Path(config), ROOT / "data" / "linear.csv")}
+    message = error_of(tmp_path, text)
+    assert message.startswith(f"{config}{key}: cannot write ") and f"it is {what}" in message
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_one_config_may_not_overwrite_another_of_the_same_run(tmp_path):
+    first = write(tmp_path, "function: x^2\noptimizer: gd\n", "a.yaml")
+    second = write(tmp_path, f"function: x^2\noptimizer: gd\noutput: {{json: {first}}}\n", "b.yaml")
+    with pytest.raises(ConfigError, match="b.yaml:3: output.json: cannot write .*a.yaml: it is the config file"):
+        run_files([first, second])
+    same = [write(tmp_path, "function: x^2\noptimizer: gd\noutput: {json: r.json}\n", n) for n in ("c.yaml", "d.yaml")]
+    with pytest.raises(ConfigError, match="c.yaml:3: output.json and .*d.yaml:3: output.json both write"):
+        run_files(same)
+    assert not (tmp_path / "r.json").exists()

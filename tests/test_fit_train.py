@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import yaml
@@ -14,10 +16,11 @@ from gradtool.optim import OPTIMIZERS, SCHEDULES
 
 
 def run_config(path):
-    """A ``task: fit`` config through the same mapping the config loader uses."""
+    """A ``task: fit`` config through the same mapping the config loader uses (its data path is relative to
+    the config's folder)."""
     with open(path) as handle:
         arguments, _ = fit_arguments(yaml.safe_load(handle))
-    return fit(**arguments)
+    return fit(**{**arguments, "data": os.path.join(os.path.dirname(path), arguments["data"])})
 
 
 def test_linear_regression_of_the_article_reaches_w_1_b_half():

@@ -7,7 +7,7 @@ import sympy as sp
 from gradtool.expr.objective import load_objective
 from gradtool.grad import numeric
 from gradtool.grad.engines import make_engine
-from gradtool.grad.numeric import METHODS, NumericEngine, default_steps, difference_gradient, step_sweep
+from gradtool.grad.numeric import STENCILS, NumericEngine, default_steps, difference_gradient, step_sweep
 
 EPS = np.finfo(float).eps
 
@@ -80,7 +80,7 @@ REVEALED_STEP = {
 }
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", list(STENCILS))
 def test_default_step_used_is_eps_power_times_max_one_abs_x(method):
     power, step_from, exponent = REVEALED_STEP[method]
     shift = np.array([0.0, 0.25, -1.0, 7.0, -300.0])

@@ -173,6 +173,9 @@ def test_step_study_plots_both_errors_slopes_and_best_h(tmp_path):
         np.testing.assert_allclose(slope, order)
         best = line_starting(fig, f"best h ({method})").get_xydata()[0]
         assert best[0] == sweep[f"best_h_{method}"] and best[1] == min(sweep[method])
+    adaptive = line_starting(fig, "adaptive (Richardson)").get_xydata()[0]
+    assert adaptive[0] == sweep["adaptive"]["step"] and adaptive[1] == sweep["adaptive"]["error"]
+    assert adaptive[1] < 1e-13 < min(sweep["central"])  # below the best fixed step, at a far larger step
     assert saved_png(fig, tmp_path).shape == (*pixels(WIDE), 4)
 
 

@@ -57,8 +57,19 @@ BAD_INPUT = {
     # names the expression language would not accept as variables
     "vars with a blank": (["grad", "x", "--vars", "x,a b"], "not a variable name"),
     "vars with a digit first": (["grad", "x", "--vars", "x,1a"], "not a variable name"),
+    "vars with a keyword": (["grad", "x", "--vars", "x,lambda"], "'lambda' is a reserved word"),
+    "vars with None": (["grad", "x", "--vars", "None,x"], "'None' is a reserved word"),
+    "vars with a constant": (["grad", "x", "--vars", "x,pi"], "'pi' is a constant"),
+    "vars with a function": (["minimize", "x^2", "--vars", "x,sin", "-q"], "'sin' is a function"),
+    # constants are sized before SymPy folds them: each of these was a traceback or a hang
+    "10^400": (["grad", "10^400*x", "--at", "x=1"], "beyond the float range"),
+    "exp(10^400)": (["grad", "exp(10^400)*x"], "beyond the float range"),
+    "x^(10^1999)": (["grad", "x^(10^1999)", "--at", "x=1"], "beyond the float range"),
+    "atan(1/0)": (["grad", "atan(1/0)+x"], "1/0 divides by zero"),
+    "sin(exp(10^10))": (["minimize", "sin(exp(10^10))^2*x", "-q"], "exp(10^10) is about 1e4342944819"),
+    "(-2)^x": (["grad", "(-2)^x", "--at", "x=1"], "not a real function"),
     # SymPy cannot order nan; log base 0 folded log(x)/log(0) to 0; acos(2) is complex
-    "max of nan": (["grad", "max(x, 0/0)"], "max()"),
+    "max of nan": (["grad", "max(x, 0/0)"], "0/0 divides by zero"),
     "log base 0": (["grad", "log(x, 0)"], "base of log"),
     "complex constant": (["grad", "acos(2)*x"], "not a finite real number"),
     # SymPy's recursion limit, reached well inside the parser's nesting bound
@@ -199,6 +210,7 @@ HOSTILE_YAML = {
     "an integer of 5000 digits": ("function: x^2\noptimizers: [{name: gd, lr: " + "1" * 5000 + "}]\n", "5000 digits"),
     "a date that does not exist": ("function: x^2\nsteps: 2001-13-45\noptimizers: [gd]\n", "month"),
     "check-grad of a constant": ("task: check-grad\nfunction: '1'\nrandom: 2\n", ":2: function:"),
+    "a constant beyond floats": ("function: 'x*sin(exp(10^10))'\noptimizers: [gd]\n", ":1: function: constant exp"),
 }
 
 
@@ -275,6 +287,15 @@ def test_a_corrupt_model_file_is_named(invoke, tmp_path, linear, kind, message):
     path = corrupt_models(tmp_path)[kind]
     line = assert_one_line_error(invoke("predict", path, "--data", linear))
     assert path in line and message in line and "allow_pickle" not in line
+
+
+def test_a_model_file_with_a_huge_constant_is_refused_at_once(invoke, tmp_path, linear):
+    meta = {"format": "gradtool-fit/1", "model": "w*x*sin(exp(10^10)) + b", "kind": "expression"}
+    meta |= {"activation": None, "loss": "mse", "l2": 0.0, "inputs": ["x"], "targets": ["y"]}
+    path = str(tmp_path / "m.npz")
+    np.savez(path, meta=np.array(json.dumps({**meta, "names": ["b", "w"], "shapes": [[], []]})), theta=np.zeros(2))
+    line = assert_one_line_error(invoke("predict", path, "--data", linear))  # SymPy span on exp(10^10) for minutes
+    assert path in line and "exp(10^10) is about 1e4342944819" in line
 
 
 def test_loading_a_model_with_the_wrong_parameter_count_fails_before_training(invoke, tmp_path, linear):

@@ -38,13 +38,26 @@ def only(name: str) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point: usage errors become one ``error: ...`` line and exit 2."""
+    """Console-script entry point: usage errors become one ``error: ...`` line and exit 2; SIGTERM stops a
+    command as Ctrl-C does, with exit 143; stdout is flushed here, so that a full disk is one error line
+    and a closed pipe a quiet exit 141 (never a traceback or Python's "Exception ignored")."""
+    from gradtool.interrupt import received, terminate_as_interrupt
+
+    with terminate_as_interrupt():
+        code = _run()
+        code = _flush_stdout(code)
+    if received() is not None and code == 130:
+        code = 128 + received()
+    sys.exit(code)
+
+
+def _run() -> int:
     first = sys.argv[1] if len(sys.argv) > 1 else ""
     target = only(first) if first in ORDER else app
     try:
         code = target(standalone_mode=False)
     except KeyboardInterrupt:  # pragma: no cover - outside any command
-        sys.exit(130)
+        return 130
     except Exception as exc:
         # Typer's vendored Click raises UsageError & co.; duck-typed so that nothing imports Click itself
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
@@ -54,5 +67,20 @@ def main() -> None:
         else:
             hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
             sys.stderr.write(f"error: {' '.join(exc.format_message().split())}{hint}\n")
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        return exc.exit_code
+    return code if isinstance(code, int) else 0
+
+
+def _flush_stdout(code: int) -> int:
+    from gradtool.cli.common import BROKEN_PIPE, silence_stdout
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        return BROKEN_PIPE
+    except OSError as exc:
+        silence_stdout()
+        sys.stderr.write(f"error: cannot write to stdout: {exc.strerror}\n")
+        return 2
+    return code

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -45,7 +49,8 @@ def fail(message: str, code: int = 2):
 
 
 def handled(func):
-    """Turn GradtoolError into one stderr line and its exit code."""
+    """Turn GradtoolError into one stderr line and its exit code; Ctrl-C (or SIGTERM) into ``interrupted``
+    and 130 (143); a broken pipe on stdout into a quiet exit 141; a failed write to stdout into one line."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -54,10 +59,57 @@ def handled(func):
         except GradtoolError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+            from gradtool.interrupt import received
+
+            typer.echo("interrupted" if received() is None else "terminated", err=True)
+            raise typer.Exit(130) from None  # the console script turns it into 128 + the signal's number
+        except BrokenPipeError:  # the reader of stdout has gone (`gradtool ... | head -1`): stop, as Unix tools do
+            silence_stdout()
+            raise typer.Exit(BROKEN_PIPE) from None
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRORS:
+                raise
+            silence_stdout()
+            fail(f"cannot write to stdout: {exc.strerror}")
 
     return wrapper
+
+
+BROKEN_PIPE = 141  # 128 + SIGPIPE: the status a shell reports for a Unix tool whose reader went away
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered for it is not written (and does not fail
+    again with "Exception ignored" when Python exits)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (a test runner's buffer)
+        pass
+
+
+def claim_outputs(json: bool, reads: list[tuple[str, str | None]] = (), **writes: str | None) -> bool:
+    """Check a command's output options before anything runs (``fit(save=..., plot=...)`` names them
+    ``--save``, ``--plot``): none is an input, no two are the same file, at most one is ``-``; ``--json``
+    and an output on stdout exclude each other. True when an output is stdout (the report then goes to
+    stderr, see :func:`report_stream`)."""
+    from gradtool.io import STDOUT, check_outputs
+
+    labelled = [(f"--{name.replace('_', '-')}", path) for name, path in writes.items()]
+    check_outputs(labelled, reads)
+    on_stdout = [label for label, path in labelled if path == STDOUT]
+    if on_stdout and json:
+        from gradtool.errors import ConfigError
+
+        raise ConfigError(f"--json and {on_stdout[0]} - both want stdout; write one of them to a file")
+    return bool(on_stdout)
+
+
+def report_stream(to_stderr: bool):
+    """Print the report (tables, summaries) on stderr while an output is written to stdout."""
+    return contextlib.redirect_stdout(sys.stderr) if to_stderr else contextlib.nullcontext()
 
 
 # Options shared by several commands

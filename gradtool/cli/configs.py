@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
+from gradtool.cli.common import (
+    EXPRESSION_FIRST,
+    Dim,
+    Expr,
+    Json,
+    PlotFile,
+    Vars,
+    app,
+    claim_outputs,
+    handled,
+    report_stream,
+)
 from gradtool.cli.optimize import (
     X0,
     Alpha,
@@ -39,8 +50,30 @@ from gradtool.cli.optimize import (
     schedule_options,
 )
 
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Run the runs in N processes (same results, same order).")]
+Jobs = Annotated[
+    int,
+    typer.Option(
+        "--jobs", "-j", help="Run the runs in N processes (at most one per run, 2 per CPU; same results, same order)."
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the comparison tables.")]
+
+
+def _jobs(jobs: int, runs: int) -> int:
+    """``--jobs`` bounded by the number of runs and by ``max_jobs()`` (2 per usable CPU), saying so on stderr
+    when that lowers it."""
+    from gradtool.executor import JOBS_PER_CPU, max_jobs, usable_cpus
+
+    bound = max(1, min(runs, max_jobs()))
+    if isinstance(jobs, int) and jobs > bound:
+        why = _count(runs, "run") if runs <= max_jobs() else f"{JOBS_PER_CPU} per CPU, {_count(usable_cpus(), 'CPU')}"
+        typer.echo(f"note: --jobs {jobs} lowered to {bound} ({why})", err=True)
+        return bound
+    return jobs
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _check_plot(plot: str | None) -> None:
@@ -95,15 +128,27 @@ def run(
     steps; fits completed or early-stopped) and every gradient check passed, 1 a run diverged or a check
     failed, 2 bad input.
     """
-    from gradtool.config import run_files
+    from gradtool.config import load_configs
+    from gradtool.config.execute import run_plans
+    from gradtool.config.paths import writes_stdout
+    from gradtool.errors import ConfigError
 
+    if not files:
+        raise ConfigError("no config file given")
+    plans = load_configs(files, set_ or ())
+    to_stdout = writes_stdout(plans)
+    if to_stdout and (json or plot == "-"):
+        raise ConfigError(f"{'--json' if json else '--plot -'} and an output '-' of a config both want stdout")
+    to_stdout = claim_outputs(json, plot=plot) or to_stdout
     _check_plot(plot)
-    results = run_files(files, set_ or (), jobs=jobs, record=plot is not None)
+    runs = sum(len(p.runs) for p in plans if hasattr(p, "runs"))
+    results = run_plans(plans, jobs=_jobs(jobs, runs), record=plot is not None)
     if plot is not None:
         from gradtool.plot.runs import draw_file_results
 
         _save_plot(draw_file_results(results), plot)
-    _report_runs(results, json, quiet)
+    with report_stream(to_stdout):
+        _report_runs(results, json, quiet)
 
 
 @app.command(context_settings=EXPRESSION_FIRST)
@@ -160,6 +205,7 @@ def compare(
     if lr is not None:
         hyper = {"lr": lr, **hyper}
     multi = None if starts is None else {"count": starts, "seed": seed, **({"box": box} if box else {})}
+    to_stdout = claim_outputs(json, plot=plot)
     objective = None
     if plot is not None:
         from gradtool.expr.objective import load_objective
@@ -176,7 +222,7 @@ def compare(
         schedule=schedule,
         schedule_options=schedule_options(locals()),
         starts=multi,
-        jobs=jobs,
+        jobs=_jobs(jobs, len(optimizers.split(","))),
         gradient=gradient,
         steps=steps,
         tol=tol,
@@ -191,7 +237,8 @@ def compare(
 
         multistart = any(r.starts is not None for r in result.runs)
         _save_plot(draw_file_results([result]) if multistart else draw_runs(result.runs, objective=objective), plot)
-    _report_runs([result], json, quiet)
+    with report_stream(to_stdout):
+        _report_runs([result], json, quiet)
 
 
 @app.command()

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
+from gradtool.cli.common import (
+    EXPRESSION_FIRST,
+    Dim,
+    Expr,
+    Json,
+    PlotFile,
+    Vars,
+    app,
+    claim_outputs,
+    handled,
+    report_stream,
+)
 from gradtool.cli.fit import L2, Activation, Data, Init, Inputs, Loss, Params, Target
 
 
@@ -77,9 +88,21 @@ def check_grad(
         str | None, typer.Option("--grad", help='Your hand-derived gradient, "e1, e2, ..." in variable order.')
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="Finite differences: central, forward, backward or five-point.")
-    ] = "central",
-    h: Annotated[float | None, typer.Option("--h", help="Difference step (default eps^(1/k)*max(1,|x|)).")] = None,
+        str | None,
+        typer.Option(
+            "--method",
+            help="Numeric gradient: adaptive (default: shrinking steps, Richardson extrapolation, error "
+            "estimate), complex (complex step), central, forward, backward or five-point.",
+        ),
+    ] = None,
+    h: Annotated[
+        float | None,
+        typer.Option(
+            "--h",
+            help="Fixed step of central/forward/backward/five-point (default eps^(1/k)*max(1,|x|)) "
+            "or complex (default 1e-20*|x|).",
+        ),
+    ] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance per component.")] = 1e-6,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance per component.")] = 1e-8,
     sweep_h: Annotated[
@@ -110,7 +133,7 @@ def check_grad(
     loss: Loss = None,
     l2: L2 = 0.0,
 ) -> None:
-    """Check gradients: analytic vs autodiff vs central difference, or YOUR gradient (--grad) vs the truth.
+    """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.
 
     With --fit: backprop (one reverse sweep) vs central differences for every parameter of a fit problem.
 
@@ -130,7 +153,7 @@ def check_grad(
             "--plot": plot,
             "--vars": vars,
             "--dim": dim,
-            "--method": None if method == "central" else method,
+            "--method": method,
         }
         ignored = [name for name, value in point_options.items() if value is not None]
         if ignored:
@@ -153,13 +176,14 @@ def check_grad(
         if not sweep_h:
             raise PlotError("--plot draws the step-size study: add --sweep-h")
         check_output(plot)
+    to_stdout = claim_outputs(json, plot=plot)
     objective = load_objective(expr, dim, vars)
     points = _check_points(objective, at, random, seed, box)
     report = run_check(
         objective,
         points,
         user=user_grad,
-        method=method,
+        method=method or "adaptive",
         h=h,
         rtol=rtol,
         atol=atol,
@@ -181,9 +205,10 @@ def check_grad(
     else:
         from gradtool.report.derivatives import show_check, show_sweep
 
-        show_check(report)
-        if report["sweep"] is not None:
-            show_sweep(report["sweep"])
+        with report_stream(to_stdout):
+            show_check(report)
+            if report["sweep"] is not None:
+                show_sweep(report["sweep"])
     if not report["ok"]:
         raise typer.Exit(1)
 

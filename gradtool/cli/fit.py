@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Json, PlotFile, app, handled
+from gradtool.cli.common import Json, PlotFile, app, claim_outputs, handled
 from gradtool.cli.optimize import (
     Alpha,
     Amsgrad,
@@ -214,6 +214,9 @@ def fit(
     data, target = required(data, target)
     if predict is not None and output is None and json:
         raise ConfigError("--json and --predict both want stdout; send the predictions to a file with --output")
+    reads = [("the --data file", data), ("the --load file", load), ("the --predict file", predict)]
+    predictions = output if output is not None or predict is None else "-"  # stdout by default
+    to_stdout = claim_outputs(json, reads, save=save, output=predictions, plot=plot)
     for path in (save, output):
         if path is not None:
             from gradtool.io import check_writable
@@ -266,7 +269,7 @@ def fit(
 
         save_figure(draw_fit_result(problem, result), plot)
         typer.echo(f"wrote {plot}", err=True)
-    _report(result, json, quiet, to_stderr=predict is not None and output is None)
+    _report(result, json, quiet, to_stderr=to_stdout)
     if predict is not None:
         from gradtool.fitting.predict import write_predictions
 
@@ -299,6 +302,7 @@ def predict_command(
     (values, or the predicted label) and, with --proba, <target>_proba_<class> columns."""
     from gradtool.fitting.predict import predict_file
 
+    claim_outputs(False, [("the model file", model), ("the --data file", data)], output=output)
     if output is not None:
         from gradtool.io import check_writable
 

@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, PlotFile, Vars, app, handled
+from gradtool.cli.common import (
+    EXPRESSION_FIRST,
+    Dim,
+    Expr,
+    Json,
+    PlotFile,
+    Vars,
+    app,
+    claim_outputs,
+    handled,
+    report_stream,
+)
 
 # ---- the options of a run, shared by minimize and compare -----------------------------------------------
 
@@ -159,7 +170,11 @@ def minimize(
     ] = None,
     trajectory: Annotated[
         str | None,
-        typer.Option("--trajectory", help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr."),
+        typer.Option(
+            "--trajectory",
+            help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr ('-': stdout, the report "
+            "then on stderr).",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
     require_converged: Annotated[
@@ -197,6 +212,7 @@ def minimize(
         from gradtool.errors import ConfigError
 
         raise ConfigError(f"--every must be >= 1, got {every}")
+    to_stdout = claim_outputs(json, trajectory=trajectory, plot=plot)
     if plot is not None:  # the picture's file and kind are checked before the run; the objective is built once
         from gradtool.expr.objective import load_objective
         from gradtool.plot import check_output, check_picture
@@ -217,7 +233,8 @@ def minimize(
 
         save_figure(draw_result(result, objective=expr), plot)
         typer.echo(f"wrote {plot}", err=True)
-    _report(result, json, quiet)
+    with report_stream(to_stdout):
+        _report(result, json, quiet)
     code = result.exit_code
     if code == 0 and require_converged and not result.converged:
         code = 1
@@ -230,11 +247,11 @@ def _single_run(run_minimize, expr, x0, options, trajectory, silent, record):
     try:
         if trajectory:
             from gradtool.descent import prepare
-            from gradtool.io import TrajectoryCSV, atomic_writer, check_writable
+            from gradtool.io import TrajectoryCSV, check_writable, open_output
 
             check_writable(trajectory)
             problem = prepare(expr, x0, **options)  # validate everything before creating the file
-            with atomic_writer(trajectory) as handle:
+            with open_output(trajectory) as handle:
                 sink = TrajectoryCSV(handle, problem.objective.variables)
                 return problem.run(sink=sink, progress=progress, record=record)
         return run_minimize(expr, x0, progress=progress, record=record, **options)

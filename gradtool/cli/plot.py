@@ -158,7 +158,11 @@ def plot(
     )
     hyper = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, beta1=beta1, beta2=beta2)
     problems = prepare_runs(objective, optimizers, x0, hyper, steps=steps, tol=tol, gradient=gradient)
-    results = [p.run(record=True) for p in problems]
+    results = []
+    for problem in problems:
+        results.append(problem.run(record=True))
+        if results[-1].status == "interrupted":  # Ctrl-C or SIGTERM stops the whole picture, not one run
+            raise KeyboardInterrupt
     figure = draw_landscape(objective, results, xrange=xlim, yrange=ylim, derivative=derivative, tangents=tangents)
     save_figure(figure, out, dpi)
     typer.echo(f"wrote {out}", err=True)

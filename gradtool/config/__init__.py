@@ -7,16 +7,28 @@ runs; ``fit`` is the fit task's keys and plan; ``execute`` runs them (``--jobs``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from gradtool.config.fields import Where
 from gradtool.config.keys import CONFIG, PLANNED_TASKS, TASKS, TaskSpec
+from gradtool.config.paths import check_plan_files, resolve_paths
 from gradtool.config.shapes import schema_document
 from gradtool.config.yamlfile import apply_override, read_config
 from gradtool.errors import ConfigError
 
-__all__ = ["PLANNED_TASKS", "TASKS", "TaskSpec", "compare", "config_schema", "load_config", "run_files", "validate"]
+__all__ = [
+    "PLANNED_TASKS",
+    "TASKS",
+    "TaskSpec",
+    "compare",
+    "config_schema",
+    "load_config",
+    "load_configs",
+    "run_files",
+    "validate",
+]
 
 
 def config_schema() -> dict[str, Any]:
@@ -29,9 +41,12 @@ def config_schema() -> dict[str, Any]:
     return schema_document(CONFIG, **head)
 
 
-def validate(data: dict[str, Any], where: Where):
-    """Check ``data`` against the definition and build its plan: nothing is run or written."""
+def validate(data: dict[str, Any], where: Where, folder: str | None = None):
+    """Check ``data`` against the definition and build its plan: nothing is run or written. With ``folder``
+    (the config file's folder), relative paths in the config resolve against it."""
     checked = CONFIG.check(data, (), where)
+    if folder is not None:
+        resolve_paths(checked, where, folder)
     return TASKS[checked.get("task", "minimize")].plan(checked, where)
 
 
@@ -42,10 +57,21 @@ def load_config(file: str, overrides: Sequence[str] = ()):
         ConfigError: malformed YAML, a bad override or an invalid config, in one line naming the file, the
             line, the key path and what is allowed.
     """
-    data, where = read_config(file)
-    for assignment in overrides:
-        apply_override(data, where, assignment)
-    return validate(data, where)
+    return load_configs([file], overrides)[0]
+
+
+def load_configs(files: Sequence[str], overrides: Sequence[str] = ()) -> list:
+    """Load and validate every file (see :func:`load_config`); then refuse an output of any of them that is
+    an input of any of them (a config, a data file), two outputs on the same file, two on stdout."""
+    plans, wheres = [], []
+    for file in files:
+        data, where = read_config(file)
+        for assignment in overrides:
+            apply_override(data, where, assignment)
+        plans.append(validate(data, where, os.path.dirname(file)))
+        wheres.append(where)
+    check_plan_files(plans, wheres)
+    return plans
 
 
 def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1, record: bool = False):
@@ -58,7 +84,7 @@ def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1
 
     if not files:
         raise ConfigError("no config file given")
-    return run_plans([load_config(f, overrides) for f in files], jobs=jobs, record=record)
+    return run_plans(load_configs(files, overrides), jobs=jobs, record=record)
 
 
 def compare(

@@ -1,5 +1,5 @@
-"""Running plans: every run serially or in a pool of processes (same results, same order), outputs written
-atomically, one FileResult per config."""
+"""Running plans: every run serially or in worker processes (same results, same order; see
+``gradtool.executor``), outputs written through ``gradtool.io``, one FileResult per config."""
 
 from __future__ import annotations
 
@@ -59,10 +59,10 @@ def execute_run(spec: RunSpec | FitRunSpec) -> Any:
     from gradtool.descent import minimize, prepare
 
     if spec.trajectory:
-        from gradtool.io import TrajectoryCSV, atomic_writer
+        from gradtool.io import TrajectoryCSV, open_output
 
         problem = prepare(spec.expr, spec.x0, **spec.options)
-        with atomic_writer(spec.trajectory) as handle:
+        with open_output(spec.trajectory) as handle:
             result = problem.run(sink=TrajectoryCSV(handle, problem.objective.variables), record=spec.record)
     else:
         result = minimize(spec.expr, spec.x0, **(spec.starts or {}), **spec.options, record=spec.record)
@@ -71,18 +71,15 @@ def execute_run(spec: RunSpec | FitRunSpec) -> Any:
 
 
 def execute_all(specs: list[RunSpec | FitRunSpec], jobs: int = 1) -> list[Any]:
-    """Every run, in order; with ``jobs > 1`` in that many processes (each run is deterministic)."""
-    if jobs <= 1 or len(specs) <= 1:
-        results = []
-        for spec in specs:
-            results.append(execute_run(spec))
-            if results[-1].status == "interrupted":  # Ctrl-C stops the whole command, not just this run
-                raise KeyboardInterrupt
-        return results
-    from concurrent.futures import ProcessPoolExecutor
+    """Every run, in order; with ``jobs > 1`` in worker processes (each run is deterministic, so the results
+    are those of a serial run). A run stopped by Ctrl-C or SIGTERM stops the whole command."""
+    from gradtool.executor import make_executor
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(specs))) as pool:
-        return list(pool.map(execute_run, specs))
+    def stop_if_interrupted(index: int, result: Any) -> None:
+        if result.status == "interrupted":
+            raise KeyboardInterrupt
+
+    return make_executor(jobs, len(specs)).map(execute_run, specs, stop_if_interrupted)
 
 
 def run_plans(
@@ -118,8 +115,8 @@ def write_json(path: str, obj: Any) -> None:
     """Write one JSON document atomically; non-finite numbers become null, as with --json."""
     import json
 
-    from gradtool.io import atomic_writer
+    from gradtool.io import open_output
     from gradtool.report.common import jsonable
 
-    with atomic_writer(path) as handle:
+    with open_output(path) as handle:
         handle.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")

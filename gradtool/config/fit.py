@@ -64,7 +64,7 @@ def _option_fields() -> dict[str, Field]:
 
     return {
         "model": Text(description='mlp:IN-H1-...-OUT, linear, logistic, or an expression such as "w*x + b".'),
-        "data": Text(description="CSV file with a header row (relative to the working directory)."),
+        "data": Text(description="CSV file with a header row (relative to the config file's folder)."),
         "target": _names("Target column: numbers, or labels for bce/cross-entropy (several: outputs or one-hot)."),
         "params": _names("Expression models: which symbols are parameters.", IDENTIFIER, "parameter name"),
         "inputs": _names("Networks: the input columns (default: every column but the targets)."),
@@ -82,7 +82,7 @@ def _option_fields() -> dict[str, Field]:
         "batch_size": whole(1, "Rows per step, reshuffled every epoch (default: all training rows)."),
         "test_split": Number(minimum=0, exclusiveMaximum=1, description="Seeded fraction held out as test rows."),
         "stratify": Boolean(default=False, description="Classifiers: hold out each class's share of test_split."),
-        "test_data": Text(description="CSV of held-out rows instead of test_split."),
+        "test_data": Text(description="CSV of held-out rows instead of test_split (relative to the config's folder)."),
         "early_stopping": whole(1, "Stop after this many epochs without a lower test loss; keep the best."),
         "seed": Number(minimum=0, integer=True, default=fit_default("seed"), description="Init, split, shuffles."),
         "gradient": Text(choices=fit_gradient_names, what="gradient engine", default=fit_default("gradient")),
@@ -146,7 +146,7 @@ def _blamed_key(message: str, options: dict[str, Any]) -> str:
             return key
     if "target" in message:
         return "target"
-    for key in ("load", "data"):
+    for key in ("load", "test_data", "data"):
         if options.get(key) and message.startswith(str(options[key])):
             return key
     return "model"

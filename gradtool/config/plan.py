@@ -270,7 +270,7 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
         points = random_points(objective, data["random"], seed, box)  # the points `check-grad --random` draws
     options = {
         "user": data.get("grad"),
-        "method": data.get("method", "central"),
+        "method": data.get("method", "adaptive"),
         "h": data.get("h"),
         "rtol": data.get("rtol", 1e-6),
         "atol": data.get("atol", 1e-8),

@@ -13,15 +13,17 @@ import keyword
 import math
 import re
 import tokenize
+from typing import Any, NamedTuple
 
 import sympy as sp
 
 from gradtool.errors import ParseError
+from gradtool.expr import fold
 from gradtool.expr.vocabulary import CONSTANTS, FUNCTIONS
 
 MAX_LENGTH = 200_000
 MAX_DEPTH = 200
-MAX_DIGITS = 2_000  # largest constant SymPy may fold exactly, in decimal digits
+MAX_DIGITS = fold.MAX_DIGITS
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _RESERVED = {"lambda", "None", "True", "False", "numpy", "math", "mpmath", "builtins", "sympy"}
 
@@ -40,20 +42,36 @@ def _column_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), cols
 
 
-class _Builder:
-    """Translate a whitelisted Python AST into SymPy, one node kind at a time."""
+class Term(NamedTuple):
+    """A built subexpression and, for a constant one, its shadow value (see fold.py; None with variables)."""
 
-    def __init__(self, source: str, cols: list[int]):
+    expr: sp.Expr
+    value: Any = None
+
+
+class _Builder:
+    """Translate a whitelisted Python AST into SymPy, one node kind at a time; constants are sized first."""
+
+    def __init__(self, source: str, cols: list[int], text: str):
         self.source = source
         self.cols = cols
+        self.text = text
         self.symbols: dict[str, sp.Symbol] = {}
 
-    def fail(self, node: ast.AST, message: str, hint: str = "", col: int | None = None) -> ParseError:
+    def fail(self, node: ast.AST | None, message: str, hint: str = "", col: int | None = None) -> ParseError:
         col = getattr(node, "col_offset", 0) if col is None else col
         col = self.cols[min(col, len(self.cols) - 1)] + 1
         return ParseError(f"{message} at column {col}{hint}")
 
-    def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
+    def snippet(self, node: ast.AST | None) -> str:
+        """The user's text of ``node`` (clipped), for messages."""
+        if node is None:
+            text = self.text.strip()
+        else:
+            text = self.text[self.cols[node.col_offset] : self.cols[node.end_col_offset - 1] + 1]
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    def build(self, node: ast.AST, depth: int = 0) -> Term:
         if depth > MAX_DEPTH:
             raise self.fail(node, f"expression nested deeper than {MAX_DEPTH} levels")
         method = getattr(self, "_" + type(node).__name__, None)
@@ -61,48 +79,73 @@ class _Builder:
             raise self.fail(node, f"{_describe(node)} is not allowed in an expression")
         return method(node, depth + 1)
 
-    def _Constant(self, node: ast.Constant, depth: int) -> sp.Expr:
+    def make(self, node: ast.AST | None, kind: str, func, terms: list[Term]) -> Term:
+        """``func(*terms)`` (``kind``: add, mul, pow or a function name), every number in it sized before
+        SymPy computes it (fold.py)."""
+        args = [t.expr for t in terms]
+        constant = all(t.value is not None for t in terms)
+        try:
+            value = fold.operation_value(kind, [t.value for t in terms]) if constant else None
+            if constant:
+                fold.check_value(value)
+            if kind == "pow":
+                fold.check_power_cost(*args)
+            elif kind in ("add", "mul"):
+                fold.check_terms_cost(args)
+            expr = func(*args)
+            fold.check_built(expr)
+        except fold.FoldError as exc:
+            subject = "constant" if constant else "a number folded in"
+            raise self.fail(node, f"{subject} {self.snippet(node)} {exc}") from None
+        except (ValueError, TypeError) as exc:  # max(x, I): SymPy cannot order it; log(x, 1)
+            raise self.fail(node, f"{kind}(): {str(exc).rstrip('.')}") from None
+        return Term(expr, value)
+
+    def negate(self, node: ast.AST | None, term: Term) -> Term:
+        return self.make(node, "mul", sp.Mul, [_MINUS_ONE, term])
+
+    def _Constant(self, node: ast.Constant, depth: int) -> Term:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise self.fail(node, f"{type(v).__name__} literal {v!r:.20} is not a number")
-        if isinstance(v, int):
-            return sp.Integer(v)
-        if not math.isfinite(v):
+        if isinstance(v, float) and not math.isfinite(v):
             raise self.fail(node, "number is too large")
-        return sp.Float(v)
+        expr = sp.Integer(v) if isinstance(v, int) else sp.Float(v)
+        try:
+            fold.check_number(expr)
+        except fold.FoldError as exc:
+            raise self.fail(node, f"number {self.snippet(node)} {exc}") from None
+        return Term(expr, fold.number_value(expr))
 
-    def _Name(self, node: ast.Name, depth: int) -> sp.Expr:
+    def _Name(self, node: ast.Name, depth: int) -> Term:
         name = node.id
         if name in CONSTANTS:
-            return CONSTANTS[name]
+            return Term(CONSTANTS[name], fold.constant_value(CONSTANTS[name]))
         if name in FUNCTIONS:
             raise self.fail(node, f"function '{name}' used without arguments")
-        if not _IDENT.match(name) or name in _RESERVED:
-            raise self.fail(
-                node, f"'{name}' is not an allowed variable name (letters, digits, '_'; starting with a letter)"
-            )
+        reason = variable_name_problem(name)
+        if reason:
+            raise self.fail(node, f"'{name}' {reason}")
         if name not in self.symbols:
             self.symbols[name] = sp.Symbol(name, real=True)
-        return self.symbols[name]
+        return Term(self.symbols[name])
 
-    def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> sp.Expr:
+    def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> Term:
         operand = self.build(node.operand, depth)
         if isinstance(node.op, ast.USub):
-            return -operand
+            return self.negate(node, operand)
         if isinstance(node.op, ast.UAdd):
             return operand
         raise self.fail(node, f"operator '{_OP_TEXT.get(type(node.op), '?')}' is not allowed")
 
-    def _BinOp(self, node: ast.BinOp, depth: int) -> sp.Expr:
+    def _BinOp(self, node: ast.BinOp, depth: int) -> Term:
         if isinstance(node.op, ast.Add | ast.Sub):
             return self._sum(node, depth)
         if isinstance(node.op, ast.Mult | ast.Div):
             return self._product(node, depth)
-        left = self.build(node.left, depth)
-        right = self.build(node.right, depth)
         op = type(node.op)
         if op is ast.Pow:
-            return self._power(node, left, right)
+            return self._power(node, self.build(node.left, depth), self.build(node.right, depth))
         raise self.fail(
             node,
             f"operator '{_OP_TEXT.get(op, '?')}' is not allowed",
@@ -110,40 +153,38 @@ class _Builder:
             col=node.left.end_col_offset + _gap(self.source, node.left.end_col_offset),
         )
 
-    def _sum(self, node: ast.BinOp, depth: int) -> sp.Expr:
+    def _sum(self, node: ast.BinOp, depth: int) -> Term:
         # a + b - c + ... as one n-ary Add: pairwise Adds would make long sums quadratic to build
-        terms = []
+        whole, terms = node, []
         while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
             right = self.build(node.right, depth)
-            terms.append(right if isinstance(node.op, ast.Add) else -right)
+            terms.append(right if isinstance(node.op, ast.Add) else self.negate(node.right, right))
             node = node.left
         terms.append(self.build(node, depth))
-        return sp.Add(*reversed(terms))
+        return self.make(whole, "add", sp.Add, terms[::-1])
 
-    def _product(self, node: ast.BinOp, depth: int) -> sp.Expr:
+    def _product(self, node: ast.BinOp, depth: int) -> Term:
         # a * b / c * ... as one n-ary Mul: like a long sum, a long product is long, not deep
-        factors = []
+        whole, factors = node, []
         while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div):
             right = self.build(node.right, depth)
-            factors.append(right if isinstance(node.op, ast.Mult) else 1 / right)
+            if isinstance(node.op, ast.Div):
+                right = self.make(node, "pow", sp.Pow, [right, _MINUS_ONE])
+            factors.append(right)
             node = node.left
         factors.append(self.build(node, depth))
-        return sp.Mul(*reversed(factors))
+        return self.make(whole, "mul", sp.Mul, factors[::-1])
 
-    def _power(self, node: ast.BinOp, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-        # SymPy folds number**number exactly: bound the size of the result before it tries.
-        if base.is_number and exponent.is_number and exponent.is_real and base.is_real:
-            try:
-                b, x = abs(float(base)), abs(float(exponent))
-            except (OverflowError, TypeError):
-                raise self.fail(node, "constant is too large") from None
-            if b > 1 and x * math.log10(b) > MAX_DIGITS:
-                raise self.fail(node, f"constant power has more than {MAX_DIGITS} digits")
-            if b != 0 and b < 1 and x * -math.log10(b) > MAX_DIGITS:
-                raise self.fail(node, f"constant power has more than {MAX_DIGITS} digits")
-        return sp.Pow(base, exponent)
+    def _power(self, node: ast.BinOp, base: Term, exponent: Term) -> Term:
+        if base.value is not None and exponent.value is None and fold.MP.re(base.value) < 0:
+            raise self.fail(
+                node,
+                f"{self.snippet(node)}: a negative number to a variable power is not a real function",
+                " (its derivative needs log of a negative number)",
+            )
+        return self.make(node, "pow", sp.Pow, [base, exponent])
 
-    def _Call(self, node: ast.Call, depth: int) -> sp.Expr:
+    def _Call(self, node: ast.Call, depth: int) -> Term:
         if not isinstance(node.func, ast.Name):
             raise self.fail(node, "only named functions may be called, such as sin(x)")
         name = node.func.id
@@ -158,11 +199,23 @@ class _Builder:
         if counts is not None and n not in counts:
             want = " or ".join(map(str, counts))
             raise self.fail(node, f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {n}")
-        args = [self.build(a, depth) for a in node.args]
-        try:
-            return builder(*args)
-        except (ValueError, TypeError) as exc:  # max(x, 0/0): SymPy cannot order nan
-            raise self.fail(node, f"{name}(): {str(exc).rstrip('.')}") from None
+        return self.make(node, name, builder, [self.build(a, depth) for a in node.args])
+
+
+_MINUS_ONE = Term(sp.S.NegativeOne, fold.constant_value(sp.S.NegativeOne))
+
+
+def variable_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a variable of the expression language (None when it can)."""
+    if name in CONSTANTS:
+        return "is a constant of the expression language, not a variable name"
+    if name in FUNCTIONS:
+        return "is a function of the expression language, not a variable name"
+    if name in _RESERVED or keyword.iskeyword(name):
+        return "is a reserved word, not an allowed variable name"
+    if not _IDENT.match(name):
+        return "is not an allowed variable name (letters, digits, '_'; starting with a letter)"
+    return None
 
 
 _OP_TEXT = {
@@ -280,9 +333,10 @@ def parse_expression(text: str) -> tuple[sp.Expr, dict[str, sp.Symbol]]:
         terms = _parse_terms(body, cols, lead)
     except (MemoryError, ValueError):
         raise ParseError("expression too deeply nested or malformed") from None
-    builder = _Builder(body, cols[lead:])
+    builder = _Builder(body, cols[lead:], text)
     try:
-        expr = sp.Add(*(sign * builder.build(node) for sign, node in terms))
+        built = [builder.build(node) if sign > 0 else builder.negate(node, builder.build(node)) for sign, node in terms]
+        expr = built[0].expr if len(built) == 1 else builder.make(None, "add", sp.Add, built).expr
     except RecursionError:
         raise ParseError(f"expression nested deeper than {MAX_DEPTH} levels") from None
     # (-8)^(1/3) is SymPy's principal root 2*(-1)**(1/3): complex, yet free of I

@@ -18,7 +18,7 @@ from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import MAX_PARAMETERS, make_model
 from gradtool.fitting.scaling import Standardizer
 from gradtool.fitting.targets import MODES, Targets
-from gradtool.io import atomic_writer
+from gradtool.io import open_output
 
 FORMAT = "gradtool-fit/2"
 FORMATS = ("gradtool-fit/1", FORMAT)  # version 1 files (no targets, classes or scaling) still load
@@ -76,7 +76,7 @@ def save_model(
         "standardize": None if scaler is None else scaler.to_dict(),
     }
     arrays = {f"params/{name}": np.asarray(view) for name, view in zip(layout.names, layout.views(theta), strict=True)}
-    with atomic_writer(path, "wb") as handle:
+    with open_output(path, "wb") as handle:
         np.savez(handle, meta=np.array(json.dumps(meta)), theta=np.asarray(theta, dtype=float), **arrays)
 
 

@@ -14,6 +14,7 @@ from gradtool.fitting.gradients import Objective, in_chunks
 from gradtool.fitting.metrics import accuracy, metrics
 from gradtool.fitting.prepare import MAX_EPOCHS, Split, prepare_fit
 from gradtool.fitting.result import FitResult, FitRow
+from gradtool.interrupt import stop_reason
 from gradtool.result import status_message
 from gradtool.run import HUGE
 
@@ -134,8 +135,8 @@ class PreparedFit:
                 if stopper and stopper.stop(epoch, theta, self._test_loss(theta)):
                     status = "early_stopped"
                     break
-        except KeyboardInterrupt:
-            status, reason = "interrupted", "Ctrl-C"
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
+            status, reason = "interrupted", stop_reason(exc)
         if bad:
             status, reason = "diverged", f"{bad} in epoch {epoch + 1}"
         if rows[-1].epoch != epoch:

@@ -56,8 +56,10 @@ def symbolic_hessian(gradient: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) 
 
 
 @within_recursion_limit
-def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
+def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol], namespace: dict | None = None):
     """lambdify ``exprs`` into one numpy function of ``len(symbols)`` positional arguments.
+
+    ``namespace`` replaces some of our own functions' numpy versions (complex-safe ones, for example).
 
     The user's symbols are renamed to internal ones first, and the namespace is explicit, so the code
     lambdify generates and executes contains only names we chose. The numpy *module* (not the string
@@ -66,8 +68,52 @@ def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
     """
     internal = [sp.Symbol(f"v{i}", real=True) for i in range(len(symbols))]
     mapping = dict(zip(symbols, internal, strict=True))
-    renamed = [sp.sympify(e).xreplace(mapping) for e in exprs]
-    return sp.lambdify(internal, renamed, modules=[NUMPY_NAMESPACE, np], cse=True, docstring_limit=0)
+    renamed = [as_floats(sp.sympify(e).xreplace(mapping)) for e in exprs]
+    modules = [{**NUMPY_NAMESPACE, **(namespace or {})}, np]
+    return sp.lambdify(internal, renamed, modules=modules, cse=True, docstring_limit=0)
+
+
+EXACT_LIMIT = 2**53  # integers beyond this reach numpy as Python ints it cannot take: sin(10**300) fails
+
+
+def _float_of(constant: sp.Expr) -> sp.Expr:
+    """One float for a symbol-free expression: correctly rounded; inf beyond the float range (the Hessian of
+    x^(10^300) holds a 10^600), nan when it is not real (numpy's real arithmetic would give nan too)."""
+    value = constant.evalf(20)
+    if not isinstance(value, sp.Float):
+        real, imag = value.as_real_imag()
+        if imag != 0 or not isinstance(real, sp.Float | sp.Integer):
+            return sp.nan
+        value = sp.Float(real)
+    try:
+        return sp.Float(float(value))
+    except OverflowError:
+        return sp.Float(value, 17)  # printed as 1.0e+600, which Python reads as inf
+
+
+def as_floats(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every symbol-free part that Python would compute in floats by itself (``pi**3540``
+    raises OverflowError there, ``sin(10**300)`` a TypeError) replaced by its value as one float literal;
+    numbers numpy takes as they are (small integers and rationals, pi, e) are kept."""
+    memo: dict[sp.Expr, tuple[sp.Expr, bool]] = {}
+
+    def walk(e: sp.Expr) -> tuple[sp.Expr, bool]:  # (new expression, whether it has a symbol)
+        if e not in memo:
+            if e.is_Symbol:
+                memo[e] = (e, True)
+            elif not e.args:
+                small = isinstance(e, sp.Rational) and max(abs(e.p), e.q) <= EXACT_LIMIT
+                memo[e] = (e if small or e in (sp.pi, sp.E) else _float_of(e), False)
+            else:
+                parts = [walk(a) for a in e.args]
+                if any(has for _, has in parts):
+                    changed = any(new is not old for (new, _), old in zip(parts, e.args, strict=True))
+                    memo[e] = (e.func(*(new for new, _ in parts)) if changed else e, True)
+                else:
+                    memo[e] = (_float_of(e), False)
+        return memo[e]
+
+    return walk(expr)[0]
 
 
 def _stack(values: list, batch: int) -> np.ndarray:
@@ -92,11 +138,19 @@ class TermGroup:
 
     def __init__(self, template: sp.Expr, placeholders: list[sp.Symbol]):
         self.indices: list[list[int]] = []
+        self.template, self.placeholders = template, placeholders
         self.func = compile_numpy([template, *symbolic_gradient(template, placeholders)], placeholders)
 
-    def accumulate(self, pts: np.ndarray, f: np.ndarray, g: np.ndarray) -> None:
+    @functools.cached_property
+    def value_func(self):
+        """The template alone: values without the partials (what finite differences evaluate)."""
+        return compile_numpy([self.template], self.placeholders)
+
+    def accumulate(self, pts: np.ndarray, f: np.ndarray, g: np.ndarray | None = None) -> None:
+        """Add the group's terms to ``f`` and, unless ``g`` is None, their partials to ``g``."""
         idx = np.asarray(self.indices)
-        out = self.func(*(pts[:, idx[:, j]] for j in range(idx.shape[1])))
+        columns = (pts[:, idx[:, j]] for j in range(idx.shape[1]))
+        out = self.func(*columns) if g is not None else self.value_func(*columns)
         f += np.sum(np.broadcast_to(out[0], (len(pts), len(idx))), axis=1)
         for j, partial in enumerate(out[1:]):
             np.add.at(g, (slice(None), idx[:, j]), np.broadcast_to(partial, (len(pts), len(idx))))
@@ -157,9 +211,13 @@ class AnalyticEngine:
         return f, g
 
     def value(self, x):
-        if self._groups is not None:
-            return self.value_and_gradient(x)[0]
         pts, single = as_points(x, self.n)
+        if self._groups is not None:
+            f = np.zeros(len(pts))
+            with np.errstate(all="ignore"):
+                for group in self._groups:
+                    group.accumulate(pts, f)
+            return float(f[0]) if single else f
         with np.errstate(all="ignore"):
             if single:
                 return float(quietly(self._f, *pts[0])[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import cached_property
 
@@ -39,11 +40,14 @@ SYMPY_PRIMITIVES: dict[type, str] = {
 
 
 def _constant(expr: sp.Expr) -> float:
-    # non-real constants (log(-1) = I*pi, 1/0 = zoo) become nan, as numpy's real arithmetic would give
+    # non-real constants (log(-1) = I*pi, 1/0 = zoo) become nan, as numpy's real arithmetic would give;
+    # numbers beyond the float range (the parser refuses them in f) become inf, as numpy would give
     try:
         return float(expr)
     except TypeError:
         return float("nan")
+    except OverflowError:
+        return math.copysign(math.inf, expr)
 
 
 def _convert(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:

@@ -29,8 +29,18 @@ def _numeric(
         raise ConfigError(f"unknown difference method {method!r} (known: {', '.join(METHODS)})")
     if h is not None and not 0 < h < math.inf:
         raise ConfigError(f"step h must be positive and finite, got {h}")
+    if h is not None and method == "adaptive":
+        raise ConfigError(
+            "a fixed step h applies to central, forward, backward, five-point and complex; "
+            "adaptive chooses its own steps"
+        )
+    complex_fn = None
+    if method == "complex":
+        from gradtool.grad.complexstep import complex_function
+
+        complex_fn = complex_function(obj.expr, obj.symbols)
     values = (analytic or AnalyticEngine(obj.expr, obj.symbols)).value
-    return NumericEngine(values, obj.n, method, h)
+    return NumericEngine(values, obj.n, method, h, complex_fn)
 
 
 ENGINES: dict[str, Callable[..., GradientEngine]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -85,7 +86,8 @@ def draw_step_sweep(sweep: Mapping[str, Sequence[float] | float], *, title: str 
     """The step-size study: forward and central difference error against h on log-log axes.
 
     Args:
-        sweep: ``{"h", "forward", "central", "best_h_forward", "best_h_central"}`` as returned by
+        sweep: ``{"h", "forward", "central", "best_h_forward", "best_h_central"}`` and optionally
+            ``"adaptive"`` (``{"step", "error", ...}``, drawn as a diamond) as returned by
             :func:`gradtool.check.sweep_steps`. Errors of exactly 0 have no place on a log axis; they
             are drawn as triangles at the bottom, a decade below the smallest nonzero error.
 
@@ -129,6 +131,19 @@ def draw_step_sweep(sweep: Mapping[str, Sequence[float] | float], *, title: str 
                 zorder=5,
                 label=f"best h ({method}) = {best:.0e}: error {short(err[at])}",
             )
+    adaptive = sweep.get("adaptive")
+    if adaptive is not None and math.isfinite(adaptive["error"]):
+        ax.plot(
+            [adaptive["step"]],
+            [adaptive["error"] or floor],
+            ls="none",
+            marker="D",
+            ms=10,
+            color="C2",
+            mec="black",
+            zorder=6,
+            label=f"adaptive (Richardson) at h = {adaptive['step']:.1e}: error {short(adaptive['error'])}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.invert_xaxis()  # h shrinks from left to right, as in the table

@@ -14,7 +14,7 @@ import numpy as np
 
 from gradtool import __version__
 from gradtool.errors import GradtoolError
-from gradtool.io import atomic_writer, check_writable
+from gradtool.io import check_writable, is_stream, open_output
 
 FORMATS = ("png", "svg", "pdf")
 DEFAULT_DPI = 150
@@ -103,8 +103,11 @@ def require_matplotlib() -> None:
 
 
 def output_format(path: str | os.PathLike) -> str:
-    """The picture format named by ``path``'s extension: png, svg or pdf."""
+    """The picture format named by ``path``'s extension: png, svg or pdf (PNG for ``-``, a device or a FIFO
+    without an extension)."""
     suffix = Path(path).suffix.lower().lstrip(".")
+    if not suffix and is_stream(path):
+        return "png"
     if suffix not in FORMATS:
         why = f"'.{suffix}' is not a picture format" if suffix else "a picture file needs an extension"
         raise PlotError(f"cannot write picture {path}: {why}; use .png, .svg or .pdf")
@@ -166,9 +169,10 @@ def new_figure(size: tuple[float, float] = WIDE, ncols: int = 1):
 
 @styled
 def save_figure(fig, path: str | os.PathLike, dpi: int = DEFAULT_DPI) -> None:
-    """Write ``fig`` to ``path`` (format from the extension) atomically and without dates in the file."""
+    """Write ``fig`` to ``path`` (format from the extension; see :func:`gradtool.io.open_output`) without
+    dates in the file."""
     fmt = check_output(path, dpi)
-    with atomic_writer(path, "wb") as handle:
+    with open_output(path, "wb") as handle:
         fig.savefig(handle, format=fmt, dpi=dpi, metadata=METADATA[fmt])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import math
 import sys
@@ -9,15 +11,22 @@ from typing import Any
 
 
 def stdout_console():
-    from rich.console import Console
-
-    return Console(highlight=False)
+    return _console_class()(highlight=False)
 
 
 def stderr_console():
+    return _console_class()(stderr=True, highlight=False)
+
+
+@functools.cache
+def _console_class():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    class GradtoolConsole(Console):
+        def on_broken_pipe(self) -> None:  # Rich would exit 1; the CLI stops quietly with 141 as Unix tools do
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    return GradtoolConsole
 
 
 def num(v: float | None, digits: int = 6) -> str:

@@ -43,10 +43,45 @@ def show_gradient(info: dict, latex: bool = False) -> None:
         console.print(f"eigenvalues: {eig}\npoint: [bold]{info['stationary']}[/]")
 
 
+DETAILED_ROWS = 60  # up to this many components in all, one table per point; beyond, one row per point
+SUMMARY_ROWS = 30  # points listed in the summary table (failing ones first)
+
+
+def _summary_table(report: dict):
+    from rich.table import Table
+
+    points = report["points"]
+    order = sorted(range(len(points)), key=lambda b: points[b]["ok"])[:SUMMARY_ROWS]
+    table = Table(title=f"{len(points)} points x {len(report['variables'])} variables (--json lists every component)")
+    for title in ("#", "at", "max abs err", "max rel err", "worst", ""):
+        table.add_column(title, justify="left" if title in ("at", "worst") else "right")
+    for b in order:
+        p = points[b]
+        coords = [num(v, 4) for v in p["at"].values()]
+        at = ", ".join(coords[:3]) + (", …" if len(coords) > 3 else "")
+        worst = report["variables"][max(range(len(p["rel_errors"])), key=lambda i: _key(p["rel_errors"][i]))]
+        mark = "[green]✓[/]" if p["ok"] else "[red]✗[/]"
+        table.add_row(str(b + 1), at, num(p["max_abs_error"], 3), num(p["max_rel_error"], 3), worst, mark)
+    return table, len(points) - len(order)
+
+
+def _key(v) -> float:
+    return float("inf") if v is None or v != v else v
+
+
 def show_check(report: dict) -> None:
     from rich.table import Table
 
     console = stdout_console()
+    estimated = report.get("error_factor") is not None
+    if len(report["points"]) * len(report["variables"]) > DETAILED_ROWS and len(report["points"]) > 1:
+        table, hidden = _summary_table(report)
+        console.print(table)
+        failing = sum(not p["ok"] for p in report["points"]) - min(SUMMARY_ROWS, len(report["points"]))
+        if hidden:
+            console.print(f"{hidden} more point(s) not shown: " + (f"{failing} fail" if failing > 0 else "all pass"))
+        _verdict(console, report, estimated)
+        return
     for p in report["points"]:
         at = ", ".join(f"{k}={num(v)}" for k, v in p["at"].items())
         status = "[green]PASS[/]" if p["ok"] else "[red]FAIL[/]"
@@ -55,24 +90,34 @@ def show_check(report: dict) -> None:
         sources = [k for k in ("analytic", "autodiff", "numeric", "user") if p.get(k) is not None]
         for k in sources:
             table.add_column(k, justify="right")
+        table.add_column("num. err @ h" if estimated else "num. h", justify="right", no_wrap=True)
         table.add_column("abs err", justify="right")
         table.add_column("rel err", justify="right")
         table.add_column("", justify="center")
         for i, name in enumerate(report["variables"]):
             mark = "[green]✓[/]" if p["passed"][i] else "[red]✗[/]"
             cells = [num(p[k][name], 10) for k in sources]
+            step = num(p["numeric_step"][name], 2)
+            cells.append(f"{num(p['numeric_error'][name], 2)} @ {step}" if estimated else step)
             table.add_row(name, *cells, num(p["abs_errors"][i], 3), num(p["rel_errors"][i], 3), mark)
         console.print(table)
-        if p.get("note"):
-            console.print(f"[yellow]note:[/] {p['note']}")
+        for key, style in (("note", "yellow"), ("numeric_note", "yellow")):
+            if p.get(key):
+                console.print(f"[{style}]note:[/] {p[key]}")
         if p.get("wrong"):
             console.print(f"[red]your gradient is wrong in:[/] {', '.join(p['wrong'])}")
         if p.get("taylor_order") is not None:
             console.print(_taylor_line(p["taylor_order"]))
+    _verdict(console, report, estimated)
+
+
+def _verdict(console, report: dict, estimated: bool) -> None:
     verdict = "[green]all gradients agree[/]" if report["ok"] else "[red]gradients disagree[/]"
+    numeric = f"numeric: {report['method']}, {report['evaluations_per_gradient']:.0f} f evaluations per gradient"
+    if estimated:
+        numeric += f"; passes within tolerance + {report['error_factor']:g} x its error estimate"
     console.print(
-        f"{len(report['points'])} point(s): {verdict} (rtol={report['rtol']:g}, "
-        f"atol={report['atol']:g}, numeric: {report['method']})"
+        f"{len(report['points'])} point(s): {verdict} (rtol={report['rtol']:g}, atol={report['atol']:g}; {numeric})"
     )
 
 
@@ -85,19 +130,29 @@ def show_sweep(sweep: dict) -> None:
     from rich.table import Table
 
     console = stdout_console()
+    adaptive = sweep["adaptive"]
     table = Table(title="finite-difference error vs step h (max relative error over components)")
-    table.add_column("h", justify="right")
-    table.add_column("forward O(h)", justify="right")
-    table.add_column("central O(h²)", justify="right")
+    for title in ("h", "forward O(h)", "central O(h²)", "adaptive"):
+        table.add_column(title, justify="right")
+    marked = f"{num(adaptive['error'], 3)} ★"
+    placed = False
     for h, fe, ce in zip(sweep["h"], sweep["forward"], sweep["central"], strict=True):
+        if not placed and adaptive["step"] > h:  # the adaptive row sits at its chosen step
+            table.add_row(f"{adaptive['step']:.1e}", "", "", marked, style="bold")
+            placed = True
         fmark = " ◀" if h == sweep["best_h_forward"] else ""
         cmark = " ◀" if h == sweep["best_h_central"] else ""
-        table.add_row(f"{h:.0e}", num(fe, 3) + fmark, num(ce, 3) + cmark)
+        table.add_row(f"{h:.0e}", num(fe, 3) + fmark, num(ce, 3) + cmark, "")
+    if not placed:
+        table.add_row(f"{adaptive['step']:.1e}", "", "", marked, style="bold")
     console.print(table)
     console.print(
         f"best h: forward {sweep['best_h_forward']:.0e}, central {sweep['best_h_central']:.0e}. "
         "Truncation error shrinks with h (O(h) forward, O(h²) central) until rounding error, "
-        "~eps/h, takes over."
+        "~eps/h, takes over.\n"
+        f"★ adaptive (central differences over steps s/2^k, Richardson extrapolation): error "
+        f"{num(adaptive['error'], 3)}, estimated {num(adaptive['estimated_error'], 2)}, at step "
+        f"{adaptive['step']:.2e}, {adaptive['evaluations']} f evaluations."
     )
 
 

@@ -1,0 +1,190 @@
+"""Executors: run independent tasks and return their results in task order, here or in worker processes.
+
+An executor has one method, ``map(fn, tasks, on_result=None) -> results``: ``fn`` is a module-level function
+(it may travel to another process), results come back in task order, and ``on_result(index, result)`` is
+called as each one arrives (in completion order); an exception it raises stops everything. :class:`Serial`
+runs in this process; :class:`LocalProcesses` runs ``--jobs`` worker processes that stop cleanly when
+interrupted (Ctrl-C, SIGTERM) and never outlive this process, even when it is killed by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gradtool.errors import GradtoolError
+from gradtool.interrupt import Terminated
+
+JOBS_PER_CPU = 2  # runs are CPU-bound: more worker processes than this per core only cost memory
+GRACE_S = 30.0  # how long stopped workers get to finish their files before SIGKILL
+
+
+class ExecutorError(GradtoolError):
+    """The executor itself failed (a worker process died)."""
+
+
+class Executor(Protocol):
+    def map(
+        self, fn: Callable[[Any], Any], tasks: Sequence[Any], on_result: Callable[[int, Any], None] | None = None
+    ) -> list[Any]: ...
+
+
+class Serial:
+    """Every task in this process, one after the other."""
+
+    def map(self, fn, tasks, on_result=None):
+        results = []
+        for index, task in enumerate(tasks):
+            results.append(fn(task))
+            if on_result:
+                on_result(index, results[-1])
+        return results
+
+
+@dataclass
+class LocalProcesses:
+    """A pool of ``workers`` processes on this machine (``concurrent.futures.ProcessPoolExecutor``).
+
+    When ``map`` is interrupted (or ``on_result`` raises), pending tasks are cancelled and every worker gets
+    SIGTERM: the task it is running stops as on Ctrl-C (its files complete), then it exits; a worker still
+    running after ``grace`` seconds is killed.
+    """
+
+    workers: int
+    grace: float = GRACE_S
+
+    def map(self, fn, tasks, on_result=None):
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        results: list[Any] = [None] * len(tasks)
+        pool = ProcessPoolExecutor(self.workers, initializer=worker_setup)
+        try:
+            futures = {pool.submit(run_task, fn, task): i for i, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                index = futures[future]
+                results[index] = future.result()
+                if on_result:
+                    on_result(index, results[index])
+        except BrokenProcessPool:
+            self._stop(pool)
+            raise ExecutorError("a worker process died unexpectedly (out of memory?); try fewer --jobs") from None
+        except BaseException:
+            self._stop(pool)
+            raise
+        pool.shutdown()
+        return results
+
+    def _stop(self, pool) -> None:
+        block = getattr(signal, "pthread_sigmask", None)  # a second Ctrl-C must not abandon the workers
+        if block:
+            block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+            deadline = time.monotonic() + self.grace
+            for process in processes:
+                process.join(max(0.0, deadline - time.monotonic()))
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        finally:
+            if block:
+                block(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def max_jobs() -> int:
+    """The most worker processes gradtool starts: ``JOBS_PER_CPU`` per usable CPU."""
+    return JOBS_PER_CPU * usable_cpus()
+
+
+def make_executor(jobs: int, tasks: int) -> Executor:
+    """Serial for one job or one task, else at most ``min(jobs, tasks, max_jobs())`` local processes."""
+    workers = min(jobs, tasks, max_jobs())
+    return Serial() if workers <= 1 else LocalProcesses(workers)
+
+
+# ---- inside a worker process -----------------------------------------------------------------------------
+
+_busy = False  # a task is running
+_stopping = False  # SIGTERM arrived: finish the current task's files, start nothing new
+_parent: int | None = None  # the process that started this worker
+
+
+def worker_setup() -> None:
+    """Initializer of a worker: Ctrl-C is the parent's to handle; SIGTERM stops the task as Ctrl-C would
+    (its ``interrupted`` result and complete files) and then the worker; the worker dies with the parent."""
+    global _parent
+    _parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
+    die_with_parent()
+
+
+def run_task(fn: Callable[[Any], Any], task: Any) -> Any:
+    """Run one task in a worker (refused once the worker has been told to stop)."""
+    global _busy
+    if _stopping:
+        raise Terminated()
+    _busy = True
+    try:
+        return fn(task)
+    finally:
+        _busy = False
+        if _stopping and os.getppid() != _parent:  # the parent has gone: nobody waits for the result
+            os._exit(128 + signal.SIGTERM)
+
+
+def _worker_stop(signum: int, frame) -> None:
+    global _stopping
+    if not _busy:
+        os._exit(128 + signum)  # between tasks: nothing open, nothing to finish
+    if not _stopping:  # a second SIGTERM must not interrupt the first one's clean-up
+        _stopping = True
+        raise Terminated(signum)
+
+
+def die_with_parent(poll: float = 0.5) -> None:
+    """Send this process SIGTERM when its parent exits, even by SIGKILL: ``prctl(PR_SET_PDEATHSIG)`` on
+    Linux, else a daemon thread that polls ``os.getppid()`` every ``poll`` seconds."""
+    parent = os.getppid()
+    if not _parent_death_signal(signal.SIGTERM):
+        threading.Thread(target=watch_parent, args=(parent, poll), daemon=True).start()
+    elif os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def watch_parent(parent: int, poll: float = 0.5) -> None:
+    """Block until this process's parent is no longer ``parent``, then send this process SIGTERM."""
+    while os.getppid() == parent:
+        time.sleep(poll)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _parent_death_signal(signum: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, signum, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False

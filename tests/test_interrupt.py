@@ -1,0 +1,195 @@
+"""Real processes and signals: SIGTERM stops every long command as Ctrl-C does (summary, complete files, no
+temporary files, workers stopped, exit 143); write failures on stdout are one line, a closed pipe a quiet 141.
+
+Every test starts `python -m gradtool` and waits generously: the machine is shared and slow.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_executor import _gone, _wait_gone
+
+ROOT = Path(__file__).parent.parent
+ENV = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+LONG = ["x^2 + y^2", "--x0", "1,1", "--lr", "1e-9", "--steps", "100000000", "--tol", "0"]
+SWEEP = "function: x^2 + y^2\nx0: [1, 1]\nsteps: 100000000\ntol: 0\noptimizers: [gd, momentum, adam]\n"
+
+
+def start(*args: str, cwd: Path, **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gradtool", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+        **kw,
+    )
+
+
+def wait_for(condition, seconds: float = 90.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used by ``pid`` so far: past the imports (~1.5 s), a command is doing its work."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def temporaries(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".*.tmp"))
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+def assert_complete_trajectory(path: Path) -> int:
+    rows = list(csv.reader(path.read_text().splitlines()))
+    assert rows[0] == ["step", "x", "y", "f", "grad_norm", "lr"] and len(rows) > 2
+    assert [int(r[0]) for r in rows[1:]] == list(range(len(rows) - 1))
+    assert all(len(r) == 6 for r in rows)
+    return len(rows) - 2  # the last step
+
+
+# ---- SIGTERM is Ctrl-C ------------------------------------------------------------------------------------
+
+
+def test_sigterm_stops_minimize_with_its_summary_a_complete_trajectory_and_exit_143(tmp_path):
+    proc = start("minimize", *LONG, "--trajectory", "t.csv", "--quiet", "--json", cwd=tmp_path)
+    wait_for(lambda: temporaries(tmp_path))
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 143, stderr
+    import json
+
+    doc = json.loads(stdout)
+    assert doc["status"] == "interrupted" and doc["message"].endswith("(SIGTERM)")
+    assert assert_complete_trajectory(tmp_path / "t.csv") == doc["steps"]
+    assert temporaries(tmp_path) == []
+
+
+def test_sigterm_stops_fit_with_its_summary_and_a_complete_model(tmp_path):
+    data = ROOT / "data" / "sine.csv"
+    proc = start("fit", "mlp:1-64-64-1", "--data", str(data), "--target", "y", "--epochs", "10000000",
+                 "--save", "m.npz", "--quiet", cwd=tmp_path)  # fmt: skip
+    wait_for(lambda: cpu_seconds(proc.pid) > 4.0)  # imports done, training
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 143, stderr
+    assert "interrupted" in stdout and "SIGTERM" in stdout
+    from gradtool.fitting.persist import load_model
+
+    objective, theta = load_model(tmp_path / "m.npz")
+    assert objective.layout.size == theta.size and [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_sigterm_stops_lr_find_with_exit_143(tmp_path):
+    proc = start("lr-find", "rosenbrock", "--num", "10000", "--steps", "100000000", "--tol", "0", cwd=tmp_path)
+    wait_for(lambda: cpu_seconds(proc.pid) > 4.0)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 143 and stderr == "terminated\n"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_stops_run_and_its_workers_leaving_complete_files(tmp_path, jobs):
+    (tmp_path / "long.yaml").write_text(SWEEP + "output: {trajectory: '{label}.csv', json: r.json}\n")
+    proc = start("run", "long.yaml", "--jobs", jobs, cwd=tmp_path)
+    wait_for(lambda: len(temporaries(tmp_path)) == int(jobs))
+    time.sleep(1.0)
+    workers = children(proc.pid)
+    assert len(workers) == (int(jobs) if jobs != "1" else 0)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and stderr == "terminated\n"
+    assert all(_wait_gone(w, 60) for w in workers)
+    assert temporaries(tmp_path) == [] and not (tmp_path / "r.json").exists()
+    written = sorted(p.name for p in tmp_path.glob("*.csv"))
+    assert written == ["gd.csv", "momentum.csv"][: int(jobs)]
+    for name in written:
+        assert_complete_trajectory(tmp_path / name)
+
+
+def test_ctrl_c_on_the_terminal_stops_run_jobs_2_and_its_workers(tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group; the workers leave it to the parent."""
+    (tmp_path / "long.yaml").write_text(SWEEP + "output: {trajectory: '{label}.csv'}\n")
+    proc = start("run", "long.yaml", "--jobs", "2", cwd=tmp_path, start_new_session=True)
+    wait_for(lambda: len(temporaries(tmp_path)) == 2)
+    time.sleep(1.0)
+    workers = children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and stderr == "interrupted\n"
+    assert all(_wait_gone(w, 60) for w in workers) and temporaries(tmp_path) == []
+
+
+def test_workers_stop_when_run_is_killed_with_sigkill(tmp_path):
+    (tmp_path / "long.yaml").write_text(SWEEP + "output: {trajectory: '{label}.csv'}\n")
+    proc = start("run", "long.yaml", "--jobs", "2", cwd=tmp_path)
+    wait_for(lambda: len(temporaries(tmp_path)) == 2)
+    workers = children(proc.pid)
+    assert len(workers) == 2 and not any(_gone(w) for w in workers)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert all(_wait_gone(w, 60) for w in workers), "workers outlived their parent"
+    wait_for(lambda: temporaries(tmp_path) == [], 30)
+    for name in ("gd.csv", "momentum.csv"):
+        assert_complete_trajectory(tmp_path / name)
+
+
+# ---- stdout that cannot be written ------------------------------------------------------------------------
+
+
+def test_a_full_disk_on_stdout_is_one_line_and_exit_2(tmp_path):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "gradtool", "grad", "x^2", "--at", "1"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, env=ENV, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == "error: cannot write to stdout: No space left on device\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grad", "x^2", "--at", "1"],
+        ["grad", "x^2", "--at", "1", "--json"],
+        ["minimize", *LONG[:5], "--trajectory", "-"],
+    ],
+    ids=["table", "json", "trajectory"],
+)
+def test_a_closed_pipe_stops_quietly_with_141(args, tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before gradtool writes anything (`gradtool ... | head -0`)
+    proc = subprocess.Popen([sys.executable, "-m", "gradtool", *args], stdout=write, stderr=subprocess.PIPE,
+                            text=True, env=ENV, cwd=tmp_path)  # fmt: skip
+    os.close(write)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and stderr == ""
+    assert list(tmp_path.iterdir()) == []
