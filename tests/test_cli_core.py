@@ -11,6 +11,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from test_check import POINT_KEYS as CHECK_POINT_KEYS
+from test_check import REPORT_KEYS as CHECK_KEYS
 from test_parser import HOSTILE, HOSTILE_IDS, SENTINEL
 
 GRAD_KEYS = {
@@ -24,37 +26,6 @@ GRAD_KEYS = {
     "hessian_exprs",
     "eigenvalues",
     "stationary",
-}
-CHECK_KEYS = {
-    "expression",
-    "variables",
-    "points",
-    "ok",
-    "method",
-    "rtol",
-    "atol",
-    "error_factor",
-    "evaluations_per_gradient",
-    "sweep",
-}
-CHECK_POINT_KEYS = {
-    "at",
-    "analytic",
-    "autodiff",
-    "numeric",
-    "user",
-    "max_abs_error",
-    "max_rel_error",
-    "ok",
-    "abs_errors",
-    "rel_errors",
-    "passed",
-    "wrong",
-    "note",
-    "taylor_order",
-    "numeric_error",
-    "numeric_step",
-    "numeric_note",
 }
 NAMED_FUNCTIONS = {
     "sphere",

@@ -7,7 +7,7 @@ import sympy as sp
 from gradtool.expr.objective import load_objective
 from gradtool.grad import numeric
 from gradtool.grad.engines import make_engine
-from gradtool.grad.numeric import STENCILS, NumericEngine, default_steps, difference_gradient, step_sweep
+from gradtool.grad.numeric import METHODS, STENCILS, NumericEngine, default_steps, difference_gradient, step_sweep
 
 EPS = np.finfo(float).eps
 
@@ -186,3 +186,20 @@ def test_step_sweep_shows_first_and_second_order_truncation_error():
     assert np.all((central_ratio > 70) & (central_ratio < 130))  # O(h^2): 100x per decade
     np.testing.assert_array_equal(table["h"], steps)
     assert f.batches == []
+
+
+# ---------------------------------------------------------------- one registry of method names
+
+
+def test_every_method_is_named_in_the_help_the_docs_and_works(invoke):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    help_text = " ".join(invoke("check-grad", "--help").stdout.split())
+    readme, configs = (root / "README.md").read_text(), (root / "docs" / "configs.md").read_text()
+    obj = load_objective("exp(x) * cos(y)")
+    truth = exact_gradient("exp(x) * cos(y)", (0.5, -1.3))
+    for method in METHODS:
+        assert method in help_text and f"`{method}`" in readme and f"`{method}`" in configs
+        g = make_engine("numeric", obj, method=method).gradient(np.array([0.5, -1.3]))
+        np.testing.assert_allclose(g, truth, rtol=1e-5)
