@@ -214,7 +214,8 @@ def fit(
     data, target = required(data, target)
     if predict is not None and output is None and json:
         raise ConfigError("--json and --predict both want stdout; send the predictions to a file with --output")
-    reads = [("the --data file", data), ("the --load file", load), ("the --predict file", predict)]
+    reads = [("the --data file", data), ("the --test-data file", test_data), ("the --load file", load)]
+    reads.append(("the --predict file", predict))
     predictions = output if output is not None or predict is None else "-"  # stdout by default
     to_stdout = claim_outputs(json, reads, save=save, output=predictions, plot=plot)
     for path in (save, output):

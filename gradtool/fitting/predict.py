@@ -22,7 +22,7 @@ from gradtool.fitting.csvfile import NUMBER, blank, open_csv, records
 from gradtool.fitting.data import read_csv
 from gradtool.fitting.metrics import predicted_class
 from gradtool.fitting.persist import Fitted, load_fitted
-from gradtool.io import atomic_writer
+from gradtool.io import open_output
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list of cells spreadsheets evaluate
 
@@ -84,7 +84,7 @@ def write_predictions(fitted: Fitted, data_path: str | Path, output: str | None,
     if output is None:
         _copy_rows(data_path, table, header, columns, sys.stdout)
         return
-    with atomic_writer(output) as handle:
+    with open_output(output) as handle:
         _copy_rows(data_path, table, header, columns, handle)
 
 
