@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from gradtool.defaults import ENGINE, STEPS, TOL
 from gradtool.errors import ConfigError
 from gradtool.expr.objective import Objective, load_objective
 from gradtool.expr.point import parse_box
@@ -18,7 +19,6 @@ from gradtool.optim import make_optimizer, make_schedule
 from gradtool.result import RunResult, status_message
 from gradtool.run import Stopping, check_rows, iterate, iterate_batch
 
-SCHEDULE_KEYS = ("gamma", "step_size", "decay", "t_max", "eta_min", "warmup", "start_factor")
 MAX_STARTS = 1_000_000
 
 
@@ -103,9 +103,9 @@ def prepare(
     lr: float | None = None,
     schedule: str | None = None,
     schedule_options: dict[str, Any] | None = None,
-    gradient: str = "analytic",
-    steps: int = 1000,
-    tol: float = 1e-8,
+    gradient: str = ENGINE,
+    steps: int = STEPS.default,
+    tol: float = TOL.default,
     ftol: float | None = None,
     xtol: float | None = None,
     dim: int | None = None,

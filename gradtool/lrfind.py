@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from gradtool.defaults import ENGINE, LR_FIND_STEPS, LR_MAX, LR_MIN, LR_NUM, TOL
 from gradtool.errors import ConfigError
 
 MAX_NUM = 10_000
@@ -78,12 +79,12 @@ def lr_find(
     x0: Any = None,
     *,
     optimizer: str = "gd",
-    lr_min: float = 1e-6,
-    lr_max: float = 10.0,
-    num: int = 50,
-    steps: int = 200,
-    tol: float = 1e-8,
-    gradient: str = "analytic",
+    lr_min: float = LR_MIN,
+    lr_max: float = LR_MAX,
+    num: int = LR_NUM,
+    steps: int = LR_FIND_STEPS,
+    tol: float = TOL.default,
+    gradient: str = ENGINE,
     dim: int | None = None,
     variables: str | list[str] | None = None,
     **hyper: Any,
@@ -101,9 +102,10 @@ def lr_find(
 
     from gradtool.expr.objective import Objective, load_objective
     from gradtool.grad.engines import make_engine
-    from gradtool.optim import make_optimizer
+    from gradtool.optim import make_optimizer, optimizer_spec
     from gradtool.run import Stopping, iterate_batch
 
+    optimizer_spec(optimizer).refuse("lr-find")
     for name, v in (("--min", lr_min), ("--max", lr_max)):
         if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
             raise ConfigError(f"{name} must be a number > 0, got {v!r}")

@@ -71,7 +71,7 @@ def number_text(value: Any) -> str:
         return str(value).lower() if isinstance(value, bool) else repr(value)
     if isinstance(value, int):
         return str(value)
-    text = f"{value:.12g}"
+    text = f"{value:.6g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}e{int(exponent)}"
@@ -159,6 +159,8 @@ class Param:
 
     def check(self, value: Any) -> Any:
         """``value`` normalized (an integral float from a config becomes an int), or a ParamError."""
+        if value is None and self.default is None:
+            return None
         out = self._normalized(value)
         if out is None and isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
             raise ParamError(self.name, f"an integer of {len(str(abs(value)))} digits is too large")
@@ -167,8 +169,7 @@ class Param:
         return out
 
     def _normalized(self, value: Any) -> Any:
-        if value is None and self.default is None:
-            return None
+        """The normalized value, or None when it is invalid."""
         kind = self.kind
         if kind == "boolean":
             return bool(value) if is_bool(value) else None
@@ -244,6 +245,7 @@ class Param:
             "name": self.name,
             "type": self.type_text,
             "default": default,
+            "default_text": self.default_text,
             "allowed": self.allowed,
             "help": self.help,
         }

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from gradtool.defaults import FTOL, STEPS, TOL, XTOL
 from gradtool.errors import ConfigError
 from gradtool.interrupt import stop_reason
+from gradtool.params import ParamError
 from gradtool.result import Row
 
 HUGE = 1e200  # |f| above this counts as divergence
@@ -21,18 +22,18 @@ class Stopping:
     """When a run stops: at most ``steps`` updates; converged when ``|g| <= tol`` (0 disables), or
     ``|f_t - f_{t-1}| <= ftol``, or ``||x_t - x_{t-1}|| <= xtol`` (None disables either)."""
 
-    steps: int = 1000
-    tol: float = 1e-8
+    steps: int = STEPS.default
+    tol: float = TOL.default
     ftol: float | None = None
     xtol: float | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 0:
-            raise ConfigError(f"steps must be a whole number >= 0, got {self.steps!r}")
-        for key in ("tol", "ftol", "xtol"):
-            v = getattr(self, key)
-            if v is not None and not (isinstance(v, int | float) and 0 <= v <= sys.float_info.max):
-                raise ConfigError(f"{key} must be a number >= 0, got {v!r}")
+        for param in (STEPS, TOL, FTOL, XTOL):
+            value = getattr(self, param.name)
+            try:
+                object.__setattr__(self, param.name, param.check(value))  # 5.0 steps from a config: 5
+            except ParamError:
+                raise ConfigError(f"{param.name} must be {param.allowed}, got {value!r}") from None
 
 
 MAX_ROWS = 10_000  # sampled table rows kept in memory (and printed): --every 1 over 10^8 steps would not fit

@@ -221,7 +221,7 @@ def test_check_grad_of_linear_functions_of_three_or_more_variables(invoke_json, 
 
 
 def test_minimize_a_linear_function_with_autodiff(invoke_json):
-    args = ("minimize", "2*x - y + 4*z", "--x0", "0,0,0", "--grad", "autodiff", "--lr", "0.5", "--steps", "2")
+    args = ("minimize", "2*x - y + 4*z", "--x0", "0,0,0", "--gradient", "autodiff", "--lr", "0.5", "--steps", "2")
     code, result = invoke_json(*args, "--json")
     assert code == 0 and result["status"] == "max_steps"
     assert result["x"] == {"x": -2.0, "y": 1.0, "z": -4.0}  # two steps of 0.5 * (2, -1, 4)

@@ -16,7 +16,7 @@ XOR = str(Path(__file__).resolve().parent.parent / "data" / "xor.csv")
         (["check-grad", "--fit", "mlp:2-4-1", "--data", XOR, "--target", "y", "--sweep-h"], "--sweep-h"),
         (["check-grad", "--fit", "mlp:2-4-1", "--data", XOR, "--target", "y", "--method", "forward"], "--method"),
         (["plot", "x^2", "--steps", "10"], "--steps"),
-        (["plot", "x^2", "--grad", "numeric"], "--grad"),
+        (["plot", "x^2", "--gradient", "numeric"], "--gradient"),
         (["plot", "x^2", "--tol", "1e-3"], "--tol"),
         (["minimize", "x^2 + y^2", "--x0", "5,5", "--starts", "3"], "x0 and starts"),
     ],

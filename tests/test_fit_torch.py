@@ -8,7 +8,7 @@ import pytest
 from gradtool.fitting.gradients import AutodiffGradient, Objective
 from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import ACTIVATIONS, make_model
-from gradtool.fitting.train import fit
+from gradtool.fitting.prepare import fit
 
 torch = pytest.importorskip("torch")
 

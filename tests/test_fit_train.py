@@ -10,8 +10,8 @@ import yaml
 
 import gradtool
 from gradtool.errors import ConfigError
+from gradtool.fitting.prepare import fit, prepare_fit
 from gradtool.fitting.spec import fit_arguments
-from gradtool.fitting.train import fit, prepare_fit
 from gradtool.optim import OPTIMIZERS, SCHEDULES
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from gradtool.errors import GradtoolError
 from gradtool.expr.objective import load_objective
 from gradtool.expr.parser import parse_expression
-from gradtool.expr.vocabulary import FUNCTIONS
+from gradtool.expr.vocabulary import MATH_FUNCTIONS
 from gradtool.grad.analytic import AnalyticEngine
 from gradtool.grad.autodiff import AutodiffEngine
 
@@ -38,7 +38,7 @@ TOKENS = [
     "10^",
     "^-",
     "(-",
-    *FUNCTIONS,
+    *MATH_FUNCTIONS,
 ]
 
 
@@ -63,7 +63,7 @@ NUMBERS = st.one_of(
     ),
 )
 LEAVES = st.one_of(NUMBERS, st.sampled_from(["x", "y"]))
-ARITY = {name: (2 if counts is None else counts[0]) for name, (_, counts) in FUNCTIONS.items()}
+ARITY = {name: (2 if counts is None else counts[0]) for name, (_, counts) in MATH_FUNCTIONS.items()}
 
 
 def _branches(children):

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 from gradtool.errors import ConfigError, ParseError
-from gradtool.expr.library import FUNCTIONS, MAX_DIM, describe, get_function, known_function_names
+from gradtool.expr.library import MAX_DIM, TEST_FUNCTIONS, describe, get_function, known_function_names
 from gradtool.expr.parser import parse_expression
 
 NAMES = known_function_names()
@@ -17,12 +17,12 @@ MAX_TEST_DIM = 5
 
 
 def _dims(name):
-    entry = FUNCTIONS[name]
+    entry = TEST_FUNCTIONS[name]
     return range(entry.min_dim, MAX_TEST_DIM + 1) if entry.n_dim else [2]
 
 
 CASES = [(name, dim) for name in NAMES for dim in _dims(name)]
-SMOOTH_CASES = [(name, dim) for name, dim in CASES if FUNCTIONS[name].smooth_at_minimum]
+SMOOTH_CASES = [(name, dim) for name, dim in CASES if TEST_FUNCTIONS[name].smooth_at_minimum]
 
 
 def _exact(point):
@@ -69,27 +69,27 @@ def reference_nd(name, v):
 def test_registry_holds_exactly_the_documented_functions():
     expected = {"sphere", "booth", "matyas", "beale", "himmelblau", "three_hump_camel", "goldstein_price"}
     expected |= {"rosenbrock", "rastrigin", "ackley", "styblinski_tang"}
-    assert set(FUNCTIONS) == expected
+    assert set(TEST_FUNCTIONS) == expected
     assert known_function_names() == sorted(expected)
-    assert all(entry.name == key for key, entry in FUNCTIONS.items())
-    assert set(REFERENCE_2D) == {n for n in NAMES if not FUNCTIONS[n].n_dim}
+    assert all(entry.name == key for key, entry in TEST_FUNCTIONS.items())
+    assert set(REFERENCE_2D) == {n for n in NAMES if not TEST_FUNCTIONS[n].n_dim}
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if not FUNCTIONS[n].n_dim])
+@pytest.mark.parametrize("name", [n for n in NAMES if not TEST_FUNCTIONS[n].n_dim])
 def test_2d_builder_and_formula_text_match_the_literature_formula(name):
     expr, variables = get_function(name)
     assert variables == (X, Y)
     assert sp.expand(expr - REFERENCE_2D[name]) == 0
     # the plain-text formula shown to users is the same function (trusted literal text, test only)
-    parsed, found = parse_expression(FUNCTIONS[name].formula)
+    parsed, found = parse_expression(TEST_FUNCTIONS[name].formula)
     parsed = parsed.xreplace({found[k]: {"x": X, "y": Y}[k] for k in found})
     assert sp.expand(sp.nsimplify(parsed, rational=True) - REFERENCE_2D[name]) == 0
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if FUNCTIONS[n].n_dim])
+@pytest.mark.parametrize("name", [n for n in NAMES if TEST_FUNCTIONS[n].n_dim])
 def test_nd_fast_builder_is_structurally_the_plain_formula(name):
     # at dim 11 SymPy orders x10 and x11 before x2: the hand-sorted Adds must agree with Add's own order
-    for dim in [*range(FUNCTIONS[name].min_dim, MAX_TEST_DIM + 1), 11]:
+    for dim in [*range(TEST_FUNCTIONS[name].min_dim, MAX_TEST_DIM + 1), 11]:
         expr, variables = get_function(name, dim)
         assert variables == tuple(sp.Symbol(f"x{i}", real=True) for i in range(1, dim + 1))
         assert expr == reference_nd(name, variables)
@@ -97,7 +97,7 @@ def test_nd_fast_builder_is_structurally_the_plain_formula(name):
 
 @pytest.mark.parametrize("name,dim", CASES)
 def test_metadata_is_consistent(name, dim):
-    entry = FUNCTIONS[name]
+    entry = TEST_FUNCTIONS[name]
     lo, hi = entry.domain
     assert lo < hi and entry.description and "\n" not in entry.formula and entry.formula.isascii()
     start = entry.start(dim)
@@ -110,7 +110,7 @@ def test_metadata_is_consistent(name, dim):
 @pytest.mark.parametrize("name,dim", CASES)
 def test_every_listed_minimum_has_the_listed_value(name, dim):
     expr, variables = get_function(name, dim)
-    for minimum in FUNCTIONS[name].minima(dim):
+    for minimum in TEST_FUNCTIONS[name].minima(dim):
         value = float(_at(expr, variables, minimum.x))
         assert value == pytest.approx(minimum.f, rel=1e-13, abs=1e-12)
 
@@ -120,7 +120,7 @@ def test_every_listed_minimum_is_a_strict_local_minimum(name, dim):
     expr, variables = get_function(name, dim)
     gradient = [sp.diff(expr, v) for v in variables]
     hessian = sp.hessian(expr, variables)
-    for minimum in FUNCTIONS[name].minima(dim):
+    for minimum in TEST_FUNCTIONS[name].minima(dim):
         g = np.array([float(_at(gi, variables, minimum.x)) for gi in gradient])
         assert np.max(np.abs(g)) < 1e-9 * (1 + abs(minimum.f))
         h = np.array(_at(hessian, variables, minimum.x, 20).tolist(), dtype=float)
@@ -132,10 +132,10 @@ def test_no_point_of_a_fine_grid_beats_the_listed_minimum(name):
     # a global check the gradient test cannot make: a listed local minimum would be beaten somewhere
     expr, variables = get_function(name, 2)
     f = sp.lambdify(variables, expr, "numpy")
-    lo, hi = FUNCTIONS[name].domain
+    lo, hi = TEST_FUNCTIONS[name].domain
     grid = np.linspace(lo, hi, 801)
     gx, gy = np.meshgrid(grid, grid)
-    best = min(m.f for m in FUNCTIONS[name].minima(2))
+    best = min(m.f for m in TEST_FUNCTIONS[name].minima(2))
     assert np.min(f(gx, gy)) >= best - 1e-9 * (1 + abs(best))
 
 
@@ -153,9 +153,9 @@ def test_himmelblau_has_exactly_four_distinct_zeros_matching_an_independent_solv
     roots = sorted(r for r in quartic.nroots(n=40) if r.is_real)
     assert len(roots) == 4
     solved = sorted((float(r), float(11 - r**2)) for r in roots)
-    listed = sorted(m.x for m in FUNCTIONS["himmelblau"].minima())
+    listed = sorted(m.x for m in TEST_FUNCTIONS["himmelblau"].minima())
     assert len(listed) == 4 and np.all(np.abs(np.array(solved) - np.array(listed)) < 1e-14)
-    assert all(m.f == 0.0 for m in FUNCTIONS["himmelblau"].minima())
+    assert all(m.f == 0.0 for m in TEST_FUNCTIONS["himmelblau"].minima())
     gaps = [np.hypot(a[0] - b[0], a[1] - b[1]) for i, a in enumerate(listed) for b in listed[i + 1 :]]
     assert min(gaps) > 1.0
 
@@ -171,7 +171,7 @@ def test_styblinski_tang_minimum_matches_an_independent_root_solve():
     assert abs(value - sp.Float("-39.16616570377141546389317", 40)) < sp.Float(1e-24)
     assert abs(float(value) - (-39.16599)) > 1e-4  # the figure popular tables print is wrong
     for dim in range(1, MAX_TEST_DIM + 1):
-        (minimum,) = FUNCTIONS["styblinski_tang"].minima(dim)
+        (minimum,) = TEST_FUNCTIONS["styblinski_tang"].minima(dim)
         assert minimum.x == pytest.approx([float(root)] * dim, rel=1e-15)
         assert minimum.f == pytest.approx(dim * float(value), rel=1e-15)
 
@@ -196,7 +196,7 @@ def test_ackley_minimum_is_a_kink_with_positive_one_sided_slopes():
 
 def test_describe_is_json_ready_and_names_points_by_variable():
     for name in NAMES:
-        for dim in {2, FUNCTIONS[name].min_dim}:
+        for dim in {2, TEST_FUNCTIONS[name].min_dim}:
             info = json.loads(json.dumps(describe(name, dim)))
             assert info["name"] == name and info["dim"] == dim
             assert list(info["start"]) == info["variables"]
@@ -226,10 +226,10 @@ def test_dim_defaults_to_2_and_accepts_numpy_integers():
     assert len(get_function("rastrigin")[1]) == 2
     assert len(get_function("booth", 2)[1]) == 2
     assert len(get_function("sphere", np.int64(3))[1]) == 3
-    assert FUNCTIONS["sphere"].resolve_dim(MAX_DIM) == MAX_DIM
+    assert TEST_FUNCTIONS["sphere"].resolve_dim(MAX_DIM) == MAX_DIM
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if FUNCTIONS[n].n_dim])
+@pytest.mark.parametrize("name", [n for n in NAMES if TEST_FUNCTIONS[n].n_dim])
 def test_dim_1000_builds_fast(name):
     start = time.perf_counter()
     expr, variables = get_function(name, 1000)

@@ -47,8 +47,11 @@ BAD_INPUT = {
     "infinite h": (["check-grad", "x^2", "--at", "1", "--h", "inf"], "step h must be positive"),
     "infinite atol": (["check-grad", "x^2", "--at", "1", "--atol", "inf"], "tolerances"),
     # integers past the float range where a schedule wants an integer
-    "step size 400 digits": (["minimize", "x^2", "--x0", "1", "--schedule", "step", "--step-size", BIG], "step_size"),
-    "t_max 400 digits": (["minimize", "x^2", "--x0", "1", "--schedule", "cosine", "--t-max", BIG], "t_max"),
+    "step size 400 digits": (
+        ["minimize", "x^2", "--x0", "1", "--schedule", "step", "--step-size", BIG],
+        "--step-size: an integer",
+    ),
+    "t_max 400 digits": (["minimize", "x^2", "--x0", "1", "--schedule", "cosine", "--t-max", BIG], "--t-max"),
     "warmup 400 digits": (["minimize", "x^2", "--x0", "1", "--warmup", BIG], "warmup"),
     # a Hessian of 10^6 entries, each simplified by SymPy
     "Hessian of 51 variables": (["grad", "sphere", "--dim", "51", "--hessian"], "at most 50"),
@@ -152,7 +155,7 @@ def test_numeric_gradient_in_coordinate_blocks_is_the_same_gradient(monkeypatch)
 
 
 def test_autodiff_runs_what_sympy_cannot_differentiate(invoke_json):
-    code, out = invoke_json("minimize", DEEP_SINES, "--x0", "1.1", "--grad", "autodiff", "--steps", "5", "--json")
+    code, out = invoke_json("minimize", DEEP_SINES, "--x0", "1.1", "--gradient", "autodiff", "--steps", "5", "--json")
     assert code == 0 and out["steps"] == 5 and out["stationary"] is None
 
 

@@ -22,7 +22,8 @@ for _module in ("derivatives", "optimize", "configs", "fit", "plot"):
     importlib.import_module(f"gradtool.cli.{_module}")
 
 # `gradtool --help` lists the commands in this order (from derivatives to descent to data to pictures).
-ORDER = ["grad", "check-grad", "functions", "minimize", "compare", "run", "lr-find", "schema", "fit", "predict", "plot"]
+ORDER = ["grad", "check-grad", "functions", "minimize", "optimizers", "compare", "run", "lr-find", "schema"]
+ORDER += ["fit", "predict", "plot"]
 app.registered_commands.sort(key=lambda c: ORDER.index(command_name(c)))
 
 __all__ = ["app", "main"]

@@ -13,6 +13,7 @@ import typer
 
 from gradtool import __version__
 from gradtool.errors import GradtoolError
+from gradtool.params import ParamError
 
 SETTINGS = dict(
     name="gradtool",
@@ -56,6 +57,10 @@ def handled(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except ParamError as exc:  # a parameter's error in command-line terms: --beta1: ...
+            from gradtool.cli.choices import cli_message
+
+            fail(cli_message(exc), exc.exit_code)
         except GradtoolError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:

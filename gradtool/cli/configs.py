@@ -18,37 +18,9 @@ from gradtool.cli.common import (
     handled,
     report_stream,
 )
-from gradtool.cli.optimize import (
-    X0,
-    Alpha,
-    Amsgrad,
-    Beta1,
-    Beta2,
-    Centered,
-    Dampening,
-    Decay,
-    Eps,
-    EpsInSqrt,
-    EtaMin,
-    Ftol,
-    Gamma,
-    Gradient,
-    InitAcc,
-    Lr,
-    LrDecay,
-    Momentum,
-    Rho,
-    Schedule,
-    Steps,
-    StepSize,
-    TMax,
-    Tol,
-    Warmup,
-    WeightDecay,
-    Xtol,
-    hyper_options,
-    schedule_options,
-)
+from gradtool.cli.optimize import X0, Box, Ftol, Gradient, Seed, Steps, Tol, Xtol
+from gradtool.cli.options import Choice, optimizer_options
+from gradtool.defaults import ENGINE, LR_FIND_STEPS, LR_MAX, LR_MIN, LR_NUM, STEPS, TOL
 
 Jobs = Annotated[
     int,
@@ -153,41 +125,19 @@ def run(
 
 @app.command(context_settings=EXPRESSION_FIRST)
 @handled
+@optimizer_options(many=True, required=True)
 def compare(
     expr: Expr,
-    optimizers: Annotated[
-        str, typer.Option("--optimizers", help="Comma-separated optimizer names, e.g. gd,momentum,nag,rmsprop,adam.")
-    ],
+    choice: Choice,
     x0: X0 = None,
-    lr: Lr = None,
-    momentum: Momentum = None,
-    dampening: Dampening = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    weight_decay: WeightDecay = None,
-    centered: Centered = False,
-    eps_in_sqrt: EpsInSqrt = False,
-    amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None,
-    initial_accumulator_value: InitAcc = None,
-    rho: Rho = None,
-    schedule: Schedule = None,
-    gamma: Gamma = None,
-    step_size: StepSize = None,
-    decay: Decay = None,
-    t_max: TMax = None,
-    eta_min: EtaMin = None,
-    warmup: Warmup = None,
-    gradient: Gradient = "analytic",
-    steps: Steps = 1000,
-    tol: Tol = 1e-8,
+    gradient: Gradient = ENGINE,
+    steps: Steps = STEPS.default,
+    tol: Tol = TOL.default,
     ftol: Ftol = None,
     xtol: Xtol = None,
     starts: Annotated[int | None, typer.Option("--starts", help="Multi-start: N starts per optimizer.")] = None,
-    box: Annotated[str | None, typer.Option("--box", help="LO,HI for --starts (write --box=-5,5).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for --starts.")] = 0,
+    box: Box = None,
+    seed: Seed = 0,
     jobs: Jobs = 1,
     plot: PlotFile = None,
     vars: Vars = None,
@@ -197,13 +147,11 @@ def compare(
 ) -> None:
     """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
 
-    A hyperparameter option goes to every listed optimizer that has it. Exit status as for `run`.
+    --lr and a hyperparameter option go to every listed optimizer that has it and does not set it in its
+    own shorthand. Exit status as for `run`.
     """
     from gradtool.config import compare as run_compare
 
-    hyper = hyper_options(locals())
-    if lr is not None:
-        hyper = {"lr": lr, **hyper}
     multi = None if starts is None else {"count": starts, "seed": seed, **({"box": box} if box else {})}
     to_stdout = claim_outputs(json, plot=plot)
     objective = None
@@ -214,23 +162,17 @@ def compare(
         _check_plot(plot)
         objective = load_objective(expr, dim, vars)
         check_picture(objective, multistart=starts is not None)
+    run = dict(gradient=gradient, steps=steps, tol=tol, ftol=ftol, xtol=xtol, dim=dim, variables=vars)
+    entries, schedule = choice.entries(), choice.schedule_entry()
     result = run_compare(
         expr,
-        optimizers.split(","),
+        entries,
         x0=x0,
-        hyper=hyper,
         schedule=schedule,
-        schedule_options=schedule_options(locals()),
         starts=multi,
-        jobs=_jobs(jobs, len(optimizers.split(","))),
-        gradient=gradient,
-        steps=steps,
-        tol=tol,
-        ftol=ftol,
-        xtol=xtol,
-        dim=dim,
-        variables=vars,
+        jobs=_jobs(jobs, len(entries)),
         record=plot is not None,
+        **run,
     )
     if plot is not None:
         from gradtool.plot.runs import draw_file_results, draw_runs
@@ -253,29 +195,17 @@ def schema() -> None:
 
 @app.command("lr-find", context_settings=EXPRESSION_FIRST)
 @handled
+@optimizer_options(lr=False, schedule=False)
 def lr_find(
     expr: Expr,
-    optimizer: Annotated[str, typer.Option("--optimizer", "-o", help="Optimizer name (see `minimize`).")] = "gd",
-    lr_min: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-6,
-    lr_max: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = 10.0,
-    num: Annotated[int, typer.Option("--num", help="How many learning rates (geometric spacing).")] = 50,
-    steps: Annotated[int, typer.Option("--steps", help="Steps per learning rate.")] = 200,
+    choice: Choice,
+    lr_min: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = LR_MIN,
+    lr_max: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = LR_MAX,
+    num: Annotated[int, typer.Option("--num", help="How many learning rates (geometric spacing).")] = LR_NUM,
+    steps: Annotated[int, typer.Option("--steps", help="Steps per learning rate.")] = LR_FIND_STEPS,
     x0: X0 = None,
-    momentum: Momentum = None,
-    dampening: Dampening = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    weight_decay: WeightDecay = None,
-    centered: Centered = False,
-    eps_in_sqrt: EpsInSqrt = False,
-    amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None,
-    initial_accumulator_value: InitAcc = None,
-    rho: Rho = None,
-    gradient: Gradient = "analytic",
-    tol: Tol = 1e-8,
+    gradient: Gradient = ENGINE,
+    tol: Tol = TOL.default,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
@@ -288,21 +218,8 @@ def lr_find(
     """
     from gradtool.lrfind import lr_find as run_lr_find
 
-    hyper = hyper_options(locals())
-    result = run_lr_find(
-        expr,
-        x0,
-        optimizer=optimizer,
-        lr_min=lr_min,
-        lr_max=lr_max,
-        num=num,
-        steps=steps,
-        tol=tol,
-        gradient=gradient,
-        dim=dim,
-        variables=vars,
-        **hyper,
-    )
+    options = dict(lr_min=lr_min, lr_max=lr_max, num=num, steps=steps, tol=tol, gradient=gradient, dim=dim)
+    result = run_lr_find(expr, x0, variables=vars, **options, **choice.run_options())
     if json:
         from gradtool.report.common import print_json
 

@@ -220,9 +220,9 @@ def functions(
     json: Json = False,
 ) -> None:
     """The named test functions: formula, usual domain, start point and all known global minima."""
-    from gradtool.expr.library import FUNCTIONS, describe
+    from gradtool.expr.library import TEST_FUNCTIONS, describe
 
-    entries = [describe(name, dim if FUNCTIONS[name].n_dim else None) for name in sorted(FUNCTIONS)]
+    entries = [describe(name, dim if TEST_FUNCTIONS[name].n_dim else None) for name in sorted(TEST_FUNCTIONS)]
     if json:
         from gradtool.report.common import print_json
 

@@ -7,31 +7,7 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import Json, PlotFile, app, claim_outputs, handled
-from gradtool.cli.optimize import (
-    Alpha,
-    Amsgrad,
-    Beta1,
-    Beta2,
-    Centered,
-    Dampening,
-    Decay,
-    Eps,
-    EpsInSqrt,
-    EtaMin,
-    Gamma,
-    InitAcc,
-    Lr,
-    LrDecay,
-    Momentum,
-    Rho,
-    Schedule,
-    StepSize,
-    TMax,
-    Warmup,
-    WeightDecay,
-    hyper_options,
-    schedule_options,
-)
+from gradtool.cli.options import Choice, optimizer_options
 
 # ---- the options of a fit problem, shared with check-grad --fit ------------------------------------------
 
@@ -121,8 +97,10 @@ def required(data: str | None, target: str | None) -> tuple[str, str]:
 
 @app.command()
 @handled
+@optimizer_options()
 def fit(
     model: Model,
+    choice: Choice,
     data: Data = None,
     target: Target = None,
     params: Params = None,
@@ -132,30 +110,6 @@ def fit(
     loss: Loss = None,
     l2: L2 = 0.0,
     standardize: Standardize = False,
-    optimizer: Annotated[
-        str, typer.Option("--optimizer", "-o", help="gd (sgd), momentum, nag, rmsprop, adam, adamw, adagrad, adadelta.")
-    ] = "gd",
-    lr: Lr = None,
-    momentum: Momentum = None,
-    dampening: Dampening = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    weight_decay: WeightDecay = None,
-    centered: Centered = False,
-    eps_in_sqrt: EpsInSqrt = False,
-    amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None,
-    initial_accumulator_value: InitAcc = None,
-    rho: Rho = None,
-    schedule: Schedule = None,
-    gamma: Gamma = None,
-    step_size: StepSize = None,
-    decay: Decay = None,
-    t_max: TMax = None,
-    eta_min: EtaMin = None,
-    warmup: Warmup = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")] = 100,
     batch_size: Annotated[
         int | None,
@@ -182,7 +136,7 @@ def fit(
     gradient: Annotated[
         str,
         typer.Option(
-            "--grad",
+            "--gradient",
             help="autodiff (one reverse sweep), numeric (central differences) or analytic (SymPy; expression models).",
         ),
     ] = "autodiff",
@@ -209,7 +163,7 @@ def fit(
     """
     from gradtool.cli.optimize import ProgressBar
     from gradtool.errors import ConfigError
-    from gradtool.fitting.train import prepare_fit
+    from gradtool.fitting.prepare import prepare_fit
 
     data, target = required(data, target)
     if predict is not None and output is None and json:
@@ -227,16 +181,12 @@ def fit(
         from gradtool.plot import check_output
 
         check_output(plot)
-    hyper = hyper_options(locals())
     problem = prepare_fit(
         model,
         data,
         target,
         **problem_options(params, inputs, init, activation, loss, l2, standardize),
-        optimizer=optimizer,
-        lr=lr,
-        schedule=schedule,
-        schedule_options=schedule_options(locals()),
+        **choice.run_options(),
         epochs=epochs,
         batch_size=batch_size,
         test_split=test_split,
@@ -247,7 +197,6 @@ def fit(
         gradient=gradient,
         every=every,
         load=load,
-        **hyper,
     )
     if predict is not None:  # a bad file to predict must fail before training, not after it
         from gradtool.fitting.data import read_csv

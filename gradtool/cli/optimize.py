@@ -1,4 +1,4 @@
-"""Commands that run optimizers: minimize (compare, run and lr-find build on the same options)."""
+"""`gradtool minimize`, and the options of a run that compare, lr-find and plot share."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from gradtool.cli.common import (
     handled,
     report_stream,
 )
+from gradtool.cli.options import Choice, optimizer_options
+from gradtool.defaults import ENGINE, FTOL, STEPS, TOL, XTOL
 
-# ---- the options of a run, shared by minimize and compare -----------------------------------------------
+# ---- the options of a run, shared by minimize, compare, lr-find and plot ----------------------------------
 
 X0 = Annotated[
     str | None,
@@ -31,68 +33,21 @@ X0 = Annotated[
         "usual start, else zeros). Use --x0=-1.5,2 for negative values.",
     ),
 ]
-Lr = Annotated[float | None, typer.Option("--lr", help="Learning rate (default: the optimizer's torch default).")]
-Momentum = Annotated[float | None, typer.Option("--momentum", help="Momentum mu (momentum, nag, rmsprop).")]
-Dampening = Annotated[float | None, typer.Option("--dampening", help="Dampening (momentum).")]
-Alpha = Annotated[float | None, typer.Option("--alpha", help="RMSprop smoothing constant (0.99).")]
-Eps = Annotated[float | None, typer.Option("--eps", help="Term added for numerical stability.")]
-Beta1 = Annotated[float | None, typer.Option("--beta1", help="Adam/AdamW first-moment decay (0.9).")]
-Beta2 = Annotated[float | None, typer.Option("--beta2", help="Adam/AdamW second-moment decay (0.999).")]
-WeightDecay = Annotated[float | None, typer.Option("--weight-decay", help="L2 penalty (decoupled in adamw).")]
-Centered = Annotated[bool, typer.Option("--centered", help="Centered RMSprop.")]
-EpsInSqrt = Annotated[
-    bool,
+Gradient = Annotated[str, typer.Option("--gradient", help="Gradient engine: analytic, autodiff or numeric.")]
+Steps = Annotated[int, typer.Option("--steps", help=STEPS.help)]
+Tol = Annotated[float, typer.Option("--tol", help=TOL.help)]
+Ftol = Annotated[float | None, typer.Option("--ftol", help=FTOL.help)]
+Xtol = Annotated[float | None, typer.Option("--xtol", help=XTOL.help)]
+Starts = Annotated[
+    int | None, typer.Option("--starts", help="Multi-start: N starts uniform in --box, run as one vectorized batch.")
+]
+Box = Annotated[
+    str | None,
     typer.Option(
-        "--eps-in-sqrt", help="RMSprop: add eps inside the square root (TensorFlow/Optax) instead of outside (PyTorch)."
+        "--box", help="LO,HI for --starts (default: the named function's domain, else -1,1). Write --box=-5,5."
     ),
 ]
-Amsgrad = Annotated[bool, typer.Option("--amsgrad", help="Adam/AdamW: AMSGrad variant.")]
-LrDecay = Annotated[float | None, typer.Option("--lr-decay", help="Adagrad learning-rate decay.")]
-InitAcc = Annotated[float | None, typer.Option("--initial-accumulator-value", help="Adagrad initial accumulator.")]
-Rho = Annotated[float | None, typer.Option("--rho", help="Adadelta decay (0.9).")]
-Schedule = Annotated[
-    str | None, typer.Option("--schedule", help="constant, step, exponential, inverse_time or cosine.")
-]
-Gamma = Annotated[float | None, typer.Option("--gamma", help="Decay factor (step, exponential).")]
-StepSize = Annotated[int | None, typer.Option("--step-size", help="Steps between decays (step).")]
-Decay = Annotated[float | None, typer.Option("--decay", help="inverse_time: lr/(1+decay*t).")]
-TMax = Annotated[int | None, typer.Option("--t-max", help="Half-period of cosine annealing.")]
-EtaMin = Annotated[float | None, typer.Option("--eta-min", help="Smallest lr of cosine annealing.")]
-Warmup = Annotated[int | None, typer.Option("--warmup", help="Linear warm-up steps in front of the schedule.")]
-Gradient = Annotated[str, typer.Option("--grad", help="Gradient engine: analytic, autodiff or numeric.")]
-Steps = Annotated[int, typer.Option("--steps", help="Maximum number of steps.")]
-Tol = Annotated[float, typer.Option("--tol", help="Stop when |g| <= tol (0: never stop early on |g|).")]
-Ftol = Annotated[float | None, typer.Option("--ftol", help="Stop when |f_t - f_(t-1)| <= ftol.")]
-Xtol = Annotated[float | None, typer.Option("--xtol", help="Stop when the step's length |x_t - x_(t-1)| <= xtol.")]
-
-
-HYPER_KEYS = (
-    "momentum",
-    "dampening",
-    "alpha",
-    "eps",
-    "beta1",
-    "beta2",
-    "weight_decay",
-    "lr_decay",
-    "initial_accumulator_value",
-    "rho",
-)
-FLAG_KEYS = ("centered", "eps_in_sqrt", "amsgrad")
-SCHEDULE_KEYS = ("gamma", "step_size", "decay", "t_max", "eta_min", "warmup")
-
-
-def hyper_options(options: dict) -> dict:
-    """The hyperparameters the user gave, from a command's ``locals()``: an option the optimizer lacks is
-    then an error, not silently ignored (flags count only when set)."""
-    out = {k: options[k] for k in HYPER_KEYS if options.get(k) is not None}
-    out.update({k: True for k in FLAG_KEYS if options.get(k)})
-    return out
-
-
-def schedule_options(options: dict) -> dict:
-    """The schedule parameters the user gave, from a command's ``locals()``."""
-    return {k: options[k] for k in SCHEDULE_KEYS if options.get(k) is not None}
+Seed = Annotated[int, typer.Option("--seed", help="Seed for --starts.")]
 
 
 class ProgressBar:
@@ -122,49 +77,19 @@ class ProgressBar:
 
 @app.command(context_settings=EXPRESSION_FIRST)
 @handled
+@optimizer_options()
 def minimize(
     expr: Expr,
+    choice: Choice,
     x0: X0 = None,
-    optimizer: Annotated[
-        str, typer.Option("--optimizer", "-o", help="gd (sgd), momentum, nag, rmsprop, adam, adamw, adagrad, adadelta.")
-    ] = "gd",
-    lr: Lr = None,
-    momentum: Momentum = None,
-    dampening: Dampening = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    weight_decay: WeightDecay = None,
-    centered: Centered = False,
-    eps_in_sqrt: EpsInSqrt = False,
-    amsgrad: Amsgrad = False,
-    lr_decay: LrDecay = None,
-    initial_accumulator_value: InitAcc = None,
-    rho: Rho = None,
-    schedule: Schedule = None,
-    gamma: Gamma = None,
-    step_size: StepSize = None,
-    decay: Decay = None,
-    t_max: TMax = None,
-    eta_min: EtaMin = None,
-    warmup: Warmup = None,
-    gradient: Gradient = "analytic",
-    steps: Steps = 1000,
-    tol: Tol = 1e-8,
+    gradient: Gradient = ENGINE,
+    steps: Steps = STEPS.default,
+    tol: Tol = TOL.default,
     ftol: Ftol = None,
     xtol: Xtol = None,
-    starts: Annotated[
-        int | None,
-        typer.Option("--starts", help="Multi-start: N starts uniform in --box, run as one vectorized batch."),
-    ] = None,
-    box: Annotated[
-        str | None,
-        typer.Option(
-            "--box", help="LO,HI for --starts (default: the named function's domain, else -1,1). Write --box=-5,5."
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for --starts.")] = 0,
+    starts: Starts = None,
+    box: Box = None,
+    seed: Seed = 0,
     every: Annotated[
         int | None, typer.Option("--every", help="A table row every K steps (default: about 20 rows).")
     ] = None,
@@ -191,26 +116,11 @@ def minimize(
     130 interrupted.
     """
     from gradtool.descent import minimize as run_minimize
+    from gradtool.errors import ConfigError
 
-    hyper = hyper_options(locals())
-    options = dict(
-        optimizer=optimizer,
-        lr=lr,
-        schedule=schedule,
-        gradient=gradient,
-        steps=steps,
-        tol=tol,
-        ftol=ftol,
-        xtol=xtol,
-        dim=dim,
-        variables=vars,
-        every=every,
-        schedule_options=schedule_options(locals()),
-        **hyper,
-    )
+    options = dict(gradient=gradient, steps=steps, tol=tol, ftol=ftol, xtol=xtol, dim=dim, variables=vars, every=every)
+    options.update(choice.run_options())
     if every is not None and every < 1:
-        from gradtool.errors import ConfigError
-
         raise ConfigError(f"--every must be >= 1, got {every}")
     to_stdout = claim_outputs(json, trajectory=trajectory, plot=plot)
     if plot is not None:  # the picture's file and kind are checked before the run; the objective is built once
@@ -222,8 +132,6 @@ def minimize(
         check_picture(expr, multistart=starts is not None)
     if starts is not None:
         if trajectory:
-            from gradtool.errors import ConfigError
-
             raise ConfigError("--trajectory records one run; it cannot be combined with --starts")
         result = run_minimize(expr, x0, starts=starts, box=box, seed=seed, **options)
     else:
@@ -268,3 +176,33 @@ def _report(result, json: bool, quiet: bool) -> None:
         from gradtool.report.runs import show_run
 
         show_run(result, quiet)
+
+
+@app.command()
+@handled
+def optimizers(
+    name: Annotated[str | None, typer.Argument(help="An optimizer or schedule: its formula and parameters.")] = None,
+    schedules: Annotated[bool, typer.Option("--schedules", help="List the learning-rate schedules instead.")] = False,
+    json: Json = False,
+) -> None:
+    """The optimizers (or --schedules): formula, parameters with their defaults and bounds, torch equivalent."""
+    from gradtool.optim.describe import describe, optimizer_listing, schedule_listing
+
+    if name is not None:
+        entry = describe(name)
+        if json:
+            from gradtool.report.common import print_json
+
+            return print_json(entry)
+        from gradtool.report.optimizers import show_entry
+
+        return show_entry(entry)
+    kind = "schedules" if schedules else "optimizers"
+    entries = schedule_listing() if schedules else optimizer_listing()
+    if json:
+        from gradtool.report.common import print_json
+
+        return print_json({kind: entries})
+    from gradtool.report.optimizers import show_listing
+
+    show_listing(entries, kind)

@@ -7,15 +7,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Vars, app, handled
-from gradtool.cli.optimize import (
-    X0,
-    Alpha,
-    Beta1,
-    Beta2,
-    Eps,
-    Lr,
-    Momentum,
-)
+from gradtool.cli.optimize import X0
+from gradtool.cli.options import Choice, optimizer_options
+from gradtool.defaults import ENGINE, STEPS, TOL
 
 Out = Annotated[str, typer.Option("--out", help="Picture file: .png, .svg or .pdf (default plot.png).")]
 Dpi = Annotated[int, typer.Option("--dpi", help="Resolution of a PNG (dots per inch).")]
@@ -63,46 +57,36 @@ def parse_numbers(text: str | None, option: str) -> list[float]:
     return values
 
 
-RUN_DEFAULTS = {"steps": 1000, "tol": 1e-8, "gradient": "analytic"}
-
-
-def prepare_runs(objective, names: str | None, x0, hyper: dict, **options) -> list:
-    """One validated run per optimizer name (nothing is computed yet); a hyperparameter goes only to the
-    optimizers that have it, and one that none of them has is an error."""
+def prepare_runs(objective, choice: Choice, x0, **options) -> list:
+    """One validated run per optimizer of ``--optimizers`` (nothing is computed yet); without any, the run
+    options given are an error."""
     from gradtool.descent import prepare
     from gradtool.errors import ConfigError
-    from gradtool.optim import OPTIMIZERS
 
-    chosen = [n.strip() for n in names.split(",")] if names else []
-    unknown = [n for n in chosen if n not in OPTIMIZERS]
-    if unknown or (names is not None and not all(chosen)):
-        raise ConfigError(f"unknown optimizer {', '.join(unknown) or repr(names)}; choose from {', '.join(OPTIMIZERS)}")
-    hyper = {k: v for k, v in hyper.items() if v is not None}
     run_options = {k: v for k, v in options.items() if v is not None}
-    if not chosen and (hyper or run_options or x0 is not None):
-        given = ["--x0"] * (x0 is not None) + [f"--{k.replace('_', '-')}" for k in (*hyper, *run_options)]
-        raise ConfigError(f"{', '.join(given).replace('--gradient', '--grad')} set up optimizer runs: add --optimizers")
-    options = {**RUN_DEFAULTS, **run_options}
-    for key in hyper:
-        if key != "lr" and not any(key in OPTIMIZERS[n].defaults for n in chosen):
-            raise ConfigError(f"--{key.replace('_', '-')} is not a hyperparameter of {', '.join(chosen)}")
-    return [
-        prepare(
-            objective,
-            x0,
-            optimizer=n,
-            classify=False,
-            **options,
-            **{k: v for k, v in hyper.items() if k == "lr" or k in OPTIMIZERS[n].defaults},
-        )
-        for n in chosen
-    ]
+    if not choice.optimizers:
+        given = ["--x0"] * (x0 is not None) + [f"--{k.replace('_', '-')}" for k in (*choice.hyper, *run_options)]
+        given += ["--schedule"] * (choice.schedule is not None or bool(choice.schedule_flags))
+        if given:
+            raise ConfigError(f"{', '.join(given)} set up optimizer runs: add --optimizers")
+        return []
+    defaults = {"steps": STEPS.default, "tol": TOL.default, "gradient": ENGINE}
+    entries, schedule = choice.entries(), choice.schedule_entry()
+    scheduled = {} if schedule is None else {"schedule": schedule.pop("name"), "schedule_options": schedule}
+    runs = []
+    for entry in entries:
+        hyper = {k: v for k, v in entry.items() if k not in ("name", "label", "schedule")}
+        options = {**defaults, **run_options, **scheduled}
+        runs.append(prepare(objective, x0, optimizer=entry["name"], classify=False, **options, **hyper))
+    return runs
 
 
 @app.command(context_settings=EXPRESSION_FIRST)
 @handled
+@optimizer_options(many=True)
 def plot(
     expr: Expr,
+    choice: Choice,
     xrange: Annotated[
         str | None,
         typer.Option(
@@ -117,22 +101,10 @@ def plot(
     tangent_at: Annotated[
         str | None, typer.Option("--tangent-at", help="1 variable: tangent lines at these x, e.g. 5,10.")
     ] = None,
-    optimizers: Annotated[
-        str | None,
-        typer.Option(
-            "--optimizers", help="Run these optimizers (gd,momentum,nag,...) from --x0 and draw their iterates."
-        ),
-    ] = None,
     x0: X0 = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Maximum number of steps (default 1000).")] = None,
-    lr: Lr = None,
-    momentum: Momentum = None,
-    alpha: Alpha = None,
-    eps: Eps = None,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
     gradient: Annotated[
-        str | None, typer.Option("--grad", help="Gradient engine: analytic (default), autodiff or numeric.")
+        str | None, typer.Option("--gradient", help="Gradient engine: analytic (default), autodiff or numeric.")
     ] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Stop when |g| <= tol (default 1e-8).")] = None,
     out: Out = "plot.png",
@@ -153,11 +125,9 @@ def plot(
     xlim, ylim = parse_range(xrange, "--range"), parse_range(yrange, "--yrange")
     tangents = parse_numbers(tangent_at, "--tangent-at")
     objective = load_objective(expr, dim, vars)
-    check_picture(
-        objective, xrange=xlim, yrange=ylim, tangents=tangents, derivative=derivative, runs=optimizers is not None
-    )
-    hyper = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, beta1=beta1, beta2=beta2)
-    problems = prepare_runs(objective, optimizers, x0, hyper, steps=steps, tol=tol, gradient=gradient)
+    runs = bool(choice.optimizers)
+    check_picture(objective, xrange=xlim, yrange=ylim, tangents=tangents, derivative=derivative, runs=runs)
+    problems = prepare_runs(objective, choice, x0, steps=steps, tol=tol, gradient=gradient)
     results = []
     for problem in problems:
         results.append(problem.run(record=True))

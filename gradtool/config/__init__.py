@@ -8,18 +8,17 @@ runs; ``fit`` is the fit task's keys and plan; ``execute`` runs them (``--jobs``
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gradtool.config.fields import Where
-from gradtool.config.keys import CONFIG, PLANNED_TASKS, TASKS, TaskSpec
+from gradtool.config.keys import CONFIG, TASKS, TaskSpec
 from gradtool.config.paths import check_plan_files, resolve_paths
 from gradtool.config.shapes import schema_document
 from gradtool.config.yamlfile import apply_override, read_config
 from gradtool.errors import ConfigError
 
 __all__ = [
-    "PLANNED_TASKS",
     "TASKS",
     "TaskSpec",
     "compare",
@@ -89,11 +88,11 @@ def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1
 
 def compare(
     expr: str,
-    optimizers: Sequence[str],
+    optimizers: Sequence[str | Mapping[str, Any]],
     *,
     x0: Any = None,
     hyper: dict[str, Any] | None = None,
-    schedule: str | None = None,
+    schedule: str | Mapping[str, Any] | None = None,
     schedule_options: dict[str, Any] | None = None,
     starts: dict[str, Any] | None = None,
     jobs: int = 1,
@@ -102,24 +101,26 @@ def compare(
 ):
     """`gradtool compare`: the config a file would hold, built from options, validated and run the same way.
 
-    A hyperparameter in ``hyper`` goes to every listed optimizer that has it (an error if none has it);
-    ``run`` holds top-level keys (gradient, steps, tol, ftol, xtol, dim, variables; None means the default).
+    ``optimizers`` are entries as a config writes them: names, calls (``"adam(lr=0.01)"``) or mappings. A
+    hyperparameter in ``hyper`` goes to every listed optimizer that has it and does not set it itself (a
+    ParamError if none has it); ``schedule`` is a name, a call or a mapping (``schedule_options`` are added
+    to it); ``run`` holds top-level keys (gradient, steps, tol, ftol, xtol, dim, variables; None means the
+    default).
     """
+    from gradtool.config.calls import is_call, parse_call
     from gradtool.config.execute import run_plans
-    from gradtool.optim import OPTIMIZERS
+    from gradtool.config.plan import merge_hyper
 
-    names = [n.strip() for n in optimizers if n.strip()]
-    if not names:
-        raise ConfigError("--optimizers needs at least one name, e.g. gd,momentum,adam")
-    entries: list[dict[str, Any]] = [{"name": n} for n in names]
-    for key, value in (hyper or {}).items():
-        takers = [e for e in entries if e["name"] in OPTIMIZERS and key in OPTIMIZERS[e["name"]].defaults]
-        if not takers and all(n in OPTIMIZERS for n in names):
-            raise ConfigError(f"--{key.replace('_', '-')} applies to none of {', '.join(names)}")
-        for e in takers:
-            e[key] = value
-    data: dict[str, Any] = {"function": expr, "optimizers": entries}
+    def entry(value: str | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(value, Mapping):
+            return dict(value)
+        return parse_call(value) if is_call(value) else {"name": value.strip()}
+
+    entries = [entry(v) for v in optimizers if not isinstance(v, str) or v.strip()]
+    if not entries:
+        raise ConfigError("compare needs at least one optimizer, e.g. gd,momentum,adam")
+    data: dict[str, Any] = {"function": expr, "optimizers": merge_hyper(entries, hyper or {})}
     data.update({k: v for k, v in {**run, "x0": x0, "starts": starts}.items() if v is not None})
     if schedule is not None or schedule_options:
-        data["schedule"] = {"name": schedule or "constant", **(schedule_options or {})}
+        data["schedule"] = {**entry(schedule or "constant"), **(schedule_options or {})}
     return run_plans([validate(data, Where("compare"))], jobs=jobs, record=record)[0]

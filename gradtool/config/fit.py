@@ -44,8 +44,8 @@ def fit_gradient_names() -> list[str]:
 
 @functools.cache
 def fit_default(key: str) -> Any:
-    """The default of a fit option, from ``gradtool.fitting.train.prepare_fit``'s signature."""
-    from gradtool.fitting.train import prepare_fit
+    """The default of a fit option, from ``gradtool.fitting.prepare.prepare_fit``'s signature."""
+    from gradtool.fitting.prepare import prepare_fit
 
     return inspect.signature(prepare_fit).parameters[key].default
 
@@ -56,7 +56,7 @@ def _names(description: str, pattern: str | None = None, what: str = "column nam
 
 def _option_fields() -> dict[str, Field]:
     """The fields of the ``gradtool fit`` options, keyed as in FIT_KEYS (a missing one is a KeyError)."""
-    from gradtool.fitting.train import MAX_EPOCHS
+    from gradtool.fitting.prepare import MAX_EPOCHS
 
     def whole(low: int, description: str, key: str | None = None) -> Number:
         default = fit_default(key) if key else None
@@ -155,7 +155,7 @@ def _blamed_key(message: str, options: dict[str, Any]) -> str:
 def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
     """Expand a validated fit config into runs; build every run (nothing trains) and check every output path."""
     from gradtool.fitting.data import as_table
-    from gradtool.fitting.train import prepare_fit
+    from gradtool.fitting.prepare import prepare_fit
 
     table = located(where, ("data",), as_table, data["data"])  # read once to check every run against it
     common = {k: data[k] for k in FIT_KEYS if k in data and k not in NOT_PASSED}
@@ -183,7 +183,7 @@ def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
 
 def execute_fit(spec: FitRunSpec):
     """Train one FitRunSpec (here or in a worker process); its model file appears only when complete."""
-    from gradtool.fitting.train import fit
+    from gradtool.fitting.prepare import fit
 
     result = fit(**spec.options)
     if spec.save and result.status != "diverged":  # as `gradtool fit --save`

@@ -1,21 +1,20 @@
 """The one definition of a config's keys, per task: it validates configs and it generates the JSON Schema.
 
-Allowed names come from the registries (OPTIMIZERS, SCHEDULES, ENGINES, FUNCTIONS, difference METHODS);
-hyperparameter and schedule-parameter ranges, defaults and help from the registries' parameter tables; defaults from
-``gradtool.descent.prepare``. Nothing here is written twice.
+Allowed names come from the registries (OPTIMIZERS, SCHEDULES, ENGINES, TEST_FUNCTIONS, difference METHODS);
+hyperparameter and schedule-parameter ranges, defaults and help from the registries' parameter tables; the run
+options' from ``gradtool.defaults``. Nothing here is written twice.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
-from gradtool.config.params import ParamGroup, field_for
+from gradtool.config.params import ParamField, ParamGroup, field_for
 from gradtool.config.shapes import Record, Ref, Seq, Shorthand, Tagged, Union
 from gradtool.params import REQUIRED
 
@@ -35,9 +34,9 @@ def optimizer_names() -> list[str]:
 
 
 def function_names() -> list[str]:
-    from gradtool.expr.library import FUNCTIONS
+    from gradtool.expr.library import TEST_FUNCTIONS
 
-    return list(FUNCTIONS)
+    return list(TEST_FUNCTIONS)
 
 
 def engine_names() -> list[str]:
@@ -50,14 +49,6 @@ def difference_methods() -> list[str]:
     from gradtool.grad.numeric import METHODS
 
     return list(METHODS)
-
-
-@functools.cache
-def prepare_default(key: str) -> Any:
-    """The default of a run option, from ``gradtool.descent.prepare``'s signature."""
-    from gradtool.descent import prepare
-
-    return inspect.signature(prepare).parameters[key].default
 
 
 def _params_named(registry: dict, key: str) -> list:
@@ -190,16 +181,10 @@ def _common(task: str) -> dict[str, Field]:
 
 
 def _run_fields() -> dict[str, Field]:
-    fields = {
-        "gradient": Text(choices=engine_names, what="gradient engine", description="Gradient engine."),
-        "steps": Number(minimum=0, integer=True, description="Maximum number of steps."),
-        "tol": Number(minimum=0, description="Converged when |g| <= tol (0: never stop on |g|)."),
-        "ftol": Number(minimum=0, description="Converged when |f_t - f_(t-1)| <= ftol."),
-        "xtol": Number(minimum=0, description="Converged when a step is shorter than xtol."),
-    }
-    for key, f in fields.items():
-        f.default = prepare_default(key)
-    return fields
+    from gradtool.defaults import ENGINE, FTOL, STEPS, TOL, XTOL
+
+    gradient = Text(choices=engine_names, what="gradient engine", description="Gradient engine.", default=ENGINE)
+    return {"gradient": gradient, **{p.name: ParamField(p) for p in (STEPS, TOL, FTOL, XTOL)}}
 
 
 @functools.cache
@@ -291,13 +276,9 @@ TASKS: dict[str, TaskSpec] = {
     "fit": TaskSpec("fit", _lazy("gradtool.config.fit", "fit_fields"), _lazy("gradtool.config.fit", "fit_plan")),
 }
 
-#: Tasks named in the docs that are not available yet -> the message a config using one gets (none now).
-PLANNED_TASKS: dict[str, str] = {}
-
 CONFIG = Tagged(
     "task",
     lambda: {name: spec.fields() for name, spec in TASKS.items()},
     what="task",
     default="minimize",
-    unavailable=PLANNED_TASKS,
 )

@@ -8,6 +8,7 @@ from itertools import combinations
 from typing import Any
 
 from gradtool.config.fields import Field, Path, Where, json_type, shown
+from gradtool.errors import ConfigError
 
 
 @dataclass
@@ -92,16 +93,12 @@ class Record(Field):
 
 @dataclass
 class Tagged(Field):
-    """A mapping whose ``tag`` key (absent: ``default``) picks one of ``variants`` (read lazily).
-
-    ``unavailable`` maps tag values that are planned but not supported yet to the message to give.
-    """
+    """A mapping whose ``tag`` key (absent: ``default``) picks one of ``variants`` (read lazily)."""
 
     tag: str
     variants: Callable[[], Mapping[str, Record]]
     what: str = "name"
     default: str | None = None
-    unavailable: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     types = frozenset({"object"})
 
@@ -116,8 +113,6 @@ class Tagged(Field):
         at = (*path, self.tag)
         if name is None:
             raise where.error(at, f"missing required key (the {self.what})")
-        if name in self.unavailable:
-            raise where.error(at, self.unavailable[name])
         if not isinstance(name, str) or name not in variants:
             raise where.error(at, f"unknown {self.what} {shown(name)}; choose one of: {', '.join(variants)}")
         return variants[name].check(value, path, where)
@@ -160,7 +155,9 @@ class Union(Field):
 
 @dataclass
 class Shorthand(Field):
-    """A string ``s`` standing for ``{key: s}`` of ``target`` (``adam`` for ``{name: adam}``), or the mapping."""
+    """A string ``s`` standing for ``{key: s}`` of ``target`` (``adam`` for ``{name: adam}``), a call
+    ``adam(lr=0.01)`` standing for ``{name: adam, lr: 0.01}`` (see :mod:`gradtool.config.calls`), or the
+    mapping."""
 
     key: str
     target: Tagged
@@ -168,18 +165,31 @@ class Shorthand(Field):
     types = frozenset({"string", "object"})
 
     def expected(self) -> str:
-        return f"a {self.target.what} name or a mapping with {self.key}: ..."
+        return f"a {self.target.what} name, a call such as name(key=value) or a mapping with {self.key}: ..."
 
     def check(self, value: Any, path: Path, where: Where) -> Any:
         if isinstance(value, str):
-            value = {self.key: value}
+            from gradtool.config.calls import is_call, parse_call
+
+            if is_call(value):
+                try:
+                    value = parse_call(value)
+                except ConfigError as exc:
+                    raise where.error(path, str(exc)) from None
+            else:
+                value = {self.key: value}
         elif not isinstance(value, dict):
             raise self.type_error(value, path, where)
         return self.target.check(value, path, where)
 
     def schema(self) -> dict[str, Any]:
         names = [n for n, r in self.target.variants().items() if not set(r.required) - {self.key}]
-        return self.doc({"anyOf": [{"type": "string", "enum": names}, self.target.schema()]})
+        call = {
+            "type": "string",
+            "pattern": r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*\(.*\)\s*$",
+            "description": "name(key=value, ...)",
+        }
+        return self.doc({"anyOf": [{"type": "string", "enum": names}, call, self.target.schema()]})
 
 
 _DEFS: list[dict[str, Any]] = []  # the $defs being collected by the innermost schema_document call

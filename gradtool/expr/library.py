@@ -89,7 +89,7 @@ def _entries(*functions: TestFunction) -> dict[str, TestFunction]:
     return {f.name: f for f in functions}
 
 
-FUNCTIONS: dict[str, TestFunction] = _entries(
+TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
     TestFunction(
         name="sphere",
         description="Sum of squares: convex, perfectly conditioned.",
@@ -238,7 +238,7 @@ FUNCTIONS: dict[str, TestFunction] = _entries(
 
 def known_function_names() -> list[str]:
     """Registry names, sorted: the one list the CLI, config validation and docs offer."""
-    return sorted(FUNCTIONS)
+    return sorted(TEST_FUNCTIONS)
 
 
 def lookup(name: str) -> TestFunction:
@@ -248,7 +248,7 @@ def lookup(name: str) -> TestFunction:
         ParseError: ``name`` is not a known test function; the message lists the known ones.
     """
     try:
-        return FUNCTIONS[name]
+        return TEST_FUNCTIONS[name]
     except (KeyError, TypeError):
         known = ", ".join(known_function_names())
         raise ParseError(f"unknown test function {name!r}; known: {known}") from None
@@ -258,7 +258,7 @@ def get_function(name: str, dim: int | None = None) -> tuple[sp.Expr, tuple[sp.S
     """Builds a named test function.
 
     Args:
-        name: A key of ``FUNCTIONS``.
+        name: A key of ``TEST_FUNCTIONS``.
         dim: Dimension for n-D functions (default 2); 2-D functions accept only ``None`` or 2.
 
     Returns:

@@ -53,7 +53,7 @@ def load_objective(text: str, dim: int | None = None, variables: str | list[str]
         ConfigError: ``dim`` is invalid for the named function.
     """
     name = text.strip() if isinstance(text, str) else text
-    if isinstance(name, str) and name in library.FUNCTIONS:
+    if isinstance(name, str) and name in library.TEST_FUNCTIONS:
         entry = library.lookup(name)
         expr, symbols = library.get_function(name, dim)
         if variables:

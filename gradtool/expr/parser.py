@@ -19,7 +19,7 @@ import sympy as sp
 
 from gradtool.errors import ParseError
 from gradtool.expr import fold
-from gradtool.expr.vocabulary import CONSTANTS, FUNCTIONS
+from gradtool.expr.vocabulary import CONSTANTS, MATH_FUNCTIONS
 
 MAX_LENGTH = 200_000
 MAX_DEPTH = 200
@@ -121,7 +121,7 @@ class _Builder:
         name = node.id
         if name in CONSTANTS:
             return Term(CONSTANTS[name], fold.constant_value(CONSTANTS[name]))
-        if name in FUNCTIONS:
+        if name in MATH_FUNCTIONS:
             raise self.fail(node, f"function '{name}' used without arguments")
         reason = variable_name_problem(name)
         if reason:
@@ -188,11 +188,11 @@ class _Builder:
         if not isinstance(node.func, ast.Name):
             raise self.fail(node, "only named functions may be called, such as sin(x)")
         name = node.func.id
-        if name not in FUNCTIONS:
-            raise self.fail(node, f"unknown function '{name}'", f" (known: {', '.join(FUNCTIONS)})")
+        if name not in MATH_FUNCTIONS:
+            raise self.fail(node, f"unknown function '{name}'", f" (known: {', '.join(MATH_FUNCTIONS)})")
         if node.keywords:
             raise self.fail(node, f"keyword arguments are not allowed in {name}()")
-        builder, counts = FUNCTIONS[name]
+        builder, counts = MATH_FUNCTIONS[name]
         n = len(node.args)
         if counts is None and n < 2:
             raise self.fail(node, f"{name}() takes two or more arguments, got {n}")
@@ -209,7 +209,7 @@ def variable_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a variable of the expression language (None when it can)."""
     if name in CONSTANTS:
         return "is a constant of the expression language, not a variable name"
-    if name in FUNCTIONS:
+    if name in MATH_FUNCTIONS:
         return "is a function of the expression language, not a variable name"
     if name in _RESERVED or keyword.iskeyword(name):
         return "is a reserved word, not an allowed variable name"

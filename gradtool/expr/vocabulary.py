@@ -83,7 +83,7 @@ def _log(x, base=None):
 
 
 # name -> (SymPy builder, allowed argument counts; None = two or more)
-FUNCTIONS: dict[str, tuple[object, tuple[int, ...] | None]] = {
+MATH_FUNCTIONS: dict[str, tuple[object, tuple[int, ...] | None]] = {
     "sin": (sp.sin, (1,)),
     "cos": (sp.cos, (1,)),
     "tan": (sp.tan, (1,)),

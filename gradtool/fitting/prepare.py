@@ -1,8 +1,10 @@
-"""`gradtool.prepare_fit`: every option of a fit validated and built (data, split, targets, scaling, model,
-objective, engine, optimizer) before anything trains."""
+"""`gradtool.fit` and `gradtool.prepare_fit`: every option of a fit validated and built (data, split,
+targets, scaling, model, objective, engine, optimizer) before anything trains, then the loop of
+gradtool.fitting.train run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +15,10 @@ from gradtool.fitting.data import Table, as_table, holdout
 from gradtool.fitting.gradients import Objective, make_fit_gradient
 from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import make_model, names_list
+from gradtool.fitting.result import FitResult
 from gradtool.fitting.scaling import Standardizer, lr_warning, spread_warning
 from gradtool.fitting.targets import Targets, default_loss, resolve_targets, strata
+from gradtool.fitting.train import PreparedFit, Split
 from gradtool.run import check_rows, default_every
 
 MAX_EPOCHS = 10_000_000
@@ -31,19 +35,6 @@ def streams(seed: Any) -> list[np.random.Generator]:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"--seed must be a whole number >= 0, got {seed!r}")
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
-
-
-@dataclass
-class Split:
-    """One side of the holdout: the (scaled) inputs, the encoded targets, and the sweep arguments."""
-
-    x: np.ndarray
-    y: np.ndarray
-    args: list
-
-    @property
-    def rows(self) -> int:
-        return len(self.x)
 
 
 @dataclass
@@ -144,9 +135,7 @@ def prepare_fit(
     load: str | None = None,
     **hyper: Any,
 ):
-    """Validate and build everything a fit needs (see :func:`gradtool.fitting.train.fit`); nothing runs yet."""
-    from gradtool.fitting.train import PreparedFit
-
+    """Validate and build everything a fit needs (see :func:`fit`); nothing runs yet."""
     epochs, batch_size, every, early_stopping = _counts(epochs, batch_size, every, early_stopping)
     init_rng, split_rng, shuffle_rng = streams(seed)
     options = dict(params=params, inputs=inputs, activation=activation, test_split=test_split)
@@ -219,3 +208,28 @@ def _start(model, init: Any, load: str | None, rng: np.random.Generator) -> np.n
     from gradtool.fitting.persist import load_parameters
 
     return load_parameters(load, model)
+
+
+def fit(
+    model: str, data: Any, target: str | list[str], *, progress: Callable[[int], None] | None = None, **options: Any
+) -> FitResult:
+    """Fit ``model`` to ``data`` by gradient descent on the mean loss; return one :class:`FitResult`.
+
+    Args:
+        model: ``"mlp:IN-H1-...-OUT"``, ``"linear"``, ``"logistic"`` or an expression such as ``"w*x + b"``:
+            its symbols that name a data column are inputs, the others parameters (``params="w,b"`` says which).
+        data: a CSV path, or a mapping ``{column: values}`` (numbers, or labels for a target).
+        target: the target column(s) (several: ``"y1,y2"`` or a list).
+        progress: called after every epoch with the epoch number.
+        **options: ``params``, ``inputs`` (network input columns; default all but the targets), ``init``
+            (expression: ``"w=1,b=0"``, ``"random"``; default zeros), ``activation`` (sigmoid, tanh, relu,
+            softplus), ``loss`` (mse, mae, huber, bce, cross-entropy/ce; default mse, logistic: bce or
+            cross-entropy), ``l2``, ``standardize``, ``optimizer`` and its hyperparameters with torch's
+            names, ``lr``, ``schedule`` + ``schedule_options``, ``epochs``, ``batch_size`` (default: full
+            batch), ``test_split``, ``stratify``, ``test_data``, ``early_stopping``, ``seed``, ``gradient``
+            (autodiff, numeric, analytic), ``every``, ``load``.
+
+    Divergence, early stopping and Ctrl-C are statuses of the result, never exceptions; bad input raises
+    GradtoolError.
+    """
+    return prepare_fit(model, data, target, **options).run(progress)

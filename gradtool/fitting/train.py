@@ -1,4 +1,5 @@
-"""`gradtool.fit`: a prepared fit (data, model, loss, optimizer, schedule) -> the mini-batch loop -> one FitResult."""
+"""The training loop: a prepared fit (data split, model, loss, optimizer, schedule) -> mini-batches and
+epochs, early stopping, statuses -> one FitResult. Preparing it is gradtool.fitting.prepare's."""
 
 from __future__ import annotations
 
@@ -12,13 +13,23 @@ import numpy as np
 
 from gradtool.fitting.gradients import Objective, in_chunks
 from gradtool.fitting.metrics import accuracy, metrics
-from gradtool.fitting.prepare import MAX_EPOCHS, Split, prepare_fit
 from gradtool.fitting.result import FitResult, FitRow
 from gradtool.interrupt import stop_reason
 from gradtool.result import status_message
 from gradtool.run import HUGE
 
-__all__ = ["MAX_EPOCHS", "PreparedFit", "Split", "fit", "prepare_fit"]
+
+@dataclass
+class Split:
+    """One side of the holdout: the (scaled) inputs, the encoded targets, and the sweep arguments."""
+
+    x: np.ndarray
+    y: np.ndarray
+    args: list
+
+    @property
+    def rows(self) -> int:
+        return len(self.x)
 
 
 class _Stopper:
@@ -221,28 +232,3 @@ def _bad(f: float, g: np.ndarray, theta: np.ndarray) -> str | None:
     if not (math.isfinite(float(g @ g)) and math.isfinite(float(theta.sum()))):
         return "the parameters or the gradient became non-finite"
     return None
-
-
-def fit(
-    model: str, data: Any, target: str | list[str], *, progress: Callable[[int], None] | None = None, **options: Any
-) -> FitResult:
-    """Fit ``model`` to ``data`` by gradient descent on the mean loss; return one :class:`FitResult`.
-
-    Args:
-        model: ``"mlp:IN-H1-...-OUT"``, ``"linear"``, ``"logistic"`` or an expression such as ``"w*x + b"``:
-            its symbols that name a data column are inputs, the others parameters (``params="w,b"`` says which).
-        data: a CSV path, or a mapping ``{column: values}`` (numbers, or labels for a target).
-        target: the target column(s) (several: ``"y1,y2"`` or a list).
-        progress: called after every epoch with the epoch number.
-        **options: ``params``, ``inputs`` (network input columns; default all but the targets), ``init``
-            (expression: ``"w=1,b=0"``, ``"random"``; default zeros), ``activation`` (sigmoid, tanh, relu,
-            softplus), ``loss`` (mse, mae, huber, bce, cross-entropy/ce; default mse, logistic: bce or
-            cross-entropy), ``l2``, ``standardize``, ``optimizer`` and its hyperparameters with torch's
-            names, ``lr``, ``schedule`` + ``schedule_options``, ``epochs``, ``batch_size`` (default: full
-            batch), ``test_split``, ``stratify``, ``test_data``, ``early_stopping``, ``seed``, ``gradient``
-            (autodiff, numeric, analytic), ``every``, ``load``.
-
-    Divergence, early stopping and Ctrl-C are statuses of the result, never exceptions; bad input raises
-    GradtoolError.
-    """
-    return prepare_fit(model, data, target, **options).run(progress)

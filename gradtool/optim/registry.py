@@ -66,7 +66,7 @@ _CANONICAL = (
     _spec(
         "nag",
         "sgd:nesterov",
-        (lr(1e-3), MOMENTUM, replace(DAMPENING, help="Must be 0 (torch's rule for Nesterov)."), WEIGHT_DECAY),
+        (lr(1e-3), MOMENTUM, DAMPENING, WEIGHT_DECAY),
         torch="SGD",
         conflict=nesterov_conflict,
         momentum="momentum",

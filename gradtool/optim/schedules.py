@@ -62,6 +62,8 @@ class ScheduleSpec:
     table: Table = field(repr=False)
     torch: str | None = None
     conflict: Callable[[float, dict[str, Any]], str | None] | None = field(default=None, repr=False)
+    needs_metric: bool = False  # its lr depends on the objective's values (ReduceLROnPlateau)
+    sets_momentum: bool = False  # it can drive the optimizer's momentum too (OneCycleLR, CyclicLR)
 
     @property
     def summary(self) -> str:

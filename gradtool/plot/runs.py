@@ -18,9 +18,9 @@ GRID = 200
 
 def objective_of(result: RunResult) -> Objective:
     """The Objective a run minimized, rebuilt from its expression and variable order."""
-    from gradtool.expr.library import FUNCTIONS
+    from gradtool.expr.library import TEST_FUNCTIONS
 
-    named = FUNCTIONS.get(result.expression)
+    named = TEST_FUNCTIONS.get(result.expression)
     dim = len(result.variables) if named is not None and named.n_dim else None
     return load_objective(result.expression, dim, result.variables)
 

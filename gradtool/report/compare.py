@@ -6,30 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from gradtool.report.common import num, stdout_console
+from gradtool.report.settings import optimizer_text, setting
 from gradtool.result import RunResult
 
 STATUS_STYLE = {"converged": "green", "max_steps": "yellow"}
-
-
-def setting(result: RunResult) -> str:
-    """``adam lr=0.01 beta1=0.8``: the optimizer, its lr and every hyperparameter away from its default,
-    then the schedule when it is not constant."""
-    from gradtool.optim import OPTIMIZERS
-
-    opt = dict(result.optimizer)
-    name = opt.pop("name")
-    defaults = OPTIMIZERS[name].defaults if name in OPTIMIZERS else {}
-    parts = [name, f"lr={num(opt.pop('lr'), 6)}"]
-    parts += [f"{k}={v if isinstance(v, bool) else num(v, 6)}" for k, v in opt.items() if defaults.get(k) != v]
-    sched = dict(result.schedule)
-    name = sched.pop("name")
-    if name != "constant" or sched.get("warmup"):
-        from gradtool.optim import SCHEDULES, WARMUP_DEFAULTS
-
-        known = {**SCHEDULES[name].defaults, **WARMUP_DEFAULTS} if name in SCHEDULES else {}
-        params = ",".join(f"{k}={num(v, 6)}" for k, v in sched.items() if k != "lr" and known.get(k) != v)
-        parts.append(f"{name}({params})")
-    return " ".join(parts)
 
 
 def _order(result: RunResult) -> tuple[int, float]:
@@ -108,12 +88,7 @@ def show_lr_find(result) -> None:
     from rich.table import Table
 
     console = stdout_console()
-    from gradtool.optim import OPTIMIZERS
-
-    hyper = dict(result.optimizer)
-    name = hyper.pop("name")
-    defaults = OPTIMIZERS[name].defaults if name in OPTIMIZERS else {}
-    opt = " ".join([name, *(f"{k}={v}" for k, v in hyper.items() if defaults.get(k) != v)])
+    opt = optimizer_text(result.optimizer, lr=False)
     table = Table(
         title=f"lr range test: {opt} on {result.expression}, {result.steps} steps from f0 = {num(result.f0, 6)}"
     )

@@ -200,7 +200,7 @@ def fit_runs_table(runs: list[FitResult], title: str):
     from rich import box
     from rich.table import Table
 
-    from gradtool.report.compare import setting
+    from gradtool.report.settings import setting
 
     test = any(r.test_loss is not None for r in runs)
     classifier = any(r.accuracy is not None for r in runs)
