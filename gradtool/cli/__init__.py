@@ -82,6 +82,7 @@ def _flush_stdout(code: int) -> int:
         return BROKEN_PIPE
     except OSError as exc:
         silence_stdout()
-        sys.stderr.write(f"error: cannot write to stdout: {exc.strerror}\n")
+        if code != 2:  # else the command has already said what went wrong, in one line
+            sys.stderr.write(f"error: cannot write to stdout: {exc.strerror}\n")
         return 2
     return code

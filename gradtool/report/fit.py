@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rich.markup import escape
-
 from gradtool.fitting.result import FitResult
-from gradtool.report.common import num, stdout_console
+from gradtool.report.common import literal, num, stdout_console
 from gradtool.report.runs import sparkline
 
 MAX_CHECK_ROWS = 24
@@ -17,9 +15,8 @@ MAX_CHECK_ROWS = 24
 def epoch_table(result: FitResult):
     from rich.table import Table
 
-    table = Table(
-        title=f"{result.optimizer['name']} on {result.model} ({result.loss_function}, batch {result.batch_size})"
-    )
+    setting = f"{result.loss_function}, batch {result.batch_size}"
+    table = Table(title=f"{result.optimizer['name']} on {literal(result.model)} ({setting})")
     test = result.data["test"] > 0
     classifier = result.accuracy is not None
     columns = [
@@ -72,7 +69,7 @@ def _model_notes(result: FitResult) -> list[str]:
 
 
 def _listed(pairs: list[tuple[str, float]]) -> str:
-    shown = ", ".join(f"{escape(str(k))} = {num(v, 10)}" for k, v in pairs[:MAX_SHOWN])
+    shown = ", ".join(f"{literal(k)} = {num(v, 10)}" for k, v in pairs[:MAX_SHOWN])
     return shown + (", ..." if len(pairs) > MAX_SHOWN else "")
 
 
@@ -89,7 +86,7 @@ def _fitted_lines(result: FitResult) -> list[str]:
     for k, output in enumerate(coefficients["outputs"][:MAX_SHOWN]):
         weights = zip(coefficients["inputs"], coefficients["coef"][k], strict=True)
         pairs = [("intercept", coefficients["intercept"][k]), *weights]
-        lines.append(f"{'coef' if k == 0 else '':<11}{escape(str(output))}: {_listed(pairs)}")
+        lines.append(f"{'coef' if k == 0 else '':<11}{literal(output)}: {_listed(pairs)}")
     return lines
 
 
@@ -101,7 +98,7 @@ def _metric_lines(result: FitResult) -> list[str]:
             text = f"train {shown(train[key])}" + (f", test {shown(test[key])}" if key in test else "")
             lines.append(f"{key:<11}{text}")
     if result.classes is not None:
-        lines.append(f"classes    {escape(', '.join(map(str, result.classes)))}")
+        lines.append(f"classes    {literal(', '.join(map(str, result.classes)))}")
     return lines
 
 
@@ -113,16 +110,18 @@ def summary_panel(result: FitResult):
     if result.test_loss is not None:
         loss += f", test {num(result.test_loss, 8)}"
     data = result.data
-    source = escape(data["source"]) + (f" (test rows: {escape(data['test_source'])})" if "test_source" in data else "")
+    source = literal(data["source"])
+    if "test_source" in data:
+        source += f" (test rows: {literal(data['test_source'])})"
     lines = [
-        f"model      {escape(result.model)}  ({', '.join(_model_notes(result))})",
+        f"model      {literal(result.model)}  ({', '.join(_model_notes(result))})",
         *_fitted_lines(result),
         f"loss       {loss}",
         *_metric_lines(result),
         f"|g|        {num(result.grad_norm, 3)}",
         f"epochs     {result.epochs} ({result.steps} steps of batch {result.batch_size}, {result.gradient} gradients)",
         f"data       {source}: {data['train']} training rows" + (f", {data['test']} test rows" if data["test"] else ""),
-        f"status     [{colour}]{result.status}[/]: {escape(result.message)}",
+        f"status     [{colour}]{result.status}[/]: {literal(result.message)}",
         f"time       {result.time_s:.3f} s",
     ]
     spark = sparkline([row.train for row in result.rows])
@@ -139,7 +138,7 @@ def confusion_table(result: FitResult):
     matrix = (result.metrics.get(side) or {}).get("confusion")
     if matrix is None or len(matrix) > MAX_CONFUSION:
         return None
-    labels = [escape(str(c)) for c in (result.classes or range(len(matrix)))]
+    labels = [literal(c) for c in (result.classes or range(len(matrix)))]
     table = Table(title=f"confusion matrix, {side} rows (row: true class, column: predicted)")
     table.add_column("true \\ predicted")
     for label in labels:
@@ -166,12 +165,14 @@ def show_fit_check(report: dict[str, Any], console=None) -> None:
     console = console or stdout_console()
     rows = sorted(report["parameters"], key=lambda p: -p["rel_error"])[:MAX_CHECK_ROWS]
     shown = "" if len(rows) == len(report["parameters"]) else f", worst {len(rows)} of {len(report['parameters'])}"
-    table = Table(title=f"backprop vs central differences: {report['model']} ({report['loss_function']}{shown})")
+    table = Table(
+        title=f"backprop vs central differences: {literal(report['model'])} ({report['loss_function']}{shown})"
+    )
     for column in ("parameter", "backprop", "central", "abs err", "rel err", ""):
         table.add_column(column, justify="right")
     for p in rows:
         table.add_row(
-            p["name"],
+            literal(p["name"]),
             num(p["backprop"], 10),
             num(p["central"], 10),
             num(p["abs_error"], 2),
@@ -219,7 +220,7 @@ def fit_runs_table(runs: list[FitResult], title: str):
             shown += f" / {_percent(accuracy['test'])}"
         colour = FINISHED.get(r.status, "red")
         table.add_row(
-            r.label or "",
+            literal(r.label or ""),
             setting(r),
             num(r.train_loss, 6),
             *([num(r.test_loss, 6)] if test else []),
@@ -235,7 +236,8 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
     """A fit config's runs: the table, then the best run's fitted parameters (or layer shapes)."""
     console = console or stdout_console()
     fr = file_result
-    console.print(fit_runs_table(fr.runs, fr.source + (f": {fr.description}" if fr.description and not quiet else "")))
+    title = fr.source + (f": {fr.description}" if fr.description and not quiet else "")
+    console.print(fit_runs_table(fr.runs, literal(title)))
     if quiet:
         return
     if fr.best is None:
@@ -247,7 +249,7 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
         parts.append(f"test loss = {num(best.test_loss, 10)}")
     if best.accuracy is not None:
         parts.append(f"accuracy {_percent(best.accuracy['train'])}")
-    line = f"best: {best.label}: {best.model}: {', '.join(parts)}"
+    line = literal(f"best: {best.label}: {best.model}: {', '.join(parts)}")
     if best.params is not None and len(best.params) <= 12:
         line += "; " + ", ".join(f"{k} = {num(v, 10)}" for k, v in best.params.items())
     console.print(line)
