@@ -20,7 +20,7 @@ from gradtool.config.shapes import Record, Seq, Union
 from gradtool.errors import GradtoolError
 from gradtool.fitting.spec import FIT_KEYS, REQUIRED
 
-FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient")  # top-level keys a fit sweep may vary
+FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient", "activation", "init")  # keys a fit sweep may vary
 NOT_PASSED = ("optimizer", "schedule", "save")  # keys the plan handles itself (the rest go to gradtool.fit)
 
 
@@ -70,7 +70,7 @@ def _option_fields() -> dict[str, Field]:
         "inputs": _names("Networks: the input columns (default: every column but the targets)."),
         "init": Union(
             (Text(description='"w=1,b=0" or "random"'), Record(extra=Number()), Seq(Number())),
-            description="Expression models: start values (default zeros); networks: only random.",
+            description="Expression models: start values (default zeros); networks: random or scale=K.",
         ),
         "activation": Text(choices=activation_names, what="activation", description="Networks: hidden layers."),
         "loss": Text(choices=loss_names, what="loss", description="Default mse; logistic: bce or cross-entropy."),
@@ -89,6 +89,7 @@ def _option_fields() -> dict[str, Field]:
         "every": whole(1, "A history row every K epochs (default: about 20 rows)."),
         "save": Text(description="Write the fitted model (.npz) there; use {label} with several runs."),
         "load": Text(description="Start from a model saved by save: (or fit --save)."),
+        "grad_stats": Boolean(default=False, description="Networks: per-layer gradient norms per epoch."),
     }
 
 

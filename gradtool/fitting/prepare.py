@@ -13,6 +13,7 @@ import numpy as np
 from gradtool.errors import ConfigError, DataError
 from gradtool.fitting.data import Table, as_table, holdout
 from gradtool.fitting.gradients import Objective, make_fit_gradient
+from gradtool.fitting.gradstats import GradStats
 from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import make_model, names_list
 from gradtool.fitting.result import FitResult
@@ -134,6 +135,7 @@ def prepare_fit(
     gradient: str = "autodiff",
     every: int | None = None,
     load: str | None = None,
+    grad_stats: bool = False,
     **hyper: Any,
 ):
     """Validate and build everything a fit needs (see :func:`fit`); nothing runs yet."""
@@ -158,9 +160,10 @@ def prepare_fit(
     objective.check_memory(size)
     found = [] if scaler else _warnings(net, x, lossfn.name, opt.name, opt.hyper["lr"])
     info = _info(held, net, columns, train.rows, 0 if test is None else test.rows)
+    stats = GradStats.for_model(net, epochs, every) if _boolean(grad_stats, "--grad-stats") else None
     return PreparedFit(
         objective, engine, opt, sched, theta0, train, test, epochs, size, every, shuffle_rng, seed, info,
-        targets=targets, scaler=scaler, early_stopping=early_stopping, warnings=found,
+        targets=targets, scaler=scaler, early_stopping=early_stopping, warnings=found, grad_stats=stats,
     )  # fmt: skip
 
 
@@ -228,7 +231,8 @@ def fit(
             cross-entropy), ``l2``, ``standardize``, ``optimizer`` and its hyperparameters with torch's
             names, ``lr``, ``schedule`` + ``schedule_options``, ``epochs``, ``batch_size`` (default: full
             batch), ``test_split``, ``stratify``, ``test_data``, ``early_stopping``, ``seed``, ``gradient``
-            (autodiff, numeric, analytic), ``every``, ``load``.
+            (autodiff, numeric, analytic), ``every``, ``load``, ``grad_stats`` (networks: per-layer gradient
+            norms and update ratios per epoch, in ``FitResult.grad_stats``).
 
     Divergence, early stopping and Ctrl-C are statuses of the result, never exceptions; bad input raises
     GradtoolError.

@@ -13,7 +13,7 @@ from gradtool.errors import ConfigError
 FIT_KEYS = (
     "model", "data", "target", "params", "inputs", "init", "activation", "loss", "l2", "standardize", "optimizer",
     "schedule", "epochs", "batch_size", "test_split", "stratify", "test_data", "early_stopping", "seed", "gradient",
-    "every", "save", "load",
+    "every", "save", "load", "grad_stats",
 )  # fmt: skip
 META_KEYS = ("task", "description")
 REQUIRED = ("model", "data", "target")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from gradtool.fitting.gradients import Objective, in_chunks
+from gradtool.fitting.gradstats import GradStats
 from gradtool.fitting.metrics import accuracy, metrics
 from gradtool.fitting.result import FitResult, FitRow
 from gradtool.interrupt import stop_reason
@@ -68,6 +69,7 @@ class PreparedFit:
     scaler: Any = None
     early_stopping: int | None = None
     warnings: list[str] = field(default_factory=list)
+    grad_stats: GradStats | None = None
 
     def _test_loss(self, theta: np.ndarray) -> float | None:
         if self.test is None:
@@ -119,6 +121,15 @@ class PreparedFit:
             bad = _bad(f, g, theta)
         return theta, state, t, f, g, bad
 
+    def _record(self, epoch: int, theta: np.ndarray, g: np.ndarray, before: np.ndarray | None) -> None:
+        """``--grad-stats``: the layers' gradient norms at ``theta`` (the whole training set's gradient: ``g``
+        when it is, one more full sweep after mini-batches) and the epoch's update from ``before``."""
+        stats = self.grad_stats
+        if stats is None or not (stats.due(epoch) or epoch == self.epochs):
+            return
+        fresh = self.batch_size >= self.train.rows or epoch % self.every == 0 or epoch == self.epochs
+        stats.record(epoch, g if fresh else self._full(theta)[1], theta, before)
+
     def run(self, progress: Callable[[int], None] | None = None) -> FitResult:
         """Train for ``epochs`` epochs; never raises for divergence or Ctrl-C (they are statuses)."""
         with np.errstate(all="ignore"):  # overflow is divergence, reported as a status, not a warning
@@ -129,18 +140,24 @@ class PreparedFit:
         state = self.opt.init(theta)
         f, g = self._full(theta)
         rows, status, reason = [self._row(0, theta, f, g, self.sched(0))], "completed", ""
+        if self.grad_stats is not None:
+            self.grad_stats.clear()  # a second run() starts a new history
+        before = None
+        self._record(0, theta, g, before)  # also when it is already non-finite: that is what it shows
         bad = _bad(f, g, theta)
         if bad:
             return self._result(theta, rows, 0, 0, "diverged", f"{bad} at the initial parameters", t0)
         stopper = _Stopper(self.early_stopping, theta, rows[0].test) if self.early_stopping else None
         try:
             while epoch < self.epochs:
+                before = theta
                 theta, state, t, f, g, bad = self._advance(theta, state, t, f, g, epoch)
                 if bad:
                     break
                 epoch += 1
                 if epoch % self.every == 0:
                     rows.append(self._row(epoch, theta, f, g, self.sched(t - 1)))
+                self._record(epoch, theta, g, before)
                 if progress:
                     progress(epoch)
                 if stopper and stopper.stop(epoch, theta, self._test_loss(theta)):
@@ -154,6 +171,8 @@ class PreparedFit:
             if self.batch_size < self.train.rows:
                 f, g = self._full(theta)  # the mini-batch loop has no full gradient at hand
             rows.append(self._row(epoch, theta, f, g, self.sched(max(t - 1, 0))))
+            if self.grad_stats is not None:  # the last epoch, whether or not it was due
+                self.grad_stats.record(epoch, g, theta, before)
         return self._result(theta, rows, epoch, t, status, reason, t0, stopper)
 
     def _final(self, theta: np.ndarray, rows: list[FitRow], stopper: _Stopper | None) -> tuple[np.ndarray, FitRow]:
@@ -212,6 +231,7 @@ class PreparedFit:
             warnings=list(self.warnings),
             targets=self.targets,
             scaler=self.scaler,
+            grad_stats=None if self.grad_stats is None else self.grad_stats.to_dict(),
         )
 
 
