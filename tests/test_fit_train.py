@@ -144,3 +144,11 @@ def test_expression_init_accepts_partial_named_values_and_random():
     assert problem.theta0.tolist() == [0.0, 0.0, 0.1]  # a, c, k in natural order; unnamed ones 0
     random = prepare_fit("a*exp(-k*x) + c", "data/linear.csv", "y", init="random", seed=2).theta0
     assert np.all(random != 0)
+
+
+def test_a_fused_expression_trains_as_its_analytic_unfused_twin():
+    options = dict(lr=0.01, epochs=200, optimizer="adam")
+    fused = fit("w1*x + w2*x^2 + b", "data/sine.csv", "y", **options)
+    analytic = fit("w1*x + w2*x^2 + b", "data/sine.csv", "y", gradient="analytic", **options)
+    assert fused.objective.model.fused and not analytic.objective.model.fused
+    np.testing.assert_allclose(fused.theta, analytic.theta, rtol=1e-9)
