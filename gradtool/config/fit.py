@@ -15,10 +15,11 @@ from typing import Any
 
 from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
 from gradtool.config.keys import IDENTIFIER, OPTIMIZER, SCHEDULE, hyper_field, hyperparameter_names
-from gradtool.config.plan import check_schedule, expand_runs, labelled_paths, located, output_path
+from gradtool.config.plan import expand_runs, labelled_paths, located, output_path, run_error
 from gradtool.config.shapes import Record, Seq, Union
 from gradtool.errors import GradtoolError
 from gradtool.fitting.spec import FIT_KEYS, REQUIRED
+from gradtool.params import ParamError
 
 FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient", "activation", "init")  # keys a fit sweep may vary
 NOT_PASSED = ("optimizer", "schedule", "save")  # keys the plan handles itself (the rest go to gradtool.fit)
@@ -163,9 +164,10 @@ def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
     sweep = data.get("sweep", {})
 
     def check(path: Path, schedule_path: Path, options: dict[str, Any]) -> None:
-        check_schedule(where, schedule_path, options)
         try:
             prepare_fit(**{**options, "data": table})
+        except ParamError as exc:
+            raise run_error(where, exc, path, schedule_path, sweep) from None
         except GradtoolError as exc:
             key = _blamed_key(str(exc), options)
             at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)

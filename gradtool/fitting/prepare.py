@@ -20,6 +20,8 @@ from gradtool.fitting.result import FitResult
 from gradtool.fitting.scaling import Standardizer, lr_warning, spread_warning
 from gradtool.fitting.targets import Targets, default_loss, resolve_targets, strata
 from gradtool.fitting.train import PreparedFit, Split
+from gradtool.optim import optimizer_spec
+from gradtool.params import ParamError
 from gradtool.run import check_rows, default_every
 
 MAX_EPOCHS = 10_000_000
@@ -153,10 +155,12 @@ def prepare_fit(
     if early_stopping is not None and test is None:
         raise ConfigError("--early-stopping watches the held-out rows' loss: give --test-split or --test-data")
     engine = make_fit_gradient(gradient, objective)
-    opt, sched = _optimizer(optimizer, lr, hyper, schedule, schedule_options)
     theta0 = _start(net, init, load, init_rng)
     size = min(batch_size or train.rows, train.rows)
     objective.check_memory(size)
+    opt, sched = _optimizer(optimizer, lr, hyper, schedule, schedule_options, epochs * -(-train.rows // size))
+    if size < train.rows:
+        optimizer_spec(optimizer).refuse("minibatch")
     found = [] if scaler else _warnings(net, x, lossfn.name, opt.name, opt.hyper["lr"])
     info = _info(held, net, columns, train.rows, 0 if test is None else test.rows)
     stats = GradStats.for_model(net, epochs, every) if _boolean(grad_stats, "--grad-stats") else None
@@ -195,12 +199,13 @@ def _counts(epochs: Any, batch_size: Any, every: Any, early_stopping: Any) -> tu
     return epochs, batch_size, every or default_every(epochs), early_stopping
 
 
-def _optimizer(name: str, lr: Any, hyper: dict[str, Any], schedule: Any, options: dict[str, Any] | None):
-    from gradtool.descent import build_schedule
-    from gradtool.optim import make_optimizer
+def _optimizer(name: str, lr: Any, hyper: dict[str, Any], schedule: Any, options: dict[str, Any] | None, steps: int):
+    """The optimizer and schedule of a fit (``steps`` optimizer updates in all); fit minimizes its loss."""
+    from gradtool.optim.configure import configure
 
-    opt = make_optimizer(name, **({"lr": lr} if lr is not None else {}), **hyper)
-    return opt, build_schedule(opt.hyper["lr"], schedule, options or {})
+    if hyper.get("maximize"):
+        raise ParamError("maximize", "fit minimizes its loss; an optimizer that ascends would maximize it")
+    return configure(name, hyper, lr=lr, schedule=schedule, schedule_options=options, horizon=steps)
 
 
 def _start(model, init: Any, load: str | None, rng: np.random.Generator) -> np.ndarray:
