@@ -166,3 +166,11 @@ def test_fit_config_keys_are_checked():
     )
     assert save == "m.npz" and arguments["optimizer"] == "adam" and arguments["lr"] == 0.1
     assert arguments["schedule_options"] == {"step_size": 5}
+
+
+def test_a_fused_expression_trains_as_its_analytic_unfused_twin():
+    options = dict(lr=0.01, epochs=200, optimizer="adam")
+    fused = fit("w1*x + w2*x^2 + b", "data/sine.csv", "y", **options)
+    analytic = fit("w1*x + w2*x^2 + b", "data/sine.csv", "y", gradient="analytic", **options)
+    assert fused.objective.model.fused and not analytic.objective.model.fused
+    np.testing.assert_allclose(fused.theta, analytic.theta, rtol=1e-9)

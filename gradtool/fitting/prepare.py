@@ -91,6 +91,7 @@ def _build_model(spec, table: Table, columns, targets: Targets, options: dict[st
             activation=options["activation"],
             outputs=(targets.outputs, targets.describe_outputs()),
             task=targets.task,
+            fuse=options["gradient"] != "analytic",
         )
     except DataError as exc:  # a column the model needs is missing: name the file too
         raise DataError(f"{table.source}: {exc}") from None
@@ -142,7 +143,7 @@ def prepare_fit(
     """Validate and build everything a fit needs (see :func:`fit`); nothing runs yet."""
     epochs, batch_size, every, early_stopping = _counts(epochs, batch_size, every, early_stopping)
     init_rng, split_rng, shuffle_rng = streams(seed)
-    options = dict(params=params, inputs=inputs, activation=activation, test_split=test_split)
+    options = dict(params=params, inputs=inputs, activation=activation, test_split=test_split, gradient=gradient)
     options |= dict(stratify=stratify, test_data=test_data, standardize=standardize)
     columns, table, lossfn, held, targets, net = _problem(model, data, target, loss, options, split_rng)
     (x, x_test), (y, y_test) = _inputs(net, held), _encode(targets, held)

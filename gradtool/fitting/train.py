@@ -81,9 +81,9 @@ class PreparedFit:
         row = FitRow(epoch, f, self._test_loss(theta), _norm(g), lr)
         if objective.loss.classifier:
             task = objective.loss.task
-            row.accuracy = accuracy(task, objective.output(theta, self.train.x), self.train.y)
+            row.accuracy = accuracy(task, objective.output_of(theta, self.train.args), self.train.y)
             if test:
-                row.test_accuracy = accuracy(task, objective.output(theta, test.x), test.y)
+                row.test_accuracy = accuracy(task, objective.output_of(theta, test.args), test.y)
         return row
 
     def _epoch(self, theta, state, t: int, lr_of: Callable[[int], float]) -> tuple[np.ndarray, Any, int, str | None]:
@@ -197,7 +197,7 @@ class PreparedFit:
         out = {"train": None, "test": None}
         for side, split, value in (("train", self.train, final.train), ("test", self.test, final.test)):
             if split is not None:
-                z = self.objective.output(theta, split.x)
+                z = self.objective.output_of(theta, split.args)
                 out[side] = metrics(self.objective.loss, z, split.y, value, classes)
         return out
 
