@@ -79,14 +79,15 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+def open_output(path: str | os.PathLike, mode: str = "w", permissions: int | None = None) -> Iterator[IO]:
     """Open an output for writing (``mode`` ``"w"`` or ``"wb"``).
 
     A regular file (or a new path) gets a temporary file next to it, renamed onto it only if the block
-    succeeds, keeping the permission bits of the file it replaces; a failed or interrupted block removes the
-    temporary file, so no half-written file is ever left. A character device or FIFO is opened and written
-    in place; ``-`` is stdout. A write that fails (a full disk) raises OutputError naming the path; a broken
-    pipe on stdout stays a BrokenPipeError (the reader has gone: the caller stops quietly).
+    succeeds, keeping the permission bits of the file it replaces (or taking ``permissions``); a failed or
+    interrupted block removes the temporary file, so no half-written file is ever left. A character device or
+    FIFO is opened and written in place; ``-`` is stdout. A write that fails (a full disk) raises OutputError
+    naming the path; a broken pipe on stdout stays a BrokenPipeError (the reader has gone: the caller stops
+    quietly).
     """
     kind, real = output_target(path)
     try:
@@ -99,7 +100,7 @@ def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as handle:
                 yield handle
         else:
-            with _atomic(Path(real), mode) as handle:
+            with _atomic(Path(real), mode, permissions) as handle:
                 yield handle
     except BrokenPipeError:
         if kind == "stdout":
@@ -111,15 +112,16 @@ def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 
 @contextlib.contextmanager
-def _atomic(target: Path, mode: str) -> Iterator[IO]:
+def _atomic(target: Path, mode: str, permissions: int | None = None) -> Iterator[IO]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as handle:
             yield handle
-        try:
-            permissions = stat.S_IMODE(os.stat(target).st_mode)  # replacing a file keeps its permissions
-        except FileNotFoundError:
-            permissions = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual permissions
+        if permissions is None:
+            try:
+                permissions = stat.S_IMODE(os.stat(target).st_mode)  # replacing a file keeps its permissions
+            except FileNotFoundError:
+                permissions = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual permissions
         os.chmod(tmp, permissions)
         os.replace(tmp, target)
     except BaseException:
