@@ -12,9 +12,10 @@ STATUS: dict[str, tuple[bool, str]] = {
     "diverged": (False, "at step {step}: {reason}; the result is the last finite point"),
     "interrupted": (False, "interrupted at step {step} ({reason})"),
     "completed": (True, "trained for {epochs} epochs"),  # fit: every requested epoch ran
+    "error": (False, "{reason}"),  # a run of a sweep raised instead of returning a result (see NoResult)
 }
 
-EXIT_CODES = {"converged": 0, "max_steps": 0, "diverged": 1, "interrupted": 130, "completed": 0}
+EXIT_CODES = {"converged": 0, "max_steps": 0, "diverged": 1, "interrupted": 130, "completed": 0, "error": 3}
 
 
 def status_message(status: str, **details: Any) -> str:
@@ -103,3 +104,21 @@ class RunResult:
             out["starts"] = self.starts
             out["minima"] = self.minima
         return out
+
+
+@dataclass
+class NoResult:
+    """A run of a sweep that returned no result: it raised (status ``error``, e.g. on a Dask worker, or its
+    workers kept dying), or ``--cluster`` cancelled it on Ctrl-C / SIGTERM before it finished
+    (``interrupted``). Its JSON is ``{"label", "status", "message"}``."""
+
+    label: str | None
+    status: str
+    message: str
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "status": self.status, "message": self.message}
