@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gradtool.config.fields import Const, Field, Number, Path, Text, Where
@@ -113,11 +113,14 @@ def fit_fields() -> Record:
 
 @dataclass
 class FitRunSpec:
-    """One fit as plain, picklable data: ``gradtool.fit(**options)``, then saved to ``save`` (unless diverged)."""
+    """One fit as plain, picklable data: ``gradtool.fit(**options, **inputs)``, then saved to ``save`` (unless
+    diverged). ``inputs`` holds what was read when the config was validated (``data``: the table), so a run
+    reads no file: a worker elsewhere (``--cluster``) gets the data with the run."""
 
     label: str
     options: dict[str, Any]
     save: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -166,7 +169,8 @@ def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
             at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)
             raise where.error(at, str(exc)) from None
 
-    runs = [FitRunSpec(label, options) for label, options in expand_runs(data, where, FIT_RUN_KEYS, common, check)]
+    expanded = expand_runs(data, where, FIT_RUN_KEYS, common, check)
+    runs = [FitRunSpec(label, options, inputs={"data": table}) for label, options in expanded]
     if "save" in data:
         for run, target in zip(
             runs, labelled_paths([r.label for r in runs], data["save"], where, ("save",)), strict=True
@@ -181,7 +185,7 @@ def execute_fit(spec: FitRunSpec):
     """Train one FitRunSpec (here or in a worker process); its model file appears only when complete."""
     from gradtool.fitting.train import fit
 
-    result = fit(**spec.options)
+    result = fit(**{**spec.options, **spec.inputs})
     if spec.save and result.status != "diverged":  # as `gradtool fit --save`
         result.save(spec.save)
     result.label = spec.label
