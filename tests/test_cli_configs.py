@@ -106,6 +106,16 @@ def sine_mlp(doc):
     assert run["loss"]["train"] < 0.01 and run["loss"]["test"] < 0.01  # the noise variance is 0.0025
 
 
+def flowers_softmax(doc):
+    (run,) = doc["runs"]
+    assert run["status"] == "early_stopped" and run["best_epoch"] + 50 == run["epochs"] < 1000
+    assert run["classes"] == ["alba", "lutea", "rubra"] and run["loss_function"] == "cross-entropy"
+    test = run["metrics"]["test"]
+    assert [sum(row) for row in test["confusion"]] == [10, 10, 10]  # stratified: 20% of each 50
+    assert test["accuracy"] >= 0.8 and run["metrics"]["train"]["accuracy"] >= 0.9
+    assert run["standardize"]["columns"] == ["petal_length", "petal_width", "stem_mass"]
+
+
 ANSWERS = {
     "seed-quadratic.yaml": (0, seed_quadratic),
     "seed-three-vars.yaml": (0, seed_three_vars),
@@ -117,6 +127,7 @@ ANSWERS = {
     "seed-linear-regression.yaml": (0, seed_linear_regression),
     "xor-mlp.yaml": (0, xor_mlp),
     "sine-mlp.yaml": (0, sine_mlp),
+    "flowers-softmax.yaml": (0, flowers_softmax),
 }
 
 
@@ -231,7 +242,7 @@ FIT = f"task: fit\nmodel: w*x + b\ndata: {LINEAR}\ntarget: y\n"
         ),
         ("function: x^2\noptimizer: [gd\n", ":3: malformed YAML"),
         (FIT + "epoch: 3\n", ":5: epoch: unknown key; allowed: task, description, model, data, target,"),
-        (FIT + "loss: mae\n", ":5: loss: unknown loss 'mae'; choose one of: mse, bce"),
+        (FIT + "loss: hinge\n", ":5: loss: unknown loss 'hinge'; choose one of: mse, mae, huber, bce, cross-"),
         (FIT + "epochs: -5\n", ":5: epochs: -5 is invalid; must be an integer >= 0"),
         (FIT.replace("target: y\n", ""), ":1: target: missing required key"),
         (FIT.replace("target: y", "target: z"), f":4: target: {LINEAR}: no target column 'z' (columns: x, y)"),

@@ -98,3 +98,56 @@ def test_random_trees_parse_and_evaluate_or_are_a_parse_error(text):
                 continue
             assert np.shape(g) == (2,)
             assert isinstance(f, float)
+
+
+# ---------------------------------------------------------------- the config loader: random YAML, random documents
+
+YAML_TOKENS = [
+    *["function: ", "task: ", "optimizer: ", "optimizers: ", "name: ", "lr: ", "sweep: ", "steps: ", "x0: "],
+    *["schedule: ", "starts: ", "count: ", "at: ", "random: ", "description: ", "output: ", "model: ", "data: "],
+    *["x^2", "rosenbrock", "fit", "check-grad", "minimize", "adam", "gd", "step", "mlp:1-2-1", "10^400"],
+    *["0.1", "-1", "1e400", "1:30", "0x10", "010", "1_000", "yes", "~", "null", "true", "9" * 400, "[/]"],
+    *["\n", "  ", "- ", "[", "]", "{", "}", ", ", ": ", "'", '"', "&a ", "*a", "!!str ", "!foo ", "<<: ", "#"],
+]
+
+
+def _validated(text: str) -> None:
+    from gradtool.config import validate
+    from gradtool.config.yamlfile import parse_yaml
+
+    try:
+        data, where = parse_yaml(text, "fuzz.yaml")
+        validate(data, where)  # builds the plan: nothing runs or is written
+    except GradtoolError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("fuzz.yaml")
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(YAML_TOKENS), max_size=40).map("".join))
+def test_random_yaml_loads_or_is_a_config_error(text):
+    _validated(text)
+
+
+KEYS = ["task", "function", "dim", "variables", "x0", "steps", "tol", "optimizer", "optimizers", "schedule"]
+KEYS += ["sweep", "starts", "output", "at", "random", "method", "model", "target", "epochs", "name", "lr", "count"]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**400), 10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["x^2", "adam", "gd", "step", "minimize", "fit", "check-grad", "sphere", "-5,5", "x=1"]),
+    st.text(max_size=12),
+)
+DOCUMENTS = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(KEYS), DOCUMENTS, max_size=7))
+def test_random_documents_validate_or_are_a_config_error(document):
+    import yaml
+
+    _validated(yaml.safe_dump(document))

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from test_cli_core import assert_one_line_error, subprocess_env
+from test_cli_core import assert_one_line_error, gradtool_command, subprocess_env
 
 import gradtool
 from gradtool.errors import GradtoolError, ParseError
@@ -211,7 +211,29 @@ HOSTILE_YAML = {
     "a NUL byte": ("function: x^2\x00\noptimizers: [gd]\n", "#x0000"),
     "an integer of 400 digits": (f"function: x^2\noptimizers: [{{name: gd, lr: {BIG}}}]\n", "too large"),
     "an integer of 5000 digits": ("function: x^2\noptimizers: [{name: gd, lr: " + "1" * 5000 + "}]\n", "5000 digits"),
-    "a date that does not exist": ("function: x^2\nsteps: 2001-13-45\noptimizers: [gd]\n", "month"),
+    "a date is not a number": ("function: x^2\nsteps: 2001-12-14\noptimizers: [gd]\n", "got string '2001-12-14'"),
+    # YAML 1.1 leniency PyYAML has and YAML 1.2 has not: decimal numbers only
+    "sexagesimal": (
+        "function: x^2\nsteps: 1:30\noptimizers: [gd]\n",
+        ":2: steps: expected a whole number, got string '1:30'",
+    ),
+    "hexadecimal": ("function: x^2\nsteps: 0x10\noptimizers: [gd]\n", "got string '0x10'"),
+    "underscores": ("function: x^2\nsteps: 1_000\noptimizers: [gd]\n", "got string '1_000'"),
+    "yes for true": ("task: check-grad\nfunction: x^2\nat: [1]\ntaylor: yes\n", ":4: taylor: expected true or false"),
+    # explicit tags, on scalars, lists and mappings
+    "a tag on a list": ("function: x^2\nx0: !foo [1]\noptimizers: [gd]\n", ":2: tag !foo is not allowed"),
+    "a tag on a mapping": ("function: x^2\noptimizer: !!omap {name: gd}\n", ":2: tag !!omap is not allowed"),
+    "a tag on a string": ("function: !!str x^2\noptimizer: gd\n", ":1: tag !!str is not allowed"),
+    # a list or mapping where a name belongs (these were TypeError: unhashable)
+    "task as a list": ("task: [minimize]\nfunction: x^2\n", ":1: task: expected the task as a string, got array"),
+    "task as a mapping": ("task: {a: 1}\nfunction: x^2\n", "got object {'a': 1}"),
+    "optimizer name as a list": (
+        "function: x^2\noptimizer: {name: [adam]}\n",
+        "optimizer.name: expected the optimizer",
+    ),
+    "schedule name as a list": ("function: x^2\noptimizer: gd\nschedule: {name: [step]}\n", "schedule.name: expected"),
+    # a value quoted in an error message is cut before it is formatted
+    "a 900 KB unknown name": ("function: x^2\noptimizer: " + "a" * 900_000 + "\n", "unknown optimizer 'aaaa"),
     "check-grad of a constant": ("task: check-grad\nfunction: '1'\nrandom: 2\n", ":2: function:"),
     "a constant beyond floats": ("function: 'x*sin(exp(10^10))'\noptimizers: [gd]\n", ":1: function: constant exp"),
 }
@@ -222,6 +244,15 @@ def test_hostile_config_is_one_error_line(invoke, tmp_path, text, message):
     config = write(tmp_path, "c.yaml", text)
     line = assert_one_line_error(invoke("run", config))
     assert message in line and "Traceback" not in line
+    assert len(line) < 1000
+
+
+def test_yaml_numbers_are_decimal_as_in_yaml_1_2(tmp_path):
+    from gradtool.config.yamlfile import parse_yaml
+
+    text = "a: 010\nb: -0.5e+2\nc: .5\nd: true\ne: ~\nf: 1.\ng: +3\nh: on\ni: 0o17\n"
+    data, _ = parse_yaml(text, "t.yaml")
+    assert data == {"a": 10, "b": -50.0, "c": 0.5, "d": True, "e": None, "f": 1.0, "g": 3, "h": "on", "i": "0o17"}
 
 
 HOSTILE_SET = {
@@ -229,6 +260,13 @@ HOSTILE_SET = {
     "5000 digits": ("optimizers.0.lr=" + "1" * 5000, "5000 digits"),
     "a newline in the value": ("steps=1\n2", "steps"),
     "a control character": ("steps=\x01", "not valid YAML"),
+    "a tag": ("steps=!!int 5", "tag !!int is not allowed"),
+    "a nine-level alias bomb": (
+        "description=["
+        + ", ".join(f"&a{i} [" + ", ".join([f"*a{i - 1}" if i else "x"] * 10) + "]" for i in range(9))
+        + "]",
+        "too large or nested too deeply (aliases?)",
+    ),
 }
 
 
@@ -236,6 +274,40 @@ HOSTILE_SET = {
 def test_hostile_set_is_one_error_line(invoke, tmp_path, assignment, message):
     config = write(tmp_path, "c.yaml", "function: x^2\nx0: [1]\noptimizers: [{name: gd, lr: 0.1}]\n")
     assert message in assert_one_line_error(invoke("run", config, "--set", assignment))
+
+
+MARKUP = "[/] [link=http://example.com]click[/link] [blink]b[/blink] :thumbs_up: $x$"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "function: x^2\nx0: [1]\noptimizers: [gd, adam]\nsteps: 2\n",
+        "task: check-grad\nfunction: x^2\nat: [1]\n",
+        "task: fit\nmodel: w*x + b\ndata: {data}\ntarget: y\nepochs: 2\n",
+    ],
+    ids=["minimize", "check-grad", "fit"],
+)
+def test_user_text_is_printed_literally(invoke, tmp_path, linear, body):
+    config = write(tmp_path, "[bold]c.yaml", f'description: "{MARKUP}"\n' + body.format(data=linear))
+    result = invoke("run", config)  # MarkupError; a link, blinking text; the file name printed as c.yaml
+    assert result.exit_code == 0, result.stderr
+    text = "".join(result.stdout.split())  # Rich may wrap a long title
+    assert "[bold]c.yaml" in text and "".join(MARKUP.split()) in text, result.stdout
+
+
+def test_user_text_in_pictures_is_not_tex(tmp_path):
+    pytest.importorskip("matplotlib")
+    config = write(tmp_path, "c.yaml", "description: 'a $\\frac{$ b'\nfunction: x^2\nx0: [1]\noptimizer: gd\n")
+    result = subprocess.run(
+        [*gradtool_command(), "run", config, "-q", "--plot", str(tmp_path / "p.svg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(),
+    )
+    assert result.returncode == 0, result.stderr  # matplotlib's mathtext raised ValueError
+    assert "a $\\frac{$ b" in (tmp_path / "p.svg").read_text()
 
 
 def test_an_output_name_too_long_is_rejected_before_any_run(invoke, tmp_path):

@@ -130,7 +130,7 @@ def check_grad(
     inputs: Inputs = None,
     init: Init = None,
     activation: Activation = None,
-    loss: Loss = "mse",
+    loss: Loss = None,
     l2: L2 = 0.0,
 ) -> None:
     """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.

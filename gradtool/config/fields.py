@@ -25,6 +25,7 @@ def format_path(path: Path) -> str:
     """``("optimizers", 1, "lr")`` -> ``optimizers[1].lr``."""
     out = ""
     for part in path:
+        part = part if isinstance(part, int) or len(part) <= 40 else part[:37] + "..."  # a 1 MB key stays short
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -61,9 +62,35 @@ def json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def shown(value: Any, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width`` characters, built piece by piece: a value made of 20,000 aliases to a
+    900 KB string must not be formatted whole first."""
+    text = _short_repr(value, width + 1)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _short_repr(value: Any, limit: int) -> str:
+    """A prefix of ``repr(value)`` at least ``limit`` characters long (or all of it)."""
+    if isinstance(value, str):
+        return repr(value[:limit])
+    if isinstance(value, bool) or not isinstance(value, int | list | tuple | dict):
+        return repr(value)[:limit]  # numbers, None, dates: short
+    if isinstance(value, int):  # Python refuses to print integers of more than 4,300 digits
+        digits = int(abs(value).bit_length() * 0.30103) + 1
+        return repr(value) if digits < 100 else f"<an integer of about {digits:,} digits>"
+    items = value.items() if isinstance(value, dict) else value
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    out = opening
+    for i, item in enumerate(items):
+        if len(out) > limit:
+            return out
+        part = (
+            f"{_short_repr(item[0], limit)}: {_short_repr(item[1], limit)}"
+            if isinstance(value, dict)
+            else _short_repr(item, limit)
+        )
+        out += (", " if i else "") + part
+    return out + closing
 
 
 class Field:
@@ -126,13 +153,13 @@ class Number(Field):
         if isinstance(value, int) and abs(value) > sys.float_info.max:
             raise where.error(path, f"an integer of {len(str(abs(value)))} digits is too large")
         if not math.isfinite(value):
-            raise where.error(path, f"{value!r} is not a finite number")
+            raise where.error(path, f"{shown(value)} is not a finite number")
         if self.integer:
             if not float(value).is_integer():
-                raise where.error(path, f"expected a whole number, got {value!r}")
+                raise where.error(path, f"expected a whole number, got {shown(value)}")
             value = int(value)
         if not all(BOUNDS[k][0](value, v) for k, v in self.bounds.items()):
-            raise where.error(path, f"{value!r} is invalid; must be {self.allowed}")
+            raise where.error(path, f"{shown(value)} is invalid; must be {self.allowed}")
         return value
 
     def schema(self) -> dict[str, Any]:
@@ -175,9 +202,9 @@ class Text(Field):
         if not isinstance(value, str):
             raise self.type_error(value, path, where)
         if self.choices is not None and value not in self.choices():
-            raise where.error(path, f"unknown {self.what} {value!r}; choose one of: {', '.join(self.choices())}")
+            raise where.error(path, f"unknown {self.what} {shown(value)}; choose one of: {', '.join(self.choices())}")
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise where.error(path, f"{value!r} is not a valid {self.what} (must match {self.pattern})")
+            raise where.error(path, f"{shown(value)} is not a valid {self.what} (must match {self.pattern})")
         return value
 
     def schema(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,9 +170,10 @@ def expand_runs(
         entries = [(("optimizer",), data.get("optimizer", {"name": "gd"}))]
     _check_sweep(data, entries, where, run_keys)
     sweep = data.get("sweep", {})
+    count = len(entries) * math.prod(len(values) for values in sweep.values())  # counted before it is built
+    if count > MAX_RUNS:
+        raise where.error(("sweep",), f"{count:,} runs; at most {MAX_RUNS:,}")
     combos = list(itertools.product(*sweep.values()))
-    if len(entries) * len(combos) > MAX_RUNS:
-        raise where.error(("sweep",), f"{len(entries) * len(combos)} runs; at most {MAX_RUNS}")
     runs, first, fuller = [], [], []
     for path, entry in entries:
         hyper = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}

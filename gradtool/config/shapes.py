@@ -113,7 +113,9 @@ class Tagged(Field):
         at = (*path, self.tag)
         if name is None:
             raise where.error(at, f"missing required key (the {self.what})")
-        if not isinstance(name, str) or name not in variants:
+        if not isinstance(name, str):  # a list or mapping here is not a name (and cannot be looked up)
+            raise where.error(at, f"expected the {self.what} as a string, got {json_type(name)} {shown(name)}")
+        if name not in variants:
             raise where.error(at, f"unknown {self.what} {shown(name)}; choose one of: {', '.join(variants)}")
         return variants[name].check(value, path, where)
 

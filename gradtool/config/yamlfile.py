@@ -8,26 +8,53 @@ from typing import Any
 
 import yaml
 
-from gradtool.config.fields import Path, Where, format_path
+from gradtool.config.fields import Path, Where, format_path, shown
 from gradtool.errors import ConfigError
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000  # aliases can make a small file expand enormously ("billion laughs")
+MAX_CHARS = 10_000_000  # text of the expanded document: 20,000 aliases of one 900 KB string are 18 GB
 MAX_DEPTH = 50
+
+_NULL = r"~|null|Null|NULL|"
+_BOOL = r"true|True|TRUE|false|False|FALSE"
+_INT = r"[-+]?[0-9]+"
+_FLOAT = r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 
 
 class ConfigLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2; PyYAML's YAML 1.1 reads it as a string).
+    """SafeLoader reading plain scalars as YAML 1.2 does, with decimal numbers only.
 
-    Only a resolver is added: no tag is constructed beyond SafeLoader's plain data types.
+    PyYAML follows YAML 1.1: ``1:30`` is 90, ``0x10`` 16, ``010`` 8, ``1_000`` 1000, ``yes`` true, ``1e-3`` a
+    string and ``2001-12-14`` a date. Here plain scalars are null, true/false, decimal integers and decimal
+    floats (``1e-3`` included), and everything else is a string, which a field expecting a number reports.
+    Explicit tags (``!!python/object``, ``!!str``, ``!foo``) are errors, on scalars, lists and mappings alike.
     """
 
+    yaml_implicit_resolvers: dict = {}
 
-ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            tag = tag.replace("tag:yaml.org,2002:", "!!", 1)
+            raise TagError(None, None, f"tag {tag} is not allowed in a config", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+class TagError(yaml.composer.ComposerError):
+    """An explicit tag: well-formed YAML, but not allowed in a config."""
+
+
+for _tag, _pattern, _first in (
+    ("null", _NULL, ["~", "n", "N", ""]),
+    ("bool", _BOOL, list("tTfF")),
+    ("int", _INT, list("-+0123456789")),
+    ("float", _FLOAT, list("-+0123456789.")),
+    ("merge", "<<", ["<"]),
+):
+    ConfigLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(f"^(?:{_pattern})$"), _first)
+ConfigLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))  # 010 is ten
 
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -36,16 +63,22 @@ class _Converter:
     """Walk the composed node graph into dicts/lists/scalars, recording each path's line (1-based)."""
 
     def __init__(self, loader: ConfigLoader, where: Where):
-        self.loader, self.where, self.count = loader, where, 0
+        self.loader, self.where, self.count, self.chars = loader, where, 0, 0
 
     def value(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
-        if self.count > MAX_NODES or len(path) > MAX_DEPTH:
-            raise self.where.error(path, "the document is too large or nested too deeply (aliases?)")
+        if isinstance(node, yaml.ScalarNode):
+            self.chars += len(node.value)  # every visit: an alias expands to another copy of the text
+        if self.count > MAX_NODES or self.chars > MAX_CHARS or len(path) > MAX_DEPTH:
+            raise self.where.error(
+                path,
+                f"the document is too large or nested too deeply (aliases?): at most {MAX_NODES:,} values, "
+                f"{MAX_CHARS:,} characters and {MAX_DEPTH} levels once aliases are expanded",
+            )
         if isinstance(node, yaml.ScalarNode):
             try:
                 return self.loader.construct_object(node)
-            except ValueError as exc:  # 5,000 digits, 2001-13-45: PyYAML lets int() and date() raise
+            except ValueError as exc:  # 5,000 digits: int() raises
                 raise self.where.error(path, f"cannot read {_clip(node.value)!r}: {_reason(exc)}") from None
         if isinstance(node, yaml.SequenceNode):
             out = []
@@ -74,6 +107,24 @@ class _Converter:
         return out
 
 
+def compose(text: str, where: Where) -> Any:
+    """One YAML document as plain data within the limits (MAX_NODES values, MAX_CHARS characters, MAX_DEPTH
+    levels, aliases expanded), recording the line of each key path in ``where``; None when it is empty.
+
+    Raises:
+        yaml.YAMLError, RecursionError: malformed YAML (the caller names the source); ConfigError: too large.
+    """
+    loader = ConfigLoader(text)  # rejects control characters such as NUL at once
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        where.lines[()] = node.start_mark.line + 1
+        return _Converter(loader, where).value(node, ())
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], Where]:
     """Compose one YAML document safely; return its top-level mapping and where each path is.
 
@@ -81,14 +132,8 @@ def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], Where]:
         ConfigError: malformed YAML (with the line), several documents, or a top level that is not a mapping.
     """
     where = Where(source)
-    loader = None
     try:
-        loader = ConfigLoader(text)  # rejects control characters such as NUL at once
-        node = loader.get_single_node()
-        if node is None:
-            raise ConfigError(f"{source}: the config is empty")
-        where.lines[()] = node.start_mark.line + 1
-        data = _Converter(loader, where).value(node, ())
+        data = compose(text, where)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise ConfigError(f"{source}:{line}: character #x{exc.character:04x} is not allowed in a config") from None
@@ -96,9 +141,8 @@ def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], Where]:
         raise ConfigError(f"{source}{_yaml_problem(exc)}") from None
     except RecursionError:  # PyYAML's parser recurses once per nesting level: "[[[[...]]]]"
         raise ConfigError(f"{source}: malformed YAML: nested too deeply") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+    if data is None:
+        raise ConfigError(f"{source}: the config is empty")
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}:{where.lines[()]}: the config must be a mapping (key: value), not a {type(data).__name__}"
@@ -119,7 +163,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     at = f":{mark.line + 1}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc)
-    return f"{at}: malformed YAML: {' '.join(str(problem).split())}"
+    kind = "" if isinstance(exc, TagError) else "malformed YAML: "
+    return f"{at}: {kind}{' '.join(str(problem).split())}"
 
 
 def read_config(file: str) -> tuple[dict[str, Any], Where]:
@@ -161,17 +206,16 @@ def apply_override(data: dict[str, Any], where: Where, assignment: str) -> None:
     """
     key_text, eq, value_text = assignment.partition("=")
     if not eq or not key_text.strip():
-        raise ConfigError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. --set steps=200")
+        raise ConfigError(f"--set {shown(assignment)}: expected KEY.PATH=VALUE, e.g. --set steps=200")
     path = _split_key_path(key_text.strip())
-    try:
-        value = yaml.load(value_text, Loader=ConfigLoader) if value_text.strip() else ""
+    shown_key = _clip(key_text.strip())
+    try:  # the same loader and limits as a file: an alias bomb on the command line is refused alike
+        value = compose(value_text, Where(f"--set {shown_key}=...")) if value_text.strip() else ""
     except yaml.YAMLError as exc:
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({problem})") from None
+        raise ConfigError(f"--set {shown(assignment)}: the value is not valid YAML ({problem})") from None
     except RecursionError:
-        raise ConfigError(f"--set {key_text.strip()}=...: the value is nested too deeply") from None
-    except ValueError as exc:
-        raise ConfigError(f"--set {key_text.strip()}=...: cannot read the value: {_reason(exc)}") from None
+        raise ConfigError(f"--set {shown_key}=...: the value is nested too deeply") from None
     node: Any = data
     for depth, part in enumerate(path):
         here = format_path(tuple(path[:depth])) or "the top level"
@@ -181,17 +225,19 @@ def apply_override(data: dict[str, Any], where: Where, assignment: str) -> None:
                 part = str(part)
             if not last and part not in node:
                 raise ConfigError(
-                    f"--set {assignment!r}: bad key path: {here} has no key {part!r} "
+                    f"--set {shown(assignment)}: bad key path: {here} has no key {part!r} "
                     f"(keys: {', '.join(map(str, node)) or 'none'})"
                 )
         elif isinstance(node, list):
             if not isinstance(part, int) or part >= len(node):
                 raise ConfigError(
-                    f"--set {assignment!r}: bad key path: {here} is a list of {len(node)} "
+                    f"--set {shown(assignment)}: bad key path: {here} is a list of {len(node)} "
                     f"entries; use an index 0..{len(node) - 1}"
                 )
         else:
-            raise ConfigError(f"--set {assignment!r}: bad key path: {here} is {node!r}, not a mapping or list")
+            raise ConfigError(
+                f"--set {shown(assignment)}: bad key path: {here} is {shown(node)}, not a mapping or list"
+            )
         if last:
             node[part] = value
         else:

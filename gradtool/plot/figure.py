@@ -42,6 +42,7 @@ STYLE: dict[str, Any] = {
     "legend.fontsize": 8.0,
     "legend.framealpha": 0.85,
     "image.cmap": "viridis",
+    "text.parse_math": False,  # user text (a column named "$x$", a file name) is drawn as typed, never as TeX
 }
 # run colours C0, C1, ...: tab10 with red last, as red marks the minima a multi-start run found
 PALETTE = ("blue", "orange", "green", "purple", "brown", "pink", "olive", "cyan", "gray", "red")

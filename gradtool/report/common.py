@@ -11,11 +11,11 @@ from typing import Any
 
 
 def stdout_console():
-    return _console_class()(highlight=False)
+    return _console_class()(highlight=False, emoji=False)
 
 
 def stderr_console():
-    return _console_class()(stderr=True, highlight=False)
+    return _console_class()(stderr=True, highlight=False, emoji=False)
 
 
 @functools.cache
@@ -27,6 +27,14 @@ def _console_class():
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
     return GradtoolConsole
+
+
+def literal(text: object) -> str:
+    """User text (a file name, a description, an expression, a column name) for Rich markup: printed as
+    typed, so ``[/]`` is no error, ``[link=...]`` no link and ``[bold].yaml`` keeps its brackets."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def num(v: float | None, digits: int = 6) -> str:

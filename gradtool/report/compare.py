@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from gradtool.report.common import num, stdout_console
+from gradtool.report.common import literal, num, stdout_console
 from gradtool.report.settings import optimizer_text, setting
 from gradtool.result import NoResult, RunResult
 
@@ -33,7 +33,7 @@ def comparison_table(runs: list[RunResult], title: str):
     for r in sorted(runs, key=_order):
         colour = STATUS_STYLE.get(r.status, "red")
         table.add_row(
-            r.label,
+            literal(r.label),
             setting(r),
             num(r.f, 6),
             num(r.grad_norm, 3),
@@ -47,15 +47,15 @@ def comparison_table(runs: list[RunResult], title: str):
 def show_file_results(results: list[Any], quiet: bool = False) -> None:
     """Every config's results: a comparison table (fit runs: see report.fit; or the gradient check), minima
     of multi-start runs; then the runs that returned no result (error, or cancelled), one line each."""
-    from rich.markup import escape
-
     console = stdout_console()
     for fr in results:
         if fr.check is not None:
             from gradtool.report.derivatives import show_check, show_sweep
 
             if not quiet:
-                console.print(f"[bold]{fr.source}[/]" + (f": {fr.description}" if fr.description else ""))
+                console.print(
+                    f"[bold]{literal(fr.source)}[/]" + (f": {literal(fr.description)}" if fr.description else "")
+                )
             show_check(fr.check)
             if fr.check.get("sweep") is not None:
                 show_sweep(fr.check["sweep"])
@@ -64,9 +64,9 @@ def show_file_results(results: list[Any], quiet: bool = False) -> None:
         if len(missing) < len(fr.runs):
             _show_runs(replace(fr, runs=[r for r in fr.runs if not isinstance(r, NoResult)]), quiet, console)
         else:
-            console.print(f"[bold]{escape(fr.source)}[/]: no run returned a result")
+            console.print(f"[bold]{literal(fr.source)}[/]: no run returned a result")
         for r in missing:
-            console.print(f"[red]{escape(str(r.label))}: {r.status}[/]: {escape(r.message)}", soft_wrap=True)
+            console.print(f"[red]{literal(r.label)}: {r.status}[/]: {literal(r.message)}", soft_wrap=True)
 
 
 def _show_runs(fr: Any, quiet: bool, console) -> None:
@@ -77,7 +77,7 @@ def _show_runs(fr: Any, quiet: bool, console) -> None:
 
         show_fit_runs(fr, quiet, console)
         return
-    title = fr.source + (f": {fr.description}" if fr.description and not quiet else "")
+    title = literal(fr.source + (f": {fr.description}" if fr.description and not quiet else ""))
     console.print(comparison_table(fr.runs, title))
     if quiet:
         return
@@ -88,9 +88,9 @@ def _show_runs(fr: Any, quiet: bool, console) -> None:
         b = fr.runs[fr.best]
         point = ", ".join(f"{k} = {num(v, 8)}" for k, v in zip(b.variables, b.x, strict=True))
         console.print(
-            f"best: {b.label}: f = {num(b.f, 10)} at {point}"
+            f"best: {literal(b.label)}: f = {num(b.f, 10)} at {point}"
             if len(b.variables) <= 8
-            else f"best: {b.label}: f = {num(b.f, 10)}"
+            else f"best: {literal(b.label)}: f = {num(b.f, 10)}"
         )
     else:
         console.print("[red]every run diverged[/]")
@@ -102,9 +102,8 @@ def show_lr_find(result) -> None:
 
     console = stdout_console()
     opt = optimizer_text(result.optimizer, lr=False)
-    table = Table(
-        title=f"lr range test: {opt} on {result.expression}, {result.steps} steps from f0 = {num(result.f0, 6)}"
-    )
+    on = f"{opt} on {literal(result.expression)}"
+    table = Table(title=f"lr range test: {on}, {result.steps} steps from f0 = {num(result.f0, 6)}")
     for col in ("lr", "final f", "|g|", "steps", "status", ""):
         table.add_column(col, justify="right" if col not in ("status", "") else "left")
     for lr, f, g, s, st, ok in zip(

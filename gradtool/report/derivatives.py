@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradtool.report.common import num, stdout_console
+from gradtool.report.common import literal, num, stdout_console
 
 
 def show_gradient(info: dict, latex: bool = False) -> None:
@@ -10,7 +10,7 @@ def show_gradient(info: dict, latex: bool = False) -> None:
     from rich.table import Table
 
     console = stdout_console()
-    console.print(f"[bold]f[/] = {info['expression']}")
+    console.print(f"[bold]f[/] = {literal(info['expression'])}")
     console.print(f"variables: {', '.join(info['variables'])}\n")
     for name, expr in zip(info["variables"], info["_pretty"], strict=True):
         if latex:
@@ -103,9 +103,9 @@ def show_check(report: dict) -> None:
         console.print(table)
         for key, style in (("note", "yellow"), ("numeric_note", "yellow")):
             if p.get(key):
-                console.print(f"[{style}]note:[/] {p[key]}")
+                console.print(f"[{style}]note:[/] {literal(p[key])}")
         if p.get("wrong"):
-            console.print(f"[red]your gradient is wrong in:[/] {', '.join(p['wrong'])}")
+            console.print(f"[red]your gradient is wrong in:[/] {literal(', '.join(p['wrong']))}")
         if p.get("taylor_order") is not None:
             console.print(_taylor_line(p["taylor_order"]))
     _verdict(console, report, estimated)

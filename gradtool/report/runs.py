@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradtool.report.common import num, stdout_console
+from gradtool.report.common import literal, num, stdout_console
 from gradtool.result import RunResult
 
 MAX_VARIABLE_COLUMNS = 6
@@ -29,7 +29,7 @@ def sparkline(values: list[float], width: int = 40) -> str:
 def iteration_table(result: RunResult):
     from rich.table import Table
 
-    table = Table(title=f"{result.optimizer['name']} on {result.expression}")
+    table = Table(title=f"{result.optimizer['name']} on {literal(result.expression)}")
     for col in ("step", "f", "|g|", "lr"):
         table.add_column(col, justify="right")
     wide = len(result.variables) > MAX_VARIABLE_COLUMNS

@@ -1,0 +1,71 @@
+"""Heavy input answers within bounded time and memory, or refuses in one line: each reproduction of issue 10
+runs in a fresh interpreter with its address space capped (``resource.setrlimit``) and a generous timeout."""
+
+from __future__ import annotations
+
+import pytest
+from test_fit_csv import run_limited
+
+MEGABYTES = 1024  # a gradtool process needs ~100 MB; every case here used 1.9 to 7.5 GB before
+
+
+def gradtool_in_a_capped_process(*args: str, megabytes: int = MEGABYTES, timeout: float = 90):
+    """``gradtool ARGS`` in a fresh interpreter capped at ``megabytes``: ``(exit code, stdout, stderr)``."""
+    code = f"""
+        import sys
+        from gradtool.cli import main
+        sys.argv = ["gradtool", *{list(args)!r}]
+        main()
+    """
+    done = run_limited(code, megabytes, timeout=timeout)
+    return done.returncode, done.stdout, done.stderr
+
+
+def one_error_line(code: int, stderr: str) -> str:
+    assert code == 2, stderr[-2000:]
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-2000:]
+    return lines[0]
+
+
+# ---------------------------------------------------------------- configs
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """A YAML flow list whose level k holds ten aliases of level k - 1: 10^levels values once expanded."""
+    parts = [f"&a{i} [" + ", ".join([f"*a{i - 1}" if i else "x"] * 10) + "]" for i in range(levels)]
+    return "[" + ", ".join(parts) + "]"
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("function: x^2\nx0: [1]\noptimizer: gd\nsteps: 2\n")
+    return str(path)
+
+
+def test_an_alias_bomb_given_through_set_is_refused(config):
+    code, _, err = gradtool_in_a_capped_process("run", config, "--set", f"description={alias_bomb()}")
+    assert "too large or nested too deeply (aliases?)" in one_error_line(code, err)  # it grew to 1.9 GB
+
+
+def test_aliases_of_one_long_string_count_their_expanded_size(tmp_path):
+    text = "s: &s " + "a" * 900_000 + "\nfunction: x^2\noptimizer: gd\ndescription: [" + "*s, " * 20_000 + "*s]\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert path.stat().st_size < 1_000_000
+    code, _, err = gradtool_in_a_capped_process("run", str(path))
+    assert "10,000,000 characters" in one_error_line(code, err)  # 7.3 GB, formatting the value in the error
+
+
+def test_a_sweep_grid_is_counted_before_it_is_built(tmp_path):
+    sweep = "".join(f"  {key}: [{', '.join(str(0.1 * k) for k in range(1, 10))}]\n" for key in ("lr", "momentum"))
+    sweep += "".join(f"  {key}: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for key in ("steps",))
+    sweep += "".join(f"  {key}: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]\n" for key in ("tol", "ftol", "xtol"))
+    sweep += "  dampening: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]\n  weight_decay: [0, 1, 2, 3, 4, 5, 6, 7, 8]\n"
+    sweep += "  gradient: [analytic, autodiff, numeric, analytic, autodiff, numeric, analytic, autodiff, numeric]\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(f"function: x^2\noptimizer: momentum\nsweep:\n{sweep}")
+    assert len(path.read_text()) < 1000
+    code, _, err = gradtool_in_a_capped_process("run", str(path))
+    assert "387,420,489 runs; at most 10,000" in one_error_line(code, err)  # 7.5 GB: the grid was built first
