@@ -74,10 +74,12 @@ class Dask:
     workers: int | None = None
     timeout: float = TIMEOUT_S
 
+    def __post_init__(self) -> None:
+        self.address = parse_cluster(self.address)
+
     def map(self, fn, tasks, on_result=None, on_error=None):
-        deadline = time.monotonic() + self.timeout
         distributed = import_distributed()
-        with self._session(distributed, len(tasks), deadline) as session:
+        with self._session(distributed, len(tasks)) as session:
             return self._gather(distributed, session, fn, tasks, on_result, on_error)
 
     def _gather(self, distributed, session: _Session, fn, tasks, on_result, on_error) -> list[Any]:
@@ -86,10 +88,9 @@ class Dask:
         results: list[Any] = [None] * len(tasks)
         pending = dict.fromkeys(range(len(tasks)))
         try:
-            token = uuid.uuid4().hex[:8]
-            for i, task in enumerate(tasks):
-                key = f"gradtool-{token}-{i}"
-                futures.append(client.submit(remote_task, fn, task, gradtool.__version__, key=key, pure=False))
+            token = uuid.uuid4().hex[:8]  # keys unique on a shared scheduler, readable on its dashboard
+            keys = [f"gradtool-{token}-{i}" for i in range(len(tasks))]
+            futures = client.map(remote_task, tasks, key=keys, pure=False, fn=fn, version=gradtool.__version__)
             index = {future.key: i for i, future in enumerate(futures)}
             for future, value in distributed.as_completed(
                 futures, loop=client.loop, with_results=True, raise_errors=False
@@ -111,12 +112,13 @@ class Dask:
         return results
 
     @contextlib.contextmanager
-    def _session(self, distributed, tasks: int, deadline: float) -> Iterator[_Session]:
+    def _session(self, distributed, tasks: int) -> Iterator[_Session]:
         """A client with at least one worker (for ``local``, of the cluster started first), closed at the end."""
         session = _Session()
         try:
             if self.address == LOCAL:
                 session.cluster = self._local_cluster(distributed, tasks)
+            deadline = time.monotonic() + self.timeout
             try:
                 target = session.cluster or self.address
                 session.client = distributed.Client(target, timeout=_left(deadline), set_as_default=False)
@@ -231,7 +233,7 @@ def _signals_blocked() -> Iterator[None]:
 # ---- on a worker -----------------------------------------------------------------------------------------
 
 
-def remote_task(fn, task: Any, version: str) -> tuple[Any, dict[str, tuple[str, str | bytes]]]:
+def remote_task(task: Any, fn, version: str) -> tuple[Any, dict[str, tuple[str, str | bytes]]]:
     """``fn(task)`` on a Dask worker, refused if this worker's gradtool is not ``version`` (the client's);
     returns ``(result, files)``: the outputs it wrote, kept in memory to be written by the client."""
     if gradtool.__version__ != version:

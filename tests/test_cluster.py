@@ -26,6 +26,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed", reason="dask is not installed: pip install 'gradtool[dask]'")
 
+import gradtool  # noqa: E402
 from gradtool.cluster import Dask  # noqa: E402
 from gradtool.config import load_configs, run_files  # noqa: E402
 from gradtool.config.execute import run_plans  # noqa: E402
@@ -48,6 +49,8 @@ FIT = """\
 task: fit
 model: w*x + b
 data: linear.csv
+test_data: test.csv
+load: start.npz
 target: y
 epochs: 300
 optimizers: [{name: gd}, {name: adam}]
@@ -81,6 +84,8 @@ def sweep(tmp_path_factory):
     (folder / "minimize.yaml").write_text(MINIMIZE)
     (folder / "fit.yaml").write_text(FIT)
     shutil.copy(ROOT / "data" / "linear.csv", folder / "linear.csv")
+    (folder / "test.csv").write_text("x,y\n0,0.5\n10,10.5\n")
+    gradtool.fit("w*x + b", str(folder / "linear.csv"), "y", lr=0.01, epochs=5).save(str(folder / "start.npz"))
     files = [str(folder / "minimize.yaml"), str(folder / "fit.yaml")]
     serial = [r.to_dict() for r in run_files(files)]
     assert sum(len(doc["runs"]) for doc in serial) == 24
@@ -140,15 +145,17 @@ def test_a_24_run_sweep_on_a_local_cluster_is_the_serial_run(sweep, local_cluste
     assert_serial(folder, serial, expected, json.loads(result.stdout))
 
 
-def test_the_data_travels_with_the_runs_read_once_by_the_client(sweep, local_cluster):
+def test_the_files_runs_read_travel_with_them_read_once_by_the_client(sweep, local_cluster):
     folder, files, serial, expected = sweep
     plans = load_configs(files)
-    hidden = folder / "linear.csv.away"
-    (folder / "linear.csv").rename(hidden)  # after validation no one can read it: not the client, not a worker
+    inputs = ["linear.csv", "test.csv", "start.npz"]  # a fit's data, test_data and load
+    for name in inputs:  # after validation no one can read them: not the client, not a worker
+        (folder / name).rename(folder / f"{name}.away")
     try:
         results = run_plans(plans, executor=Dask(local_cluster.scheduler_address, timeout=WAIT_S))
     finally:
-        hidden.rename(folder / "linear.csv")
+        for name in inputs:
+            (folder / f"{name}.away").rename(folder / name)
     assert_serial(folder, serial, expected, [r.to_dict() for r in results])
 
 
