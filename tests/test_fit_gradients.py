@@ -9,7 +9,7 @@ import sympy as sp
 from gradtool.errors import ConfigError
 from gradtool.fitting.check import check_fit
 from gradtool.fitting.gradients import (
-    FIT_GRADIENTS,
+    FIT_ENGINES,
     AnalyticGradient,
     AutodiffGradient,
     NumericGradient,
@@ -104,7 +104,7 @@ def test_expression_loss_gradient_matches_sympy_exactly(text, values, loss):
 
 def test_every_gradient_engine_gives_the_same_value():
     objective, theta, args, _, _ = expression_problem(*EXPRESSIONS[1])
-    values = {name: engine(objective)(theta, args)[0] for name, engine in FIT_GRADIENTS.items()}
+    values = {name: engine(objective)(theta, args)[0] for name, engine in FIT_ENGINES.items()}
     assert max(values.values()) - min(values.values()) < 1e-14
 
 

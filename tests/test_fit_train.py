@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-import yaml
 
 import gradtool
-from gradtool.errors import ConfigError
 from gradtool.fitting.prepare import fit, prepare_fit
-from gradtool.fitting.spec import fit_arguments
 from gradtool.optim import OPTIMIZERS, SCHEDULES
 
 
 def run_config(path):
-    """A ``task: fit`` config through the same mapping the config loader uses (its data path is relative to
-    the config's folder)."""
-    with open(path) as handle:
-        arguments, _ = fit_arguments(yaml.safe_load(handle))
-    return fit(**{**arguments, "data": os.path.join(os.path.dirname(path), arguments["data"])})
+    """A ``task: fit`` config's one fit, from the options the config loader gives it (kept here with its
+    compiled model, which a run of the config drops to cross process boundaries)."""
+    from gradtool.config import load_config
+
+    (run,) = load_config(path).runs
+    return fit(**run.options)
 
 
 def test_linear_regression_of_the_article_reaches_w_1_b_half():
@@ -148,24 +144,6 @@ def test_expression_init_accepts_partial_named_values_and_random():
     assert problem.theta0.tolist() == [0.0, 0.0, 0.1]  # a, c, k in natural order; unnamed ones 0
     random = prepare_fit("a*exp(-k*x) + c", "data/linear.csv", "y", init="random", seed=2).theta0
     assert np.all(random != 0)
-
-
-def test_fit_config_keys_are_checked():
-    with pytest.raises(ConfigError, match="no key 'epoch'"):
-        fit_arguments({"model": "mlp:2-4-1", "data": "d.csv", "target": "y", "epoch": 3})
-    arguments, save = fit_arguments(
-        {
-            "task": "fit",
-            "model": "m",
-            "data": "d",
-            "target": "y",
-            "save": "m.npz",
-            "optimizer": {"name": "adam", "lr": 0.1},
-            "schedule": {"name": "step", "step_size": 5},
-        }
-    )
-    assert save == "m.npz" and arguments["optimizer"] == "adam" and arguments["lr"] == 0.1
-    assert arguments["schedule_options"] == {"step_size": 5}
 
 
 def test_a_fused_expression_trains_as_its_analytic_unfused_twin():

@@ -200,16 +200,17 @@ class AnalyticGradient:
         return np.array([name in model.penalized for name in model.layout.names], dtype=float)
 
 
-#: gradient engine name -> constructor over an Objective (CLI choices, config validation and docs read it)
-FIT_GRADIENTS: dict[str, Callable[[Objective], Callable]] = {
+#: The gradient engines of a fit objective (``engine(theta, args) -> (F, dF/dtheta)``), by name: the fit
+#: counterpart of ``gradtool.grad.engines.ENGINES`` (engines of an expression over its variables).
+FIT_ENGINES: dict[str, Callable[[Objective], Callable]] = {
     "autodiff": AutodiffGradient,
     "numeric": NumericGradient,
     "analytic": AnalyticGradient,
 }
 
 
-def make_fit_gradient(name: str, objective: Objective) -> Callable:
+def make_fit_engine(name: str, objective: Objective) -> Callable:
     """``engine(theta, args) -> (F, dF/dtheta)`` for the named engine."""
-    if name not in FIT_GRADIENTS:
-        raise ConfigError(f"unknown gradient engine {name!r} for fit; choose one of: {', '.join(FIT_GRADIENTS)}")
-    return FIT_GRADIENTS[name](objective)
+    if name not in FIT_ENGINES:
+        raise ConfigError(f"unknown gradient engine {name!r} for fit; choose one of: {', '.join(FIT_ENGINES)}")
+    return FIT_ENGINES[name](objective)

@@ -12,7 +12,7 @@ import numpy as np
 
 from gradtool.errors import ConfigError, DataError
 from gradtool.fitting.data import Table, as_table, holdout
-from gradtool.fitting.gradients import Objective, make_fit_gradient
+from gradtool.fitting.gradients import Objective, make_fit_engine
 from gradtool.fitting.gradstats import GradStats
 from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import make_model, names_list
@@ -155,7 +155,7 @@ def prepare_fit(
     test = None if x_test is None else Split(x_test, y_test, objective.args(x_test, y_test))
     if early_stopping is not None and test is None:
         raise ConfigError("--early-stopping watches the held-out rows' loss: give --test-split or --test-data")
-    engine = make_fit_gradient(gradient, objective)
+    engine = make_fit_engine(gradient, objective)
     theta0 = _start(net, init, load, init_rng)
     size = min(batch_size or train.rows, train.rows)
     objective.check_memory(size)
