@@ -432,9 +432,9 @@ def test_a_failing_run_leaves_no_half_written_file(tmp_path, monkeypatch):
     monkeypatch.setattr(TrajectoryCSV, "__call__", explode)
     text = SWEEP + f"output: {{trajectory: '{tmp_path}/{{label}}.csv', json: {tmp_path}/r.json}}\n"
     config = write(tmp_path, text)
-    with pytest.raises(RuntimeError):
-        run_files([config])
-    assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
+    (result,) = run_files([config])  # a run that raises gets status error (the others would go on)
+    assert [r.to_dict()["message"] for r in result.runs] == ["RuntimeError: disk on fire"] * len(result.runs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "r.json"]  # no trajectory, no temporary file
 
 
 def test_a_diverged_run_does_not_stop_the_others(tmp_path):

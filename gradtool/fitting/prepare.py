@@ -141,7 +141,7 @@ def prepare_fit(
     seed: int = 0,
     gradient: str = "autodiff",
     every: int | None = None,
-    load: str | None = None,
+    load: Any = None,
     grad_stats: bool = False,
     **hyper: Any,
 ):
@@ -214,7 +214,7 @@ def _optimizer(name: str, lr: Any, hyper: dict[str, Any], schedule: Any, options
     return configure(name, hyper, lr=lr, schedule=schedule, schedule_options=options, horizon=steps)
 
 
-def _start(model, init: Any, load: str | None, rng: np.random.Generator) -> np.ndarray:
+def _start(model, init: Any, load: Any, rng: np.random.Generator) -> np.ndarray:
     if load is None:
         return model.init(rng, init)
     if init is not None:
