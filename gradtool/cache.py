@@ -217,13 +217,11 @@ def store(key: str, part: str, payload: dict[str, Any]) -> None:
     data = _encode(key, part, payload)
     if len(data) > MAX_ENTRY:
         return
-    from gradtool.errors import GradtoolError
-    from gradtool.io import open_output
+    from gradtool.io import write_private
 
     try:
-        with open_output(_path(where, key, part), "wb", permissions=0o600) as handle:
-            handle.write(data)
-    except (GradtoolError, OSError):
+        write_private(_path(where, key, part), data)
+    except OSError:
         return
     evict(where)
 

@@ -5,6 +5,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -25,6 +26,13 @@ def _session_cache(monkeypatch):
     """Every test starts with the session's cache on (``--no-cache`` sets GRADTOOL_CACHE=0 in the process)."""
     monkeypatch.setenv("GRADTOOL_CACHE_DIR", SESSION_CACHE)
     monkeypatch.delenv("GRADTOOL_CACHE", raising=False)
+
+
+# A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec: the
+# gradtool processes the tests interrupt would then never see Ctrl-C (as Unix wants of a background job).
+# The tests are not a background job of the user's: give their children the default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
