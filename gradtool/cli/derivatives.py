@@ -11,6 +11,7 @@ from gradtool.cli.common import (
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -40,6 +41,7 @@ def grad(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    no_cache: NoCache = False,
 ) -> None:
     """The symbolic gradient (simplified), and its value at --at."""
     from gradtool.derive import describe_gradient
@@ -141,6 +143,7 @@ def check_grad(
     dim: Dim = None,
     json: Json = False,
     fit: FitModel = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.
 
