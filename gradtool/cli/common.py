@@ -56,6 +56,10 @@ def handled(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            if "budget" in kwargs:  # the commands that declare --budget: every symbolic step gets it
+                from gradtool.budget import set_budget
+
+                set_budget(kwargs["budget"])
             return func(*args, **kwargs)
         except ParamError as exc:  # a parameter's error in command-line terms: --beta1: ...
             from gradtool.cli.choices import cli_message
@@ -134,6 +138,16 @@ PlotFile = Annotated[
         "--plot", help="Also draw a picture into this file: .png, .svg or .pdf (needs matplotlib; see docs/plots.md)."
     ),
 ]
+
+Budget = Annotated[
+    float,
+    typer.Option(
+        "--budget",
+        help="Seconds each symbolic step (SymPy's derivatives, Hessian, simplification, printing) may take; "
+        "past it the command falls back (unsimplified form, autodiff) with a note, or stops with an error.",
+    ),
+]
+BUDGET_DEFAULT = 5.0  # = gradtool.budget.DEFAULT_SECONDS (not imported here: --help stays light)
 
 # An expression may start with a minus sign ("-x^2 + 1"): pass unknown "-..." words on as the argument,
 # where the parser judges them, instead of failing as an unknown option.

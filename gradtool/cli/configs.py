@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -92,6 +94,7 @@ def run(
     plot: PlotFile = None,
     json: Json = False,
     quiet: Quiet = False,
+    budget: Budget = BUDGET_DEFAULT,
 ) -> None:
     """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f
     (fit configs: by final training loss).
@@ -143,6 +146,7 @@ def compare(
     dim: Dim = None,
     json: Json = False,
     quiet: Quiet = False,
+    budget: Budget = BUDGET_DEFAULT,
 ) -> None:
     """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
 
@@ -208,6 +212,7 @@ def lr_find(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
 ) -> None:
     """Learning-rate range test: every lr of a geometric range runs from x0 as one batch.
 

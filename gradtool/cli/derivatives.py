@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -37,6 +39,7 @@ def grad(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
 ) -> None:
     """The symbolic gradient (simplified), and its value at --at."""
     from gradtool.derive import describe_gradient
@@ -132,6 +135,7 @@ def check_grad(
     activation: Activation = None,
     loss: Loss = "mse",
     l2: L2 = 0.0,
+    budget: Budget = BUDGET_DEFAULT,
 ) -> None:
     """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.
 

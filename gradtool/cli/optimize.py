@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -109,6 +111,7 @@ def minimize(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
 ) -> None:
     """Minimize an expression with a descent variant; print the iteration table and a summary.
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy as sp
 
+from gradtool.budget import budget
 from gradtool.errors import ParseError
 from gradtool.expr.vocabulary import NUMPY_NAMESPACE
 from gradtool.grad.base import as_points, quietly
@@ -171,6 +172,8 @@ def group_terms(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[TermGroup]:
     return list(groups.values())
 
 
+GRADIENT_STEP = "the symbolic gradient (SymPy)"
+HESSIAN_STEP = "the symbolic Hessian (SymPy)"
 GROUPED_ABOVE = 64  # variables; above this a sum is compiled term group by term group
 
 
@@ -190,18 +193,21 @@ class AnalyticEngine:
         self.n = len(self.symbols)
         self._groups = None
         self._gradient_exprs = None
-        if self.n > GROUPED_ABOVE and expr.is_Add:
-            self._groups = group_terms(expr, self.symbols)
-        else:
-            self._f_and_g = compile_numpy([expr, *self.gradient_exprs], self.symbols)
-            self._f = compile_numpy([expr], self.symbols)
+        with budget(GRADIENT_STEP):  # SymPy may take minutes; the caller falls back to autodiff or says so
+            if self.n > GROUPED_ABOVE and expr.is_Add:
+                self._groups = group_terms(expr, self.symbols)
+            else:
+                self._f_and_g = compile_numpy([expr, *self.gradient_exprs], self.symbols)
+                self._f = compile_numpy([expr], self.symbols)
         self._hessian = None
+        self._hessian_exprs = None
 
     @property
     def gradient_exprs(self) -> list[sp.Expr]:
         """The symbolic partial derivatives (computed on first use for large grouped sums)."""
         if self._gradient_exprs is None:
-            self._gradient_exprs = symbolic_gradient(self.expr, self.symbols)
+            with budget(GRADIENT_STEP):
+                self._gradient_exprs = symbolic_gradient(self.expr, self.symbols)
         return self._gradient_exprs
 
     def _grouped(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,11 +246,19 @@ class AnalyticEngine:
     def gradient(self, x):
         return self.value_and_gradient(x)[1]
 
+    @property
+    def hessian_exprs(self) -> list[list[sp.Expr]]:
+        """The symbolic Hessian, rows of partial derivatives (computed on first use, within the budget)."""
+        if self._hessian_exprs is None:
+            with budget(HESSIAN_STEP):
+                self._hessian_exprs = symbolic_hessian(self.gradient_exprs, self.symbols)
+        return self._hessian_exprs
+
     def hessian(self, x) -> np.ndarray:
         """The Hessian at one point, shape ``(n, n)``."""
         if self._hessian is None:
-            rows = symbolic_hessian(self.gradient_exprs, self.symbols)
-            self._hessian = compile_numpy([e for row in rows for e in row], self.symbols)
+            with budget(HESSIAN_STEP):
+                self._hessian = compile_numpy([e for row in self.hessian_exprs for e in row], self.symbols)
         pts, single = as_points(x, self.n)
         with np.errstate(all="ignore"):
             flat = _stack(self._hessian(*pts.T), len(pts))
