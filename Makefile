@@ -44,6 +44,9 @@ pictures: $(STAMP)
 	$(BIN)/gradtool plot rosenbrock --optimizers gd,momentum,nag,rmsprop,adam --x0=-1.5,2 --steps 3000 \
 		--out docs/rosenbrock-paths.png
 	$(BIN)/gradtool check-grad "sin(x)" --at x=1 --sweep-h --plot docs/h-error.png > /dev/null
+	$(BIN)/gradtool graph "0.5*(t - sigmoid(w*x + b))^2" --at w=0.5,x=2,b=-1,t=1 --out docs/chain-rule.png > /dev/null
+	$(BIN)/gradtool fit mlp:1-8-8-8-8-8-1 --activation sigmoid --data data/sine.csv --target y -o adam --lr 0.01 \
+		--epochs 300 --seed 1 --grad-stats --plot docs/vanishing-gradients.png -q > /dev/null
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

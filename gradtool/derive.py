@@ -62,6 +62,17 @@ def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-
     return "degenerate", eig.tolist()
 
 
+def point_engine(objective: Objective, analytic: AnalyticEngine):
+    """The engine for f and the gradient at a point: reverse mode, whose every intermediate `gradtool graph`
+    shows (so both print the same bits); SymPy's compiled partials when the tape cannot be compiled."""
+    from gradtool.grad.autodiff import AutodiffEngine
+
+    try:
+        return AutodiffEngine(objective.expr, objective.symbols)
+    except ParseError:  # too large for the code generator
+        return analytic
+
+
 def describe_gradient(objective: Objective, at: list[float] | None = None, hessian: bool = False) -> dict:
     """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given.
 
@@ -103,7 +114,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
                 [str(e) for e in flat[i : i + objective.n]] for i in range(0, len(flat), objective.n)
             ]
     if at is not None:
-        _values(out, engine, at, hessian, rows)
+        _values(out, engine, at, hessian, rows, point_engine(objective, engine))
     return out
 
 
@@ -121,11 +132,12 @@ def _tidied(exprs: list[sp.Expr], n: int, notes: list[str], what: str) -> list[s
     return out
 
 
-def _values(out: dict, engine, at: list[float], hessian: bool, rows) -> None:
-    """f, the gradient and (with ``hessian``) the Hessian and its verdict at ``at``: the Hessian from the
-    symbolic one when ``rows`` are known, else by central differences of the engine's gradient."""
+def _values(out: dict, engine, at: list[float], hessian: bool, rows, point=None) -> None:
+    """f, the gradient (from ``point``, default ``engine``) and, with ``hessian``, the Hessian and its
+    verdict at ``at``: the Hessian from the symbolic one when ``rows`` are known, else by central
+    differences of the engine's gradient."""
     x = np.asarray(at, float)
-    f, g = engine.value_and_gradient(x)
+    f, g = (point or engine).value_and_gradient(x)
     out["at"] = dict(zip(out["variables"], at, strict=True))
     out["f"] = f
     out["value"] = dict(zip(out["variables"], g.tolist(), strict=True))

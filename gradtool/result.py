@@ -12,9 +12,14 @@ STATUS: dict[str, tuple[bool, str]] = {
     "diverged": (False, "at step {step}: {reason}; the result is the last finite point"),
     "interrupted": (False, "interrupted at step {step} ({reason})"),
     "completed": (True, "trained for {epochs} epochs"),  # fit: every requested epoch ran
+    # fit --early-stopping: the held-out loss stopped improving; the best epoch's parameters are the result
+    "early_stopped": (
+        True,
+        "stopped after epoch {epochs}: no lower test loss in {patience} epochs; epoch {best_epoch}'s parameters kept",
+    ),
 }
 
-EXIT_CODES = {"converged": 0, "max_steps": 0, "diverged": 1, "interrupted": 130, "completed": 0}
+EXIT_CODES = {"converged": 0, "max_steps": 0, "diverged": 1, "interrupted": 130, "completed": 0, "early_stopped": 0}
 
 
 def status_message(status: str, **details: Any) -> str:

@@ -106,7 +106,34 @@ def sine_mlp(doc):
     assert run["loss"]["train"] < 0.01 and run["loss"]["test"] < 0.01  # the noise variance is 0.0025
 
 
+def flowers_softmax(doc):
+    (run,) = doc["runs"]
+    assert run["status"] == "early_stopped" and run["best_epoch"] + 50 == run["epochs"] < 1000
+    assert run["classes"] == ["alba", "lutea", "rubra"] and run["loss_function"] == "cross-entropy"
+    test = run["metrics"]["test"]
+    assert [sum(row) for row in test["confusion"]] == [10, 10, 10]  # stratified: 20% of each 50
+    assert test["accuracy"] >= 0.8 and run["metrics"]["train"]["accuracy"] >= 0.9
+    assert run["standardize"]["columns"] == ["petal_length", "petal_width", "stem_mass"]
+
+
+def vanishing_gradients(doc):
+    runs = by_label(doc)
+    assert list(runs) == ["adam-sigmoid", "adam-tanh", "adam-relu"]
+
+    def first_over_last(run, k):  # the first layer's gradient norm over the last layer's at recorded epoch k
+        layers = run["grad_stats"]["layers"]
+        return layers[0]["weight_grad_norm"][k] / layers[-1]["weight_grad_norm"][k]
+
+    for run in runs.values():
+        stats = run["grad_stats"]
+        assert run["status"] == "completed" and stats["epochs"] == list(range(301)) and len(stats["layers"]) == 6
+    assert first_over_last(runs["adam-sigmoid"], 0) < 1e-3  # orders of magnitude: vanishing
+    assert 0.1 < first_over_last(runs["adam-tanh"], 0) < 10 and 0.1 < first_over_last(runs["adam-relu"], 0) < 10
+    assert runs["adam-sigmoid"]["loss"]["train"] > 10 * runs["adam-relu"]["loss"]["train"]  # and it learns slower
+
+
 ANSWERS = {
+    "vanishing-gradients.yaml": (0, vanishing_gradients),
     "seed-quadratic.yaml": (0, seed_quadratic),
     "seed-three-vars.yaml": (0, seed_three_vars),
     "rosenbrock-compare.yaml": (0, rosenbrock_compare),
@@ -117,6 +144,7 @@ ANSWERS = {
     "seed-linear-regression.yaml": (0, seed_linear_regression),
     "xor-mlp.yaml": (0, xor_mlp),
     "sine-mlp.yaml": (0, sine_mlp),
+    "flowers-softmax.yaml": (0, flowers_softmax),
 }
 
 
@@ -186,7 +214,8 @@ def test_every_config_with_jobs_2(invoke_json):
     assert code == 1  # lr-sweep and schedule-compare diverge on purpose
     runs = {d["file"].split("/")[-1]: len(d.get("runs", [])) for d in docs}
     assert runs == {**dict.fromkeys(CONFIGS, 1), "activation-check.yaml": 0, "lr-sweep.yaml": 5,
-                    "rosenbrock-compare.yaml": 5, "schedule-compare.yaml": 4}  # fmt: skip
+                    "rosenbrock-compare.yaml": 5, "schedule-compare.yaml": 4,
+                    "vanishing-gradients.yaml": 3}  # fmt: skip
     by_task = {d["task"] for d in docs}
     assert by_task == {"minimize", "check-grad", "fit"}
     for doc in docs:
@@ -231,7 +260,7 @@ FIT = f"task: fit\nmodel: w*x + b\ndata: {LINEAR}\ntarget: y\n"
         ),
         ("function: x^2\noptimizer: [gd\n", ":3: malformed YAML"),
         (FIT + "epoch: 3\n", ":5: epoch: unknown key; allowed: task, description, model, data, target,"),
-        (FIT + "loss: mae\n", ":5: loss: unknown loss 'mae'; choose one of: mse, bce"),
+        (FIT + "loss: hinge\n", ":5: loss: unknown loss 'hinge'; choose one of: mse, mae, huber, bce, cross-"),
         (FIT + "epochs: -5\n", ":5: epochs: -5 is invalid; must be an integer >= 0"),
         (FIT.replace("target: y\n", ""), ":1: target: missing required key"),
         (FIT.replace("target: y", "target: z"), f":4: target: {LINEAR}: no target column 'z' (columns: x, y)"),

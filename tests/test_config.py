@@ -42,7 +42,7 @@ FIT = "task: fit\nmodel: w*x + b\ndata: data/linear.csv\ntarget: y\n"  # data/: 
 XOR = "task: fit\nmodel: mlp:2-4-1\nloss: bce\ndata: data/xor.csv\ntarget: y\n"
 FIT_BAD = [
     (FIT + "epoch: 3\n", 5, "epoch: unknown key; allowed: task, description, model, data, target, params"),
-    (FIT + "loss: mae\n", 5, "loss: unknown loss 'mae'; choose one of: mse, bce"),
+    (FIT + "loss: hinge\n", 5, "loss: unknown loss 'hinge'; choose one of: mse, mae, huber, bce, cross-entropy, ce"),
     (FIT + "epochs: -5\n", 5, "epochs: -5 is invalid; must be an integer >= 0"),
     ("task: fit\nmodel: w*x + b\ndata: data/linear.csv\n", 1, "target: missing required key"),
     (FIT + "test_split: 1\n", 5, "test_split: 1 is invalid; must be a number >= 0 and < 1"),
@@ -64,7 +64,7 @@ FIT_BAD = [
     (XOR + "test_split: 0.1\n", 6, "test_split: --test-split 0.1 of 4 rows leaves 0 test"),
     (XOR + "sweep: {batch_size: [2, 0]}\n", 6, "sweep.batch_size[1]: 0 is invalid; must be an integer >= 1"),
     (FIT.replace("linear", "xor") + "params: w,b\n", 3, "data: {dir}/data/xor.csv: no input column 'x' in the data"),
-    (XOR.replace("xor", "linear"), 2, "model: {dir}/data/linear.csv: the network takes 2 inputs"),
+    (XOR.replace("xor", "linear").replace("loss: bce\n", ""), 2, "model: {dir}/data/linear.csv: the network takes 2"),
     (XOR + "optimizer: {name: gd, lr: 0.1}\nschedule: {name: cosine, t_max: 9, eta_min: 1}\n", 7, "eta_min=1.0"),
     (XOR + "optimizers: [gd, adam]\nsave: m.npz\n", 7, "save: 2 runs would write the same file; put {label}"),
 ]
@@ -271,7 +271,7 @@ def test_schema_names_every_registry_entry():
 def test_fit_keys_come_from_the_fit_library_and_its_registries():
     from gradtool.config.fit import fit_fields
     from gradtool.fitting.gradients import FIT_GRADIENTS
-    from gradtool.fitting.losses import LOSSES
+    from gradtool.fitting.losses import ALIASES, LOSSES
     from gradtool.fitting.models import ACTIVATIONS
     from gradtool.fitting.spec import FIT_KEYS, META_KEYS
 
@@ -280,7 +280,7 @@ def test_fit_keys_come_from_the_fit_library_and_its_registries():
     assert list(branch["properties"]) == list(fit_fields().fields)
     assert branch["required"] == ["task", "model", "data", "target"]
     props = branch["properties"]
-    assert props["loss"]["enum"] == list(LOSSES) and props["activation"]["enum"] == list(ACTIVATIONS)
+    assert props["loss"]["enum"] == [*LOSSES, *ALIASES] and props["activation"]["enum"] == list(ACTIVATIONS)
     assert props["gradient"]["enum"] == list(FIT_GRADIENTS)
     assert props["epochs"]["minimum"] == 0 and props["test_split"]["exclusiveMaximum"] == 1
 

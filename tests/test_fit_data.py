@@ -25,7 +25,7 @@ BAD = {
     "long row": ("x,y\n1,2\n3,4\n5,6,7\n", "w*x + b", "y", ["row 4", "3 cells", "2 columns"]),
     "duplicate column": ("x,x\n1,2\n3,4\n", "w*x + b", "x", ["row 1", "'x' appears twice"]),
     "unnamed column": ("x,\n1,2\n3,4\n", "w*x + b", "x", ["row 1", "column 2", "no name"]),
-    "bce label out of range": ("x1,x2,y\n0,0,0\n1,1,2\n", "mlp:2-2-1", "y", ["row 3", "column 'y'", "[0, 1]"]),
+    "bce label out of range": ("x1,x2,y\n0,0,0\n1,1,2\n0,1,1\n", "mlp:2-2-1", "y", ["row 3", "column 'y'", "[0, 1]"]),
 }
 
 

@@ -10,8 +10,8 @@ import yaml
 
 import gradtool
 from gradtool.errors import ConfigError
+from gradtool.fitting.prepare import fit, prepare_fit
 from gradtool.fitting.spec import fit_arguments
-from gradtool.fitting.train import fit, prepare_fit
 from gradtool.optim import OPTIMIZERS, SCHEDULES
 
 
@@ -66,10 +66,15 @@ def test_full_batch_epochs_are_single_steps_and_rows_follow_every():
     assert result.rows[0].train == pytest.approx(np.mean(np.array([1.5, 2.5, 3.5, 4.5, 5.5]) ** 2))
 
 
-def test_l2_shrinks_the_fitted_parameters():
-    plain = fit("w*x + b", "data/linear.csv", "y", lr=0.05, epochs=800)
-    shrunk = fit("w*x + b", "data/linear.csv", "y", lr=0.05, epochs=800, l2=0.5)
-    assert abs(shrunk.params["w"]) + abs(shrunk.params["b"]) < abs(plain.params["w"]) + abs(plain.params["b"])
+def test_l2_penalizes_the_weight_and_not_the_intercept_as_ridge_does():
+    x = np.arange(1.0, 6.0)
+    y = x + 0.5
+    l2 = 0.5  # mean((w x + b - y)^2) + l2 w^2: the normal equations with l2 on the weight's diagonal only
+    want = np.linalg.solve([[np.mean(x * x) + l2, np.mean(x)], [np.mean(x), 1.0]], [np.mean(x * y), np.mean(y)])
+    for model in ("w*x + b", "linear"):
+        shrunk = fit(model, "data/linear.csv", "y", lr=0.05, epochs=4000, l2=l2)
+        w, b = shrunk.theta if model == "linear" else (shrunk.params["w"], shrunk.params["b"])
+        np.testing.assert_allclose([w, b], want, rtol=1e-9)
 
 
 def test_divergence_is_a_status_with_the_last_finite_parameters():

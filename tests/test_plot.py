@@ -389,7 +389,7 @@ def test_commands_without_a_picture_never_import_matplotlib():
 
 
 def test_fit_command_picture_draws_the_fitted_model_and_the_sampled_losses(tmp_path):
-    from gradtool.fitting.train import prepare_fit
+    from gradtool.fitting.prepare import prepare_fit
     from gradtool.plot.runs import draw_fit_result
 
     data = tmp_path / "line.csv"

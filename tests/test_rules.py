@@ -7,7 +7,14 @@ import sympy as sp
 from gradtool.errors import GradtoolError
 from gradtool.expr.vocabulary import MATH_FUNCTIONS, relu, sigmoid, softplus
 from gradtool.grad.autodiff import SYMPY_PRIMITIVES, AutodiffEngine
-from gradtool.grad.rules import ARRAY_PRIMITIVES, RULES, MissingRuleError, unbroadcast
+from gradtool.grad.rules import (
+    ARRAY_PRIMITIVES,
+    RULES,
+    MissingRuleError,
+    logsumexp,
+    logsumexp_adjoint,
+    unbroadcast,
+)
 from gradtool.grad.tape import Tape, compile_gradient
 
 x, y, z = sp.symbols("x y z", real=True)
@@ -113,6 +120,11 @@ ARRAY_CASES = {
         (lambda t, a: t.mean(t.apply("sin", a)), [(3, 4)]),
         (lambda t, a: t.mean(t.apply("sin", t.mean(a, axis=1))), [(3, 4)]),
     ],
+    "logsumexp": [
+        (lambda t, a: t.sum(t.apply("sin", t.apply("logsumexp", a, axis=1))), [(3, 4)]),
+        (lambda t, a: t.sum(t.apply("sin", t.apply("logsumexp", a, axis=0))), [(3, 4)]),
+        (lambda t, a: t.apply("logsumexp", a, axis=None), [(3, 4)]),
+    ],
 }
 
 # broadcasting add and mul: adjoints summed back to each operand's shape
@@ -128,6 +140,14 @@ BROADCAST_CASES = [
 )
 def test_array_rule_matches_central_differences(build, shapes):
     check_tape_grads(build, shapes)
+
+
+def test_logsumexp_is_exact_where_the_naive_formula_overflows():
+    x = np.array([[1000.0, 1000.0 + np.log(3.0)], [-1000.0, -1000.0], [0.0, -np.inf]])
+    value = logsumexp(x, 1)
+    np.testing.assert_allclose(value, [1000.0 + np.log(4.0), -1000.0 + np.log(2.0), 0.0], rtol=1e-15)
+    softmax = logsumexp_adjoint(np.ones(3), x, value, 1)
+    np.testing.assert_allclose(softmax, [[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]], rtol=1e-12)  # 1000 + log 3 rounds
 
 
 def test_unbroadcast_sums_added_and_stretched_axes():

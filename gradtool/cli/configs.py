@@ -100,7 +100,8 @@ def run(
     (fit configs: by final training loss).
 
     Every file is validated before anything runs. Exit status: 0 every run finished (converged or max
-    steps; fits completed) and every gradient check passed, 1 a run diverged or a check failed, 2 bad input.
+    steps; fits completed or early-stopped) and every gradient check passed, 1 a run diverged or a check
+    failed, 2 bad input.
     """
     from gradtool.config import load_configs
     from gradtool.config.execute import run_plans

@@ -133,7 +133,7 @@ def check_grad(
     inputs: Inputs = None,
     init: Init = None,
     activation: Activation = None,
-    loss: Loss = "mse",
+    loss: Loss = None,
     l2: L2 = 0.0,
     budget: Budget = BUDGET_DEFAULT,
 ) -> None:

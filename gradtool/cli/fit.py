@@ -14,15 +14,19 @@ from gradtool.cli.options import Choice, optimizer_options
 Model = Annotated[
     str,
     typer.Argument(
-        help='mlp:IN-H1-...-OUT, or an expression such as "w*x + b" whose symbols '
+        help='mlp:IN-H1-...-OUT, linear, logistic, or an expression such as "w*x + b" whose symbols '
         "naming a data column are inputs and the rest parameters."
     ),
 ]
-Data = Annotated[str | None, typer.Option("--data", help="CSV file with a header row; every cell a number (required).")]
+Data = Annotated[
+    str | None, typer.Option("--data", help="CSV file with a header row; inputs are numbers, labels may be text.")
+]
 Target = Annotated[
     str | None,
     typer.Option(
-        "--target", help="Target column (required; several, comma-separated, for a network with several outputs)."
+        "--target",
+        help="Target column (required): numbers, or labels for bce/cross-entropy; several, comma-separated, "
+        "for several outputs or one-hot columns.",
     ),
 ]
 Params = Annotated[
@@ -52,23 +56,35 @@ Activation = Annotated[
     ),
 ]
 Loss = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--loss",
-        help="mse (mean squared error) or bce (binary cross-entropy from logits; sigmoid output, accuracy reported).",
+        help="mse (default), mae, huber, bce (binary, from logits) or cross-entropy/ce (softmax over classes); "
+        "logistic: bce or cross-entropy by the number of classes.",
     ),
 ]
 L2 = Annotated[
     float,
     typer.Option(
-        "--l2", help="Add LAMBDA * sum of squared weights (networks: not biases; expressions: every parameter)."
+        "--l2",
+        help="Add LAMBDA * sum of squared weights: not biases (networks, linear, logistic) nor an expression's "
+        "additive intercepts.",
     ),
+]
+Standardize = Annotated[
+    bool,
+    typer.Option("--standardize", help="Scale inputs to mean 0, std 1 by the training rows (saved with the model)."),
+]
+Proba = Annotated[
+    bool, typer.Option("--proba", help="Classifiers: add one probability column per class to the predictions.")
 ]
 
 
-def problem_options(params, inputs, init, activation, loss, l2) -> dict:
+def problem_options(params, inputs, init, activation, loss, l2, standardize: bool = False) -> dict:
     """The fit-problem keyword arguments shared by fit and check-grad --fit."""
-    return dict(params=params, inputs=inputs, init=init, activation=activation, loss=loss, l2=l2)
+    return dict(
+        params=params, inputs=inputs, init=init, activation=activation, loss=loss, l2=l2, standardize=standardize
+    )
 
 
 def required(data: str | None, target: str | None) -> tuple[str, str]:
@@ -91,8 +107,9 @@ def fit(
     inputs: Inputs = None,
     init: Init = None,
     activation: Activation = None,
-    loss: Loss = "mse",
+    loss: Loss = None,
     l2: L2 = 0.0,
+    standardize: Standardize = False,
     epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")] = 100,
     batch_size: Annotated[
         int | None,
@@ -100,7 +117,20 @@ def fit(
     ] = None,
     test_split: Annotated[
         float | None,
-        typer.Option("--test-split", help="Hold out this seeded fraction of the rows and report its loss."),
+        typer.Option("--test-split", help="Hold out this seeded fraction of the rows and report its metrics."),
+    ] = None,
+    stratify: Annotated[
+        bool, typer.Option("--stratify", help="Classifiers: hold out each class's share of --test-split.")
+    ] = False,
+    test_data: Annotated[
+        str | None, typer.Option("--test-data", help="Held-out rows from this CSV instead of --test-split.")
+    ] = None,
+    early_stopping: Annotated[
+        int | None,
+        typer.Option(
+            "--early-stopping",
+            help="Stop after PATIENCE epochs without a lower test loss; keep the best epoch's parameters.",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the initialisation, split and shuffles.")] = 0,
     gradient: Annotated[
@@ -122,22 +152,32 @@ def fit(
             "--output", help="Where --predict writes its CSV (default: stdout, with the report moved to stderr)."
         ),
     ] = None,
+    proba: Proba = False,
+    grad_stats: Annotated[
+        bool,
+        typer.Option(
+            "--grad-stats",
+            help="Networks: record each layer's gradient norms (weights, biases) and update/weight ratio per "
+            "epoch; the table shows the first and last layer's, --plot adds a panel of every layer's.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
     plot: PlotFile = None,
     json: Json = False,
 ) -> None:
     """Fit a model to data by gradient descent on the mean loss; print the epoch table and a summary.
 
-    Exit status: 0 completed, 1 diverged (non-finite loss), 2 bad input or data, 130 interrupted.
+    Exit status: 0 completed or early_stopped, 1 diverged (non-finite loss), 2 bad input or data, 130 interrupted.
     """
     from gradtool.cli.optimize import ProgressBar
     from gradtool.errors import ConfigError
-    from gradtool.fitting.train import prepare_fit
+    from gradtool.fitting.prepare import prepare_fit
 
     data, target = required(data, target)
     if predict is not None and output is None and json:
         raise ConfigError("--json and --predict both want stdout; send the predictions to a file with --output")
-    reads = [("the --data file", data), ("the --load file", load), ("the --predict file", predict)]
+    reads = [("the --data file", data), ("the --test-data file", test_data), ("the --load file", load)]
+    reads.append(("the --predict file", predict))
     predictions = output if output is not None or predict is None else "-"  # stdout by default
     to_stdout = claim_outputs(json, reads, save=save, output=predictions, plot=plot)
     for path in (save, output):
@@ -153,20 +193,28 @@ def fit(
         model,
         data,
         target,
-        **problem_options(params, inputs, init, activation, loss, l2),
+        **problem_options(params, inputs, init, activation, loss, l2, standardize),
         **choice.run_options(),
         epochs=epochs,
         batch_size=batch_size,
         test_split=test_split,
+        stratify=stratify,
+        test_data=test_data,
+        early_stopping=early_stopping,
         seed=seed,
         gradient=gradient,
         every=every,
         load=load,
+        grad_stats=grad_stats,
     )
     if predict is not None:  # a bad file to predict must fail before training, not after it
         from gradtool.fitting.data import read_csv
 
         read_csv(predict, min_rows=1).matrix(problem.objective.model.inputs, "input")
+    elif proba:
+        raise ConfigError("--proba adds columns to the predictions of --predict CSV")
+    for warning in problem.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     progress = ProgressBar(epochs, not (quiet or json))
     try:
         result = problem.run(progress)
@@ -182,9 +230,9 @@ def fit(
         typer.echo(f"wrote {plot}", err=True)
     _report(result, json, quiet, to_stderr=to_stdout)
     if predict is not None:
-        from gradtool.fitting.persist import predictions_for, write_predictions
+        from gradtool.fitting.predict import write_predictions
 
-        write_predictions(*predictions_for(result.objective, result.theta, predict), output)
+        write_predictions(result.fitted(), predict, output, proba)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
@@ -207,16 +255,18 @@ def predict_command(
     model: Annotated[str, typer.Argument(help="A model saved by `gradtool fit --save FILE.npz`.")],
     data: Annotated[str, typer.Option("--data", help="CSV with (at least) the model's input columns.")],
     output: Annotated[str | None, typer.Option("--output", help="Write the CSV here (default: stdout).")] = None,
+    proba: Proba = False,
 ) -> None:
-    """Apply a saved model to new rows: the CSV's columns plus one <target>_pred column per target."""
-    from gradtool.fitting.persist import predict_file, write_predictions
+    """Apply a saved model to new rows by column name: the CSV's rows as they are, plus <target>_pred
+    (values, or the predicted label) and, with --proba, <target>_proba_<class> columns."""
+    from gradtool.fitting.predict import predict_file
 
     claim_outputs(False, [("the model file", model), ("the --data file", data)], output=output)
     if output is not None:
         from gradtool.io import check_writable
 
         check_writable(output)
-    write_predictions(*predict_file(model, data), output)
+    predict_file(model, data, output, proba)
 
 
 def check_fit_command(model, data, target, problem: dict, seed: int, h, rtol: float, atol: float, json: bool) -> None:

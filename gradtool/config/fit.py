@@ -13,21 +13,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gradtool.config.fields import Const, Field, Number, Path, Text, Where
+from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
 from gradtool.config.keys import IDENTIFIER, OPTIMIZER, SCHEDULE, hyper_field, hyperparameter_names
 from gradtool.config.plan import check_schedule, expand_runs, labelled_paths, located, output_path
 from gradtool.config.shapes import Record, Seq, Union
 from gradtool.errors import GradtoolError
 from gradtool.fitting.spec import FIT_KEYS, REQUIRED
 
-FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient")  # top-level keys a fit sweep may vary
+FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient", "activation", "init")  # keys a fit sweep may vary
 NOT_PASSED = ("optimizer", "schedule", "save")  # keys the plan handles itself (the rest go to gradtool.fit)
 
 
 def loss_names() -> list[str]:
-    from gradtool.fitting.losses import LOSSES
+    from gradtool.fitting.losses import loss_names
 
-    return list(LOSSES)
+    return loss_names()
 
 
 def activation_names() -> list[str]:
@@ -44,8 +44,8 @@ def fit_gradient_names() -> list[str]:
 
 @functools.cache
 def fit_default(key: str) -> Any:
-    """The default of a fit option, from ``gradtool.fitting.train.prepare_fit``'s signature."""
-    from gradtool.fitting.train import prepare_fit
+    """The default of a fit option, from ``gradtool.fitting.prepare.prepare_fit``'s signature."""
+    from gradtool.fitting.prepare import prepare_fit
 
     return inspect.signature(prepare_fit).parameters[key].default
 
@@ -56,35 +56,40 @@ def _names(description: str, pattern: str | None = None, what: str = "column nam
 
 def _option_fields() -> dict[str, Field]:
     """The fields of the ``gradtool fit`` options, keyed as in FIT_KEYS (a missing one is a KeyError)."""
-    from gradtool.fitting.train import MAX_EPOCHS
+    from gradtool.fitting.prepare import MAX_EPOCHS
 
     def whole(low: int, description: str, key: str | None = None) -> Number:
         default = fit_default(key) if key else None
         return Number(minimum=low, maximum=MAX_EPOCHS, integer=True, description=description, default=default)
 
     return {
-        "model": Text(description='mlp:IN-H1-...-OUT, or an expression such as "w*x + b".'),
+        "model": Text(description='mlp:IN-H1-...-OUT, linear, logistic, or an expression such as "w*x + b".'),
         "data": Text(description="CSV file with a header row (relative to the config file's folder)."),
-        "target": _names("Target column (several for a network with several outputs)."),
+        "target": _names("Target column: numbers, or labels for bce/cross-entropy (several: outputs or one-hot)."),
         "params": _names("Expression models: which symbols are parameters.", IDENTIFIER, "parameter name"),
         "inputs": _names("Networks: the input columns (default: every column but the targets)."),
         "init": Union(
             (Text(description='"w=1,b=0" or "random"'), Record(extra=Number()), Seq(Number())),
-            description="Expression models: start values (default zeros); networks: only random.",
+            description="Expression models: start values (default zeros); networks: random or scale=K.",
         ),
         "activation": Text(choices=activation_names, what="activation", description="Networks: hidden layers."),
-        "loss": Text(choices=loss_names, what="loss", default=fit_default("loss")),
+        "loss": Text(choices=loss_names, what="loss", description="Default mse; logistic: bce or cross-entropy."),
         "l2": Number(minimum=0, default=fit_default("l2"), description="Adds l2 * sum of squared weights."),
+        "standardize": Boolean(default=False, description="Inputs to mean 0, std 1 by the training rows."),
         "optimizer": OPTIMIZER,
         "schedule": SCHEDULE,
         "epochs": whole(0, "Passes over the training rows.", "epochs"),
         "batch_size": whole(1, "Rows per step, reshuffled every epoch (default: all training rows)."),
         "test_split": Number(minimum=0, exclusiveMaximum=1, description="Seeded fraction held out as test rows."),
+        "stratify": Boolean(default=False, description="Classifiers: hold out each class's share of test_split."),
+        "test_data": Text(description="CSV of held-out rows instead of test_split (relative to the config's folder)."),
+        "early_stopping": whole(1, "Stop after this many epochs without a lower test loss; keep the best."),
         "seed": Number(minimum=0, integer=True, default=fit_default("seed"), description="Init, split, shuffles."),
         "gradient": Text(choices=fit_gradient_names, what="gradient engine", default=fit_default("gradient")),
         "every": whole(1, "A history row every K epochs (default: about 20 rows)."),
         "save": Text(description="Write the fitted model (.npz) there; use {label} with several runs."),
         "load": Text(description="Start from a model saved by save: (or fit --save)."),
+        "grad_stats": Boolean(default=False, description="Networks: per-layer gradient norms per epoch."),
     }
 
 
@@ -142,7 +147,7 @@ def _blamed_key(message: str, options: dict[str, Any]) -> str:
             return key
     if "target" in message:
         return "target"
-    for key in ("load", "data"):
+    for key in ("load", "test_data", "data"):
         if options.get(key) and message.startswith(str(options[key])):
             return key
     return "model"
@@ -151,7 +156,7 @@ def _blamed_key(message: str, options: dict[str, Any]) -> str:
 def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
     """Expand a validated fit config into runs; build every run (nothing trains) and check every output path."""
     from gradtool.fitting.data import as_table
-    from gradtool.fitting.train import prepare_fit
+    from gradtool.fitting.prepare import prepare_fit
 
     table = located(where, ("data",), as_table, data["data"])  # read once to check every run against it
     common = {k: data[k] for k in FIT_KEYS if k in data and k not in NOT_PASSED}
@@ -179,7 +184,7 @@ def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
 
 def execute_fit(spec: FitRunSpec):
     """Train one FitRunSpec (here or in a worker process); its model file appears only when complete."""
-    from gradtool.fitting.train import fit
+    from gradtool.fitting.prepare import fit
 
     result = fit(**spec.options)
     if spec.save and result.status != "diverged":  # as `gradtool fit --save`

@@ -11,8 +11,10 @@ from gradtool.config.fields import Path, Where, format_path
 from gradtool.errors import ConfigError
 from gradtool.io import STDOUT, OutputError, check_outputs
 
-# every key whose value is a file path (inputs: data, load; outputs: save, output.trajectory, output.json)
-PATH_KEYS: tuple[Path, ...] = (("data",), ("load",), ("save",), ("output", "trajectory"), ("output", "json"))
+# every key whose value is a file path (inputs: data, test_data, load; outputs: save, output.trajectory, output.json)
+PATH_KEYS: tuple[Path, ...] = (
+    ("data",), ("test_data",), ("load",), ("save",), ("output", "trajectory"), ("output", "json"),
+)  # fmt: skip
 
 
 def from_set(where: Where, path: Path) -> bool:
@@ -51,7 +53,7 @@ def plan_inputs(plan: Any) -> list[tuple[str, str]]:
     out = [(f"the config file {plan.source}", plan.source)]
     for run in plan.runs if hasattr(plan, "runs") else ():
         options = getattr(run, "options", {})
-        for key in ("data", "load"):
+        for key in ("data", "test_data", "load"):
             if isinstance(options.get(key), str):
                 out.append((f"the {key} file of {plan.source}", options[key]))
     return list(dict.fromkeys(out))

@@ -9,7 +9,7 @@ import numpy as np
 
 from gradtool.errors import ConfigError
 from gradtool.fitting.gradients import AutodiffGradient, central_gradient, in_chunks
-from gradtool.fitting.train import prepare_fit
+from gradtool.fitting.prepare import prepare_fit
 
 
 def check_fit(

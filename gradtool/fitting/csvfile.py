@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gradtool.errors import DataError
+from gradtool.fitting.table import Table
 
 MAX_BYTES = 1 << 30  # refuse files over 1 GiB rather than exhaust memory
 CHUNK = 1 << 14  # records converted at a time
@@ -92,9 +93,7 @@ class _Columns:
             self.text[j] = [v[:, j].astype(object) for v in self.values]
         self.text[j].append(parsed)
 
-    def table(self, min_rows: int):
-        from gradtool.fitting.data import Table
-
+    def table(self, min_rows: int) -> Table:
         rows = sum(len(v) for v in self.values)
         if rows < min_rows:
             need = "fitting needs at least two" if min_rows == 2 else f"at least {min_rows} needed"
@@ -118,7 +117,8 @@ def header_names(cells: list[str], source: str) -> list[str]:
     return names
 
 
-def _blank(row: list[str]) -> bool:
+def blank(row: list[str]) -> bool:
+    """An empty line, or one holding only spaces (the reader skips it)."""
     return not row or (len(row) == 1 and not row[0].strip())
 
 
@@ -127,7 +127,7 @@ def records(reader, width: int, names: list[str], source: str) -> Iterator[tuple
     lines, rows = [], []
     for row in reader:
         if len(row) != width:
-            if _blank(row):
+            if blank(row):
                 continue
             raise DataError(
                 f"{source}, row {reader.line_num}: {len(row)} cells, but the header has {width} "
@@ -142,10 +142,10 @@ def records(reader, width: int, names: list[str], source: str) -> Iterator[tuple
         yield lines, rows
 
 
-def _read(handle: Iterable[str], source: str, min_rows: int):
+def _read(handle: Iterable[str], source: str, min_rows: int) -> Table:
     reader = csv.reader(handle)
     try:
-        header = next((row for row in reader if not _blank(row)), None)
+        header = next((row for row in reader if not blank(row)), None)
         if header is None:
             raise DataError(f"{source}: empty file (expected a header row and at least two data rows)")
         names = header_names(header, source)
@@ -157,8 +157,8 @@ def _read(handle: Iterable[str], source: str, min_rows: int):
     return columns.table(min_rows)
 
 
-def parse_csv(text: str, source: str, min_rows: int = 2):
-    """Parse CSV text with a header row into a :class:`~gradtool.fitting.data.Table` (see :func:`read_csv`)."""
+def parse_csv(text: str, source: str, min_rows: int = 2) -> Table:
+    """Parse CSV text with a header row into a :class:`Table` (see :func:`read_csv`)."""
     return _read(io.StringIO(text, newline=""), source, min_rows)
 
 
@@ -177,7 +177,7 @@ def open_csv(path: str | Path):
         raise DataError(f"{file}: cannot read it ({exc.strerror or exc})") from None
 
 
-def read_csv(path: str | Path, min_rows: int = 2):
+def read_csv(path: str | Path, min_rows: int = 2) -> Table:
     """Read a CSV file with a header row into a Table, streaming it in chunks of records.
 
     Rows are numbered as a spreadsheet shows them: the header is row 1, so the first data row is row 2.

@@ -3,59 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from gradtool.errors import ConfigError, DataError
 from gradtool.fitting.csvfile import BLANKS, MAX_BYTES, cell_problem, parse_cell, parse_csv, read_csv
+from gradtool.fitting.table import Table
 
 __all__ = ["MAX_BYTES", "Table", "as_table", "check_binary", "holdout", "parse_csv", "read_csv"]
-
-
-@dataclass(frozen=True)
-class Table:
-    """``values[i, j]`` is row ``i`` of column ``columns[j]`` (NaN where the cell is not a finite number).
-
-    ``lines[i]`` is row ``i``'s number as a spreadsheet shows it (the header is row 1); ``text`` holds,
-    for each column with a cell that is not a number, every cell (floats, and stripped strings for the
-    others); ``problems`` the message of each such column's first bad cell. ``source`` names the origin.
-    """
-
-    source: str
-    columns: list[str]
-    values: np.ndarray
-    lines: np.ndarray
-    text: dict[str, np.ndarray] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def rows(self) -> int:
-        return len(self.values)
-
-    def _index(self, name: str, role: str) -> int:
-        if name not in self.columns:
-            raise DataError(f"{self.source}: no {role} column {name!r} (columns: {', '.join(self.columns)})")
-        return self.columns.index(name)
-
-    def column(self, name: str, role: str) -> np.ndarray:
-        """The column ``name`` as numbers; a DataError naming the file and the missing column or bad cell."""
-        j = self._index(name, role)
-        if name in self.problems:
-            raise DataError(self.problems[name])
-        return self.values[:, j]
-
-    def matrix(self, names: Sequence[str], role: str) -> np.ndarray:
-        """The named numeric columns side by side, shape ``(rows, len(names))``, C-contiguous."""
-        for name in names:
-            self.column(name, role)
-        return np.ascontiguousarray(self.values[:, [self.columns.index(n) for n in names]])
-
-    def cells(self, name: str, role: str) -> np.ndarray:
-        """The column as an object array of its cells: floats for numbers, stripped text for the others."""
-        j = self._index(name, role)
-        return self.text[name] if name in self.text else self.values[:, j].astype(object)
 
 
 def _mapped_column(name: str, values: Sequence) -> tuple[np.ndarray, np.ndarray | None, str | None]:
@@ -114,8 +70,14 @@ def check_binary(table: Table, targets: Sequence[str]) -> None:
             )
 
 
-def holdout(rows: int, test_split: float | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``(train rows, test rows)``: a random ``test_split`` fraction (drawn by ``rng``) held out, none by default."""
+def holdout(
+    rows: int, test_split: float | None, rng: np.random.Generator, strata: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train rows, test rows)``: a random ``test_split`` fraction (drawn by ``rng``) held out, none by default.
+
+    With ``strata`` (a class code per row) each class is split on its own: ``round(F * n_c)`` of its ``n_c``
+    rows are held out, but never all of them, so that every class is trained on.
+    """
     if test_split is None or test_split == 0:
         return np.arange(rows), np.arange(0)
     if not (isinstance(test_split, int | float) and 0 < test_split < 1):
@@ -126,5 +88,20 @@ def holdout(rows: int, test_split: float | None, rng: np.random.Generator) -> tu
             f"--test-split {test_split:g} of {rows} rows leaves {test} test and {rows - test} "
             f"training rows; each needs at least one"
         )
+    if strata is not None:
+        return _stratified(test_split, rng, strata)
     order = rng.permutation(rows)
     return np.sort(order[test:]), np.sort(order[:test])
+
+
+def _stratified(test_split: float, rng: np.random.Generator, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    train, test = [], []
+    for code in np.unique(strata):
+        members = rng.permutation(np.flatnonzero(strata == code))
+        held = min(round(len(members) * test_split), len(members) - 1)
+        test.append(members[:held])
+        train.append(members[held:])
+    test_rows = np.sort(np.concatenate(test))
+    if not len(test_rows):
+        raise ConfigError(f"--test-split {test_split:g} holds out no row of any class; raise it")
+    return np.sort(np.concatenate(train)), test_rows

@@ -186,8 +186,14 @@ class AnalyticGradient:
         rows = _rows(args)
         parts = quietly(self._function, *theta, *args)
         means = np.array([np.mean(np.broadcast_to(p, (rows,))) for p in parts])
+        weights = theta * self._penalized  # the intercepts are not penalized
         l2 = self.objective.l2
-        return float(means[0] + l2 * theta @ theta), means[1:] + 2.0 * l2 * theta
+        return float(means[0] + l2 * weights @ weights), means[1:] + 2.0 * l2 * weights
+
+    @cached_property
+    def _penalized(self) -> np.ndarray:
+        model = self.objective.model
+        return np.array([name in model.penalized for name in model.layout.names], dtype=float)
 
 
 #: gradient engine name -> constructor over an Objective (CLI choices, config validation and docs read it)

@@ -1,32 +1,65 @@
-"""Fitted models on disk (.npz: one JSON description + the parameter arrays) and predictions for new rows."""
+"""Fitted models on disk: an .npz of one JSON description (model, loss, targets and classes, scaling) and the
+parameter arrays; what predicts new rows (:class:`Fitted`)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from gradtool.errors import DataError, GradtoolError
-from gradtool.fitting.data import read_csv
 from gradtool.fitting.gradients import Objective
 from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import MAX_PARAMETERS, make_model
+from gradtool.fitting.scaling import Standardizer
+from gradtool.fitting.targets import MODES, Targets
 from gradtool.io import open_output
 
-FORMAT = "gradtool-fit/1"
+FORMAT = "gradtool-fit/2"
+FORMATS = ("gradtool-fit/1", FORMAT)  # version 1 files (no targets, classes or scaling) still load
 META_BYTES = 1 << 22  # a model description is a few KB; a bigger one is not ours
 _HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def save_model(path: str | Path, objective: Objective, theta: np.ndarray) -> None:
-    """Write ``meta`` (JSON: model, activation, loss, l2, inputs, targets, parameter names and shapes), the
-    flat ``theta`` and each parameter under ``params/<name>`` (``np.load(path)["params/W1"]``)."""
+@dataclass
+class Fitted:
+    """A fitted model that predicts: the objective (model + loss), its parameters, how its outputs map to
+    the targets (classes), and the input scaling (or None)."""
+
+    objective: Objective
+    theta: np.ndarray
+    targets: Targets
+    scaler: Standardizer | None = None
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.objective.model.inputs
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """The raw outputs (logits for classifiers) ``(rows, outputs)`` for inputs in original units."""
+        x = np.ascontiguousarray(x, dtype=float)
+        with np.errstate(all="ignore"):
+            return self.objective.output(self.theta, x if self.scaler is None else self.scaler.apply(x))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions: values for regression, probabilities (sigmoid per output, softmax over classes)."""
+        with np.errstate(all="ignore"):
+            return self.objective.loss.link(self.outputs(x))
+
+
+def save_model(
+    path: str | Path, objective: Objective, theta: np.ndarray, targets: Targets | None = None, scaler=None
+) -> None:
+    """Write ``meta`` (JSON: model, activation, loss, l2, inputs, targets, target mode and classes, scaling,
+    parameter names and shapes), the flat ``theta`` and each parameter under ``params/<name>``
+    (``np.load(path)["params/W1"]``)."""
     model, layout = objective.model, objective.layout
+    targets = targets or _default_targets(model.targets, objective.loss.name)
     meta = {
         "format": FORMAT,
         "model": model.text,
@@ -38,6 +71,9 @@ def save_model(path: str | Path, objective: Objective, theta: np.ndarray) -> Non
         "targets": model.targets,
         "names": list(layout.names),
         "shapes": [list(s) for s in layout.shapes],
+        "mode": targets.mode,
+        "classes": targets.classes,
+        "standardize": None if scaler is None else scaler.to_dict(),
     }
     arrays = {f"params/{name}": np.asarray(view) for name, view in zip(layout.names, layout.views(theta), strict=True)}
     with open_output(path, "wb") as handle:
@@ -84,35 +120,60 @@ def _read(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
         raise DataError(f"{not_saved} ({exc})") from None
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"{not_saved} ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         raise DataError(f"{path}: not a model saved by `gradtool fit --save` (format {FORMAT})")
     if theta.ndim != 1 or not np.all(np.isfinite(theta)):
         raise DataError(f"{path}: the saved parameters are not a finite vector")
     return meta, theta
 
 
-def load_model(path: str | Path) -> tuple[Objective, np.ndarray]:
-    """The saved model's objective (model + loss + l2) and its parameter vector."""
+def _default_targets(columns: list[str], loss: str) -> Targets:
+    return Targets(list(columns), "binary", [0, 1]) if loss == "bce" else Targets(list(columns), "values")
+
+
+def _targets(meta: dict[str, Any], where: str) -> Targets:
+    """The saved targets (version 1 files: values, or 0/1 columns for bce); a bad record is a DataError."""
+    columns, mode, classes = list(meta["targets"]), meta.get("mode"), meta.get("classes")
+    if mode is None:
+        return _default_targets(columns, meta["loss"])
+    labels_ok = isinstance(classes, list) and all(type(c) in (int, str) for c in classes)
+    if mode not in MODES or (classes is not None and not (labels_ok and len(set(classes)) == len(classes) >= 2)):
+        raise DataError(f"{where}: bad target description (mode {mode!r}, classes)")
+    return Targets(columns, mode, classes)
+
+
+def load_fitted(path: str | Path) -> Fitted:
+    """The saved model as a :class:`Fitted` (objective, parameters, targets and classes, scaling)."""
     meta, theta = _read(path)
     try:
-        columns = [*meta["inputs"], *meta["targets"]]
+        targets = _targets(meta, str(path))
         kind = meta["kind"]
         model = make_model(
             meta["model"],
-            columns,
+            [*meta["inputs"], *meta["targets"]],
             meta["targets"],
             activation=meta["activation"],
             params=meta["names"] if kind == "expression" else None,
-            inputs=meta["inputs"] if kind == "mlp" else None,
+            inputs=meta["inputs"] if kind != "expression" else None,
+            outputs=(targets.outputs, targets.describe_outputs()),
+            task=targets.task,
         )
         objective = Objective(model, make_loss(meta["loss"]), meta["l2"])
-    except (KeyError, TypeError) as exc:
+        scaling = meta.get("standardize")
+        scaler = None if scaling is None else Standardizer.from_dict(scaling, model.inputs, str(path))
+    except (KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"{path}: incomplete model description ({exc})") from None
     except GradtoolError as exc:  # a model, loss or activation that does not parse: name the file
         raise DataError(f"{path}: bad model description: {exc}") from None
     if objective.layout.size != theta.size:
         raise DataError(f"{path}: {theta.size} parameters saved, but {meta['model']} has {objective.layout.size}")
-    return objective, theta
+    return Fitted(objective, theta, targets, scaler)
+
+
+def load_model(path: str | Path) -> tuple[Objective, np.ndarray]:
+    """The saved model's objective (model + loss + l2) and its parameter vector (see :func:`load_fitted`)."""
+    fitted = load_fitted(path)
+    return fitted.objective, fitted.theta
 
 
 def load_parameters(path: str | Path, model) -> np.ndarray:
@@ -130,35 +191,3 @@ def load_parameters(path: str | Path, model) -> np.ndarray:
     if theta.size != model.layout.size:
         raise DataError(f"{path}: {theta.size} parameters saved, but {model.text} has {model.layout.size}")
     return theta
-
-
-def predict_file(model_path: str | Path, data_path: str | Path) -> tuple[list[str], np.ndarray]:
-    """Apply a saved model to a CSV: ``(header, rows)`` = the file's columns then ``<target>_pred`` ones."""
-    return predictions_for(*load_model(model_path), data_path)
-
-
-def predictions_for(objective: Objective, theta: np.ndarray, data_path: str | Path) -> tuple[list[str], np.ndarray]:
-    """A fitted model applied to a CSV (only its input columns are needed; one row is enough)."""
-    table = read_csv(data_path, min_rows=1)
-    x = table.matrix(objective.model.inputs, "input")
-    predictions = objective.predict(theta, x)
-    header = [*table.columns, *(f"{t}_pred" for t in objective.model.targets)]
-    return header, np.column_stack([table.matrix(table.columns, "data"), predictions])
-
-
-def write_csv(handle: IO, header: list[str], rows: np.ndarray) -> None:
-    """CSV with full-precision numbers (``repr`` of each float); header names quoted when they need it."""
-    csv.writer(handle, lineterminator="\n").writerow(header)
-    for row in rows.tolist():
-        handle.write(",".join(map(repr, row)) + "\n")
-
-
-def write_predictions(header: list[str], rows: np.ndarray, output: str | None) -> None:
-    """To ``output`` (written atomically) or to stdout."""
-    if output is None:
-        import sys
-
-        write_csv(sys.stdout, header, rows)
-        return
-    with open_output(output) as handle:
-        write_csv(handle, header, rows)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradtool.errors import DataError
 from gradtool.result import EXIT_CODES
 
 
@@ -72,20 +75,40 @@ class FitResult:
     rows: list[FitRow] = field(default_factory=list)
     theta: np.ndarray | None = field(default=None, repr=False)
     objective: Any = field(default=None, repr=False)
+    metrics: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    classes: list | None = None
+    coefficients: dict[str, Any] | None = None
+    scaling: dict[str, Any] | None = None
+    best_epoch: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    targets: Any = field(default=None, repr=False)
+    scaler: Any = field(default=None, repr=False)
+    grad_stats: dict[str, Any] | None = None  # fit --grad-stats: GradStats.to_dict()
 
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions ``(rows, targets)`` for an input matrix ``(rows, inputs)`` in ``data["inputs"]`` order."""
-        return self.objective.predict(self.theta, np.ascontiguousarray(x, dtype=float))
+    def fitted(self):
+        """The :class:`~gradtool.fitting.persist.Fitted` model (parameters, targets, scaling) that predicts."""
+        from gradtool.fitting.persist import Fitted
+
+        return Fitted(self.objective, self.theta, self.targets, self.scaler)
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Predictions ``(rows, outputs)`` in original units: values, or probabilities for classifiers.
+
+        ``x``: a mapping ``{column: values}`` or a CSV path (inputs found by name), or a matrix
+        ``(rows, inputs)`` in ``data["inputs"]`` order. Scaling saved by ``standardize`` is applied.
+        """
+        fitted = self.fitted()
+        return fitted.predict(input_matrix(x, fitted.inputs))
 
     def save(self, path: str) -> None:
         """Write the fitted model to ``path`` (.npz): see :func:`gradtool.fitting.persist.save_model`."""
         from gradtool.fitting.persist import save_model
 
-        save_model(path, self.objective, self.theta)
+        save_model(path, self.objective, self.theta, self.targets, self.scaler)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``fit --json`` (documented in docs/fit.md); ``label`` first in a config's runs."""
@@ -112,6 +135,27 @@ class FitResult:
             "grad_norm": self.grad_norm,
             "data": self.data,
             "seed": self.seed,
+            "metrics": self.metrics,
+            "classes": self.classes,
+            "coefficients": self.coefficients,
+            "standardize": self.scaling,
+            "best_epoch": self.best_epoch,
+            "warnings": self.warnings,
             "history": [row.to_dict() for row in self.rows],
+            "grad_stats": self.grad_stats,
         }
         return out if self.label is None else {"label": self.label, **out}
+
+
+def input_matrix(x: Any, inputs: list[str]) -> np.ndarray:
+    """``(rows, inputs)`` from a mapping or CSV path by column name, or a matrix already in ``inputs`` order."""
+    if isinstance(x, str | Path):
+        from gradtool.fitting.data import read_csv
+
+        return read_csv(x, min_rows=1).matrix(inputs, "input")
+    if isinstance(x, Mapping):
+        missing = [name for name in inputs if name not in x]
+        if missing:
+            raise DataError(f"no input column {missing[0]!r} among {', '.join(map(str, x))}")
+        return np.column_stack([np.asarray(x[name], dtype=float) for name in inputs])
+    return np.ascontiguousarray(x, dtype=float)

@@ -11,8 +11,9 @@ from gradtool.errors import ConfigError
 #: ``--grad`` -> ``gradient``). ``optimizer`` is a name or ``{name, lr, <hyperparameters>}`` and ``schedule``
 #: a name or ``{name, <schedule parameters>}``, as in minimize configs.
 FIT_KEYS = (
-    "model", "data", "target", "params", "inputs", "init", "activation", "loss", "l2", "optimizer", "schedule",
-    "epochs", "batch_size", "test_split", "seed", "gradient", "every", "save", "load",
+    "model", "data", "target", "params", "inputs", "init", "activation", "loss", "l2", "standardize", "optimizer",
+    "schedule", "epochs", "batch_size", "test_split", "stratify", "test_data", "early_stopping", "seed", "gradient",
+    "every", "save", "load", "grad_stats",
 )  # fmt: skip
 META_KEYS = ("task", "description")
 REQUIRED = ("model", "data", "target")

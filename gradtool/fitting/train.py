@@ -1,44 +1,28 @@
-"""`gradtool.fit`: data + model + loss + optimizer + schedule -> the mini-batch loop -> one FitResult."""
+"""The training loop: a prepared fit (data split, model, loss, optimizer, schedule) -> mini-batches and
+epochs, early stopping, statuses -> one FitResult. Preparing it is gradtool.fitting.prepare's."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from gradtool.errors import ConfigError, DataError
-from gradtool.fitting.data import Table, as_table, check_binary, holdout
-from gradtool.fitting.gradients import Objective, in_chunks, make_fit_gradient
-from gradtool.fitting.losses import accuracy, make_loss
-from gradtool.fitting.models import make_model, names_list
+from gradtool.fitting.gradients import Objective, in_chunks
+from gradtool.fitting.gradstats import GradStats
+from gradtool.fitting.metrics import accuracy, metrics
 from gradtool.fitting.result import FitResult, FitRow
 from gradtool.interrupt import stop_reason
 from gradtool.result import status_message
-from gradtool.run import HUGE, check_rows, default_every
-
-MAX_EPOCHS = 10_000_000
-
-
-def _whole(value: Any, name: str, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_EPOCHS:
-        raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
-    return value
-
-
-def _streams(seed: Any) -> list[np.random.Generator]:
-    """Independent generators for the initialisation, the holdout split and the per-epoch shuffles."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"--seed must be a whole number >= 0, got {seed!r}")
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+from gradtool.run import HUGE
 
 
 @dataclass
 class Split:
-    """One side of the holdout: the inputs, the targets, and the sweep arguments of the whole side."""
+    """One side of the holdout: the (scaled) inputs, the encoded targets, and the sweep arguments."""
 
     x: np.ndarray
     y: np.ndarray
@@ -47,6 +31,21 @@ class Split:
     @property
     def rows(self) -> int:
         return len(self.x)
+
+
+class _Stopper:
+    """Early stopping: the best held-out loss so far, its epoch and parameters, and the epochs since."""
+
+    def __init__(self, patience: int, theta: np.ndarray, loss: float):
+        self.patience, self.waited = patience, 0
+        self.loss, self.theta, self.epoch = loss, theta.copy(), 0
+
+    def stop(self, epoch: int, theta: np.ndarray, loss: float) -> bool:
+        if loss < self.loss:  # strictly lower, as Keras's EarlyStopping with min_delta 0
+            self.loss, self.theta, self.epoch, self.waited = loss, theta.copy(), epoch, 0
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
 
 
 @dataclass
@@ -66,15 +65,25 @@ class PreparedFit:
     shuffle: np.random.Generator
     seed: int
     data: dict[str, Any]
+    targets: Any = None
+    scaler: Any = None
+    early_stopping: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    grad_stats: GradStats | None = None
+
+    def _test_loss(self, theta: np.ndarray) -> float | None:
+        if self.test is None:
+            return None
+        return in_chunks(self.objective.value, theta, self.test.args, self.objective.chunk_rows)
 
     def _row(self, epoch: int, theta: np.ndarray, f: float, g: np.ndarray, lr: float) -> FitRow:
         objective, test = self.objective, self.test
-        test_loss = in_chunks(objective.value, theta, test.args, objective.chunk_rows) if test else None
-        row = FitRow(epoch, f, test_loss, _norm(g), lr)
+        row = FitRow(epoch, f, self._test_loss(theta), _norm(g), lr)
         if objective.loss.classifier:
-            row.accuracy = accuracy(objective.output(theta, self.train.x), self.train.y)
+            task = objective.loss.task
+            row.accuracy = accuracy(task, objective.output(theta, self.train.x), self.train.y)
             if test:
-                row.test_accuracy = accuracy(objective.output(theta, test.x), test.y)
+                row.test_accuracy = accuracy(task, objective.output(theta, test.x), test.y)
         return row
 
     def _epoch(self, theta, state, t: int) -> tuple[np.ndarray, Any, int, str | None]:
@@ -83,7 +92,7 @@ class PreparedFit:
         order = self.shuffle.permutation(train.rows)
         for start in range(0, train.rows, size):
             rows = order[start : start + size]
-            f, g = self.engine(theta, self.objective.args(train.x[rows], train.y[rows]))
+            f, g = self.engine(theta, [arg[rows] for arg in train.args])  # rows of the precomputed sweep args
             bad = _bad(f, g, theta)
             if bad:
                 return theta, state, t, bad
@@ -94,78 +103,118 @@ class PreparedFit:
             theta = new
         return theta, state, t, None
 
+    def _full(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss and gradient over every training row (in chunks when a single sweep would not fit)."""
+        return in_chunks(self.engine, theta, self.train.args, self.objective.chunk_rows)
+
+    def _advance(self, theta, state, t: int, f: float, g: np.ndarray, epoch: int):
+        """One epoch: ``(theta, state, t, f, g, why it diverged or None)``; ``f, g`` are the whole training
+        set's after full-batch steps and when a table row is due (mini-batch f, g are not kept otherwise)."""
+        if self.batch_size >= self.train.rows:  # the step's gradient is the full-batch one already at hand
+            new, state = self.opt.update(g, state, theta, self.sched(t))
+            f_new, g_new = self._full(new)
+            bad = _bad(f_new, g_new, new)
+            return (theta, state, t + 1, f, g, bad) if bad else (new, state, t + 1, f_new, g_new, None)
+        theta, state, t, bad = self._epoch(theta, state, t)
+        if not bad and ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
+            f, g = self._full(theta)
+            bad = _bad(f, g, theta)
+        return theta, state, t, f, g, bad
+
+    def _record(self, epoch: int, theta: np.ndarray, g: np.ndarray, before: np.ndarray | None) -> None:
+        """``--grad-stats``: the layers' gradient norms at ``theta`` (the whole training set's gradient: ``g``
+        when it is, one more full sweep after mini-batches) and the epoch's update from ``before``."""
+        stats = self.grad_stats
+        if stats is None or not (stats.due(epoch) or epoch == self.epochs):
+            return
+        fresh = self.batch_size >= self.train.rows or epoch % self.every == 0 or epoch == self.epochs
+        stats.record(epoch, g if fresh else self._full(theta)[1], theta, before)
+
     def run(self, progress: Callable[[int], None] | None = None) -> FitResult:
         """Train for ``epochs`` epochs; never raises for divergence or Ctrl-C (they are statuses)."""
         with np.errstate(all="ignore"):  # overflow is divergence, reported as a status, not a warning
             return self._train(progress)
 
-    def _full(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """The loss and gradient over every training row (in chunks when a single sweep would not fit)."""
-        return in_chunks(self.engine, theta, self.train.args, self.objective.chunk_rows)
-
     def _train(self, progress: Callable[[int], None] | None) -> FitResult:
-        full = self.batch_size >= self.train.rows
-        t0 = time.perf_counter()
-        theta = self.theta0
+        t0, theta, t, epoch = time.perf_counter(), self.theta0, 0, 0
         state = self.opt.init(theta)
         f, g = self._full(theta)
-        rows, t, epoch, status, reason = [self._row(0, theta, f, g, self.sched(0))], 0, 0, "completed", ""
+        rows, status, reason = [self._row(0, theta, f, g, self.sched(0))], "completed", ""
+        if self.grad_stats is not None:
+            self.grad_stats.clear()  # a second run() starts a new history
+        before = None
+        self._record(0, theta, g, before)  # also when it is already non-finite: that is what it shows
         bad = _bad(f, g, theta)
         if bad:
-            return self._result(
-                theta, rows, 0, 0, "diverged", f"{bad} at the initial parameters", time.perf_counter() - t0
-            )
+            return self._result(theta, rows, 0, 0, "diverged", f"{bad} at the initial parameters", t0)
+        stopper = _Stopper(self.early_stopping, theta, rows[0].test) if self.early_stopping else None
         try:
             while epoch < self.epochs:
-                if full:  # the step's gradient is the full-batch one already at hand: one sweep per epoch
-                    new, state = self.opt.update(g, state, theta, self.sched(t))
-                    t += 1
-                    f_new, g_new = self._full(new)
-                    bad = _bad(f_new, g_new, new)
-                    if not bad:
-                        theta, f, g = new, f_new, g_new
-                else:
-                    theta, state, t, bad = self._epoch(theta, state, t)
-                    if not bad and ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
-                        f, g = self._full(theta)
-                        bad = _bad(f, g, theta)
+                before = theta
+                theta, state, t, f, g, bad = self._advance(theta, state, t, f, g, epoch)
                 if bad:
                     break
                 epoch += 1
                 if epoch % self.every == 0:
                     rows.append(self._row(epoch, theta, f, g, self.sched(t - 1)))
+                self._record(epoch, theta, g, before)
                 if progress:
                     progress(epoch)
+                if stopper and stopper.stop(epoch, theta, self._test_loss(theta)):
+                    status = "early_stopped"
+                    break
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
             status, reason = "interrupted", stop_reason(exc)
         if bad:
             status, reason = "diverged", f"{bad} in epoch {epoch + 1}"
-        if not full and rows[-1].epoch != epoch:
-            f, g = self._full(theta)  # the mini-batch loop has no full gradient at hand
         if rows[-1].epoch != epoch:
+            if self.batch_size < self.train.rows:
+                f, g = self._full(theta)  # the mini-batch loop has no full gradient at hand
             rows.append(self._row(epoch, theta, f, g, self.sched(max(t - 1, 0))))
-        return self._result(theta, rows, epoch, t, status, reason, time.perf_counter() - t0)
+            if self.grad_stats is not None:  # the last epoch, whether or not it was due
+                self.grad_stats.record(epoch, g, theta, before)
+        return self._result(theta, rows, epoch, t, status, reason, t0, stopper)
 
-    def _result(self, theta, rows, epoch, t, status, reason, elapsed) -> FitResult:
-        model, last = self.objective.model, rows[-1]
+    def _final(self, theta: np.ndarray, rows: list[FitRow], stopper: _Stopper | None) -> tuple[np.ndarray, FitRow]:
+        """The parameters the result reports, and their row: the last epoch's, or early stopping's best."""
+        if stopper is None:
+            return theta, rows[-1]
+        f, g = self._full(stopper.theta)
+        return stopper.theta, self._row(stopper.epoch, stopper.theta, f, g, rows[-1].lr)
+
+    def _metrics(self, theta: np.ndarray, final: FitRow) -> dict[str, Any]:
+        classes = None if self.targets is None else self.targets.class_count
+        out = {"train": None, "test": None}
+        for side, split, value in (("train", self.train, final.train), ("test", self.test, final.test)):
+            if split is not None:
+                z = self.objective.output(theta, split.x)
+                out[side] = metrics(self.objective.loss, z, split.y, value, classes)
+        return out
+
+    def _result(self, theta, rows, epoch, t, status, reason, t0, stopper=None) -> FitResult:
+        model, loss = self.objective.model, self.objective.loss
+        theta, final = self._final(theta, rows, stopper)
+        if status == "diverged":
+            reason += "; try --standardize or a smaller --lr" if self.scaler is None else "; try a smaller --lr"
+        details = dict(epochs=epoch, step=t, reason=reason, patience=self.early_stopping)
         named = dict(zip(model.layout.names, theta.tolist(), strict=True)) if model.kind == "expression" else None
         return FitResult(
             model=model.text,
             kind=model.kind,
-            loss_function=self.objective.loss.name,
+            loss_function=loss.name,
             l2=self.objective.l2,
             params=named,
             describe=model.describe(),
-            train_loss=last.train,
-            test_loss=last.test,
-            accuracy={"train": last.accuracy, "test": last.test_accuracy} if self.objective.loss.classifier else None,
+            train_loss=final.train,
+            test_loss=final.test,
+            accuracy={"train": final.accuracy, "test": final.test_accuracy} if loss.classifier else None,
             epochs=epoch,
             steps=t,
             batch_size=self.batch_size,
             status=status,
-            message=status_message(status, epochs=epoch, step=t, reason=reason),
-            time_s=elapsed,
-            grad_norm=last.grad_norm,
+            message=status_message(status, **details, best_epoch=stopper.epoch if stopper else None),
+            time_s=time.perf_counter() - t0,
+            grad_norm=final.grad_norm,
             optimizer=self.opt.to_dict(),
             schedule=self.sched.to_dict(),
             gradient=self.engine.name,
@@ -174,7 +223,22 @@ class PreparedFit:
             rows=rows,
             theta=theta,
             objective=self.objective,
+            metrics=self._metrics(theta, final),
+            classes=None if self.targets is None else self.targets.classes,
+            coefficients=_coefficients(model, theta, self.targets, self.scaler),
+            scaling=None if self.scaler is None else self.scaler.to_dict(),
+            best_epoch=stopper.epoch if stopper else None,
+            warnings=list(self.warnings),
+            targets=self.targets,
+            scaler=self.scaler,
+            grad_stats=None if self.grad_stats is None else self.grad_stats.to_dict(),
         )
+
+
+def _coefficients(model, theta: np.ndarray, targets, scaler) -> dict[str, Any] | None:
+    if not hasattr(model, "coefficients") or targets is None:
+        return None
+    return model.coefficients(theta, targets.output_names, scaler)
 
 
 def _norm(g: np.ndarray) -> float:
@@ -188,119 +252,3 @@ def _bad(f: float, g: np.ndarray, theta: np.ndarray) -> str | None:
     if not (math.isfinite(float(g @ g)) and math.isfinite(float(theta.sum()))):
         return "the parameters or the gradient became non-finite"
     return None
-
-
-def _split(objective: Objective, x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> Split:
-    sx, sy = np.ascontiguousarray(x[rows]), np.ascontiguousarray(y[rows])
-    return Split(sx, sy, objective.args(sx, sy))
-
-
-def prepare_fit(
-    model: str,
-    data: Any,
-    target: str | list[str],
-    *,
-    params: str | list[str] | None = None,
-    inputs: str | list[str] | None = None,
-    init: Any = None,
-    activation: str | None = None,
-    loss: str = "mse",
-    l2: float = 0.0,
-    optimizer: str = "gd",
-    lr: float | None = None,
-    schedule: str | None = None,
-    schedule_options: dict[str, Any] | None = None,
-    epochs: int = 100,
-    batch_size: int | None = None,
-    test_split: float | None = None,
-    seed: int = 0,
-    gradient: str = "autodiff",
-    every: int | None = None,
-    load: str | None = None,
-    **hyper: Any,
-) -> PreparedFit:
-    """Validate and build everything a fit needs (see :func:`fit`); nothing runs yet."""
-    from gradtool.descent import build_schedule
-    from gradtool.optim import make_optimizer
-
-    epochs = _whole(epochs, "epochs", 0)
-    if batch_size is not None:
-        batch_size = _whole(batch_size, "--batch-size", 1)
-    if every is not None:
-        every = _whole(every, "--every", 1)
-        check_rows(epochs, every, "epochs")
-    init_rng, split_rng, shuffle_rng = _streams(seed)
-    targets = names_list(target, "--target") or []
-    table: Table = as_table(data)
-    lossfn = make_loss(loss)
-    for name in targets:  # before the model: a missing target is the clearest message
-        table.column(name, "target")
-    try:
-        net = make_model(model, table.columns, targets, params=params, inputs=inputs, activation=activation)
-    except DataError as exc:  # a column the model needs is missing: name the file too
-        raise DataError(f"{table.source}: {exc}") from None
-    x, y = table.matrix(net.inputs, "input"), table.matrix(targets, "target")
-    if lossfn.classifier:
-        check_binary(table, targets)
-    objective = Objective(net, lossfn, l2)
-    engine = make_fit_gradient(gradient, objective)
-    opt = make_optimizer(optimizer, **({"lr": lr} if lr is not None else {}), **hyper)
-    sched = build_schedule(opt.hyper["lr"], schedule, schedule_options or {})
-    if load is not None:
-        if init is not None:
-            raise ConfigError("give --init or --load, not both")
-        from gradtool.fitting.persist import load_parameters
-
-        theta0 = load_parameters(load, net)
-    else:
-        theta0 = net.init(init_rng, init)
-    train_rows, test_rows = holdout(table.rows, test_split, split_rng)
-    train = _split(objective, x, y, train_rows)
-    test = _split(objective, x, y, test_rows) if len(test_rows) else None
-    size = min(batch_size or train.rows, train.rows)
-    objective.check_memory(size)
-    info = {
-        "source": table.source,
-        "rows": table.rows,
-        "train": train.rows,
-        "test": len(test_rows),
-        "inputs": net.inputs,
-        "targets": targets,
-    }
-    return PreparedFit(
-        objective,
-        engine,
-        opt,
-        sched,
-        theta0,
-        train,
-        test,
-        epochs,
-        size,
-        every or default_every(epochs),
-        shuffle_rng,
-        seed,
-        info,
-    )
-
-
-def fit(
-    model: str, data: Any, target: str | list[str], *, progress: Callable[[int], None] | None = None, **options: Any
-) -> FitResult:
-    """Fit ``model`` to ``data`` by gradient descent on the mean loss; return one :class:`FitResult`.
-
-    Args:
-        model: ``"mlp:IN-H1-...-OUT"`` or an expression such as ``"w*x + b"``: its symbols that name a data
-            column are inputs, the others parameters (or ``params="w,b"`` says which).
-        data: a CSV path, or a mapping ``{column: values}``.
-        target: the target column (a network with several outputs: ``"y1,y2"`` or a list).
-        progress: called after every epoch with the epoch number.
-        **options: ``params``, ``inputs`` (network input columns; default all but the targets), ``init``
-            (expression: ``"w=1,b=0"``, ``"random"``; default zeros), ``activation`` (sigmoid, tanh, relu,
-            softplus), ``loss`` (mse, bce), ``l2``, ``optimizer`` and its hyperparameters with torch's names,
-            ``lr``, ``schedule`` + ``schedule_options``, ``epochs``, ``batch_size`` (default: full batch),
-            ``test_split``, ``seed``, ``gradient`` (autodiff, numeric, analytic), ``every``, ``load``.
-
-    Divergence and Ctrl-C are statuses of the result, never exceptions; bad input raises GradtoolError.
-    """
-    return prepare_fit(model, data, target, **options).run(progress)

@@ -171,9 +171,16 @@ RULES: dict[str, Rule] = {
     ),
     "sum": _reduction("sum"),
     "mean": _reduction("mean"),
+    # log(sum(exp(x))) along an axis, shifted by the maximum; its adjoint is g * softmax(x)
+    "logsumexp": Rule(
+        lambda a, attrs: f"logsumexp({a[0]}, {attrs['axis']!r})",
+        lambda a, y, g, i, attrs: f"logsumexp_adjoint({g}, {a[0]}, {y}, {attrs['axis']!r})",
+        shape=_reduce_shape,
+        broadcasts=False,
+    ),
 }
 
-ARRAY_PRIMITIVES = frozenset({"matmul", "sum", "mean"})
+ARRAY_PRIMITIVES = frozenset({"matmul", "sum", "mean", "logsumexp"})
 
 
 # ---- runtime helpers the templates call ----
@@ -197,6 +204,21 @@ def mean_adjoint(g, x, axis: int | None):
     """Adjoint of ``mean(x, axis)``: ``g`` copied along the averaged axis, divided by its length."""
     count = np.size(x) if axis is None else np.shape(x)[axis]
     return sum_adjoint(g, x, axis) / count
+
+
+def logsumexp(x, axis: int | None):
+    """``log(sum(exp(x), axis))`` as ``m + log(sum(exp(x - m)))``, ``m`` the maximum along the axis: no
+    overflow for large entries, no log(0) unless every entry is -inf (a non-finite maximum is not shifted)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)
+
+
+def logsumexp_adjoint(g, x, y, axis: int | None):
+    """Adjoint of ``y = logsumexp(x, axis)``: ``g`` times ``softmax(x) = exp(x - y)`` along the axis."""
+    if axis is None:
+        return g * np.exp(x - y)
+    return np.expand_dims(g, axis) * np.exp(x - np.expand_dims(y, axis))
 
 
 def _as_matrices(g, a, b):
@@ -235,4 +257,6 @@ NAMESPACE: dict[str, object] = {
     "mean_adjoint": mean_adjoint,
     "matmul_adjoint_a": matmul_adjoint_a,
     "matmul_adjoint_b": matmul_adjoint_b,
+    "logsumexp": logsumexp,
+    "logsumexp_adjoint": logsumexp_adjoint,
 }

@@ -270,26 +270,35 @@ def draw_multistart(
 
 
 def draw_fit_result(problem, result):
-    """The picture of a fit: data and fitted curve with loss curves for one input and one target; else
-    train/test loss against epoch (from the sampled table rows)."""
+    """The picture of a fit: data and fitted curve with loss curves for one input and one output (a value,
+    or a bce probability); else train/test loss against epoch (from the sampled table rows)."""
     from gradtool.plot.curves import draw_fit, draw_loss
 
+    panel = None
+    if result.grad_stats is not None:  # fit --grad-stats: every layer's gradient norm, a panel on the right
+        from gradtool.plot.gradstats import grad_norm_panel
+
+        panel = grad_norm_panel(result.grad_stats)
     rows = result.rows
     epochs = [r.epoch for r in rows]
     train = [r.train for r in rows]
     test = [r.test for r in rows] if rows and rows[0].test is not None else None
     model = problem.objective.model
-    if len(model.inputs) == 1 and len(model.targets) == 1:
+    if len(model.inputs) == 1 and problem.train.y.shape[1] == 1:
         import numpy as np
 
-        x, y = problem.train.x[:, 0], problem.train.y.reshape(len(problem.train.x), -1)[:, 0]
-        xs = [x] + ([problem.test.x[:, 0]] if problem.test is not None else [])
+        def original(split):  # the inputs in their own units, before --standardize
+            x = split.x[:, 0]
+            return x if problem.scaler is None else x * problem.scaler.std[0] + problem.scaler.mean[0]
+
+        x, y = original(problem.train), problem.train.y[:, 0]
+        xs = [x] + ([original(problem.test)] if problem.test is not None else [])
         lo, hi = min(float(v.min()) for v in xs), max(float(v.max()) for v in xs)
         grid = np.linspace(lo, hi, 400)
         curve = result.predict(grid[:, None])[:, 0]
         extra = {}
         if problem.test is not None:
-            extra = {"x_test": problem.test.x[:, 0], "y_test": problem.test.y.reshape(len(problem.test.x), -1)[:, 0]}
+            extra = {"x_test": xs[1], "y_test": problem.test.y[:, 0]}
         return draw_fit(
             x,
             y,
@@ -302,7 +311,8 @@ def draw_fit_result(problem, result):
             ylabel=model.targets[0],
             loss_label=result.loss_function,
             loss_steps=epochs,
+            panel=panel,
             **extra,
         )
     series = [("train", epochs, train)] + ([("test", epochs, test)] if test is not None else [])
-    return draw_loss(series, title=f"fit of {result.model}", xlabel="epoch", ylabel=result.loss_function)
+    return draw_loss(series, title=f"fit of {result.model}", xlabel="epoch", ylabel=result.loss_function, panel=panel)

@@ -7,6 +7,7 @@ from typing import Any
 
 from gradtool.fitting.result import FitResult
 from gradtool.report.common import literal, num, stdout_console
+from gradtool.report.gradstats import first_last, layers_table
 from gradtool.report.runs import sparkline
 
 MAX_CHECK_ROWS = 24
@@ -19,11 +20,14 @@ def epoch_table(result: FitResult):
     table = Table(title=f"{result.optimizer['name']} on {literal(result.model)} ({setting})")
     test = result.data["test"] > 0
     classifier = result.accuracy is not None
+    stats = result.grad_stats
+    layers = [] if stats is None else ["|dW1|", f"|dW{len(stats['layers'])}|"]  # the first and last layer's
     columns = [
         "epoch",
         "train loss",
         *(["test loss"] if test else []),
         "|g|",
+        *layers,
         "lr",
         *(["accuracy"] if classifier else []),
         *(["test acc."] if classifier and test else []),
@@ -36,6 +40,7 @@ def epoch_table(result: FitResult):
             num(row.train, 8),
             *([num(row.test, 8)] if test else []),
             num(row.grad_norm, 3),
+            *(first_last(stats, row.epoch) if stats else []),
             num(row.lr, 3),
             *([_percent(row.accuracy)] if classifier else []),
             *([_percent(row.test_accuracy)] if classifier and test else []),
@@ -54,42 +59,74 @@ def _layers(describe: dict[str, Any]) -> str:
     return f"{shapes} ({count:,} parameters)"
 
 
+FINISHED = {"completed": "green", "early_stopped": "green"}
+MAX_SHOWN = 12  # fitted values listed in the summary
+MAX_CONFUSION = 20  # classes up to which the confusion matrix is printed
+
+
 def _model_notes(result: FitResult) -> list[str]:
     notes = [result.loss_function, *([f"l2 {result.l2:g}"] if result.l2 else [])]
-    if result.params is None:
+    if result.scaling is not None:
+        notes.append("standardized inputs")
+    if result.params is None and result.describe.get("activation"):
         notes.append(f"{result.describe['activation']} hidden layers, {result.describe['init']} init")
     return notes
+
+
+def _listed(pairs: list[tuple[str, float]]) -> str:
+    shown = ", ".join(f"{literal(k)} = {num(v, 10)}" for k, v in pairs[:MAX_SHOWN])
+    return shown + (", ..." if len(pairs) > MAX_SHOWN else "")
+
+
+def _fitted_lines(result: FitResult) -> list[str]:
+    """The fitted values: an expression's parameters, a linear model's coefficients, or a network's layers."""
+    if result.params is not None:
+        return [f"params     {_listed(list(result.params.items()))}"]
+    coefficients = result.coefficients
+    if coefficients is None:
+        return [f"layers     {_layers(result.describe)}"]
+    shape = f"W {len(coefficients['inputs'])}x{len(coefficients['outputs'])}"
+    units = "; coef in the inputs' original units" if coefficients["standardized"] is not None else ""
+    lines = [f"formula    {result.describe['formula']}, {shape}{units}"]
+    for k, output in enumerate(coefficients["outputs"][:MAX_SHOWN]):
+        weights = zip(coefficients["inputs"], coefficients["coef"][k], strict=True)
+        pairs = [("intercept", coefficients["intercept"][k]), *weights]
+        lines.append(f"{'coef' if k == 0 else '':<11}{literal(output)}: {_listed(pairs)}")
+    return lines
+
+
+def _metric_lines(result: FitResult) -> list[str]:
+    train, test = result.metrics.get("train") or {}, result.metrics.get("test") or {}
+    lines = []
+    for key, shown in (("accuracy", _percent), ("r2", lambda v: num(v, 6)), ("mae", lambda v: num(v, 6))):
+        if key in train:
+            text = f"train {shown(train[key])}" + (f", test {shown(test[key])}" if key in test else "")
+            lines.append(f"{key:<11}{text}")
+    if result.classes is not None:
+        lines.append(f"classes    {literal(', '.join(map(str, result.classes)))}")
+    return lines
 
 
 def summary_panel(result: FitResult):
     from rich.panel import Panel
 
-    colour = {"completed": "green"}.get(result.status, "red")
-    if result.params is not None:
-        fitted = ", ".join(f"{k} = {num(v, 10)}" for k, v in list(result.params.items())[:12])
-        fitted += ", ..." if len(result.params) > 12 else ""
-    else:
-        fitted = _layers(result.describe)
+    colour = FINISHED.get(result.status, "red")
     loss = f"train {num(result.train_loss, 8)}"
     if result.test_loss is not None:
         loss += f", test {num(result.test_loss, 8)}"
     data = result.data
+    source = literal(data["source"])
+    if "test_source" in data:
+        source += f" (test rows: {literal(data['test_source'])})"
     lines = [
         f"model      {literal(result.model)}  ({', '.join(_model_notes(result))})",
-        f"{'params' if result.params is not None else 'layers':<11}{fitted}",
+        *_fitted_lines(result),
         f"loss       {loss}",
-    ]
-    if result.accuracy is not None:
-        accuracy = f"train {_percent(result.accuracy['train'])}"
-        if result.accuracy["test"] is not None:
-            accuracy += f", test {_percent(result.accuracy['test'])}"
-        lines.append(f"accuracy   {accuracy}")
-    lines += [
+        *_metric_lines(result),
         f"|g|        {num(result.grad_norm, 3)}",
         f"epochs     {result.epochs} ({result.steps} steps of batch {result.batch_size}, {result.gradient} gradients)",
-        f"data       {literal(data['source'])}: {data['train']} training rows"
-        + (f", {data['test']} test rows" if data["test"] else ""),
-        f"status     [{colour}]{result.status}[/]: {result.message}",
+        f"data       {source}: {data['train']} training rows" + (f", {data['test']} test rows" if data["test"] else ""),
+        f"status     [{colour}]{result.status}[/]: {literal(result.message)}",
         f"time       {result.time_s:.3f} s",
     ]
     spark = sparkline([row.train for row in result.rows])
@@ -98,10 +135,33 @@ def summary_panel(result: FitResult):
     return Panel("\n".join(lines), title="fit", expand=False)
 
 
+def confusion_table(result: FitResult):
+    """The confusion matrix of the test rows (the training rows without a split): rows true, columns predicted."""
+    from rich.table import Table
+
+    side = "test" if result.metrics.get("test") else "train"
+    matrix = (result.metrics.get(side) or {}).get("confusion")
+    if matrix is None or len(matrix) > MAX_CONFUSION:
+        return None
+    labels = [literal(c) for c in (result.classes or range(len(matrix)))]
+    table = Table(title=f"confusion matrix, {side} rows (row: true class, column: predicted)")
+    table.add_column("true \\ predicted")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for label, row in zip(labels, matrix, strict=True):
+        table.add_row(label, *map(str, row))
+    return table
+
+
 def show_fit(result: FitResult, quiet: bool = False, console=None) -> None:
     console = console or stdout_console()
     if not quiet:
         console.print(epoch_table(result))
+        confusion = confusion_table(result)
+        if confusion is not None:
+            console.print(confusion)
+        if result.grad_stats is not None:
+            console.print(layers_table([("", result.grad_stats)]))
     console.print(summary_panel(result))
 
 
@@ -139,7 +199,7 @@ def show_fit_check(report: dict[str, Any], console=None) -> None:
 
 
 def _order(result: FitResult) -> tuple[int, float]:
-    done = result.status == "completed" and result.train_loss == result.train_loss
+    done = result.status in FINISHED and result.train_loss == result.train_loss
     return (0 if done else 1, result.train_loss if done else float("inf"))
 
 
@@ -165,7 +225,7 @@ def fit_runs_table(runs: list[FitResult], title: str):
         shown = _percent(accuracy.get("train"))
         if accuracy.get("test") is not None:
             shown += f" / {_percent(accuracy['test'])}"
-        colour = {"completed": "green"}.get(r.status, "red")
+        colour = FINISHED.get(r.status, "red")
         table.add_row(
             literal(r.label or ""),
             setting(r),
@@ -187,6 +247,9 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
     console.print(fit_runs_table(fr.runs, literal(title)))
     if quiet:
         return
+    stats = [(r.label or "", r.grad_stats) for r in fr.runs if r.grad_stats and r.grad_stats["epochs"]]
+    if stats:
+        console.print(layers_table(stats))
     if fr.best is None:
         console.print("[red]every fit diverged[/]")
         return

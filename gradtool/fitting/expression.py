@@ -1,0 +1,112 @@
+"""Expression models: ``f(inputs; params)`` typed in the expression language, whose symbols naming a data
+column are inputs and the others parameters; compiled as one tape over whole columns of rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from gradtool.errors import ConfigError, DataError, PointError
+from gradtool.expr.point import natural_key, parse_point
+from gradtool.fitting.layout import Layout
+from gradtool.grad.tape import Node, Tape
+
+
+def intercepts(expr: sp.Expr, params: list[sp.Symbol]) -> set[sp.Symbol]:
+    """The additive intercepts: parameters that are a term of the top-level sum by themselves and appear
+    nowhere else (``b`` in ``w*x + b``, ``c`` in ``a*exp(-k*t) + c``); --l2 leaves them alone, as torch's
+    weight decay on bias-free groups and scikit-learn's Ridge do."""
+    if not isinstance(expr, sp.Add):
+        return set()
+    return {p for p in params if p in expr.args and p not in (expr - p).free_symbols}
+
+
+class ExpressionModel:
+    """An expression ``f(inputs; params)``; inputs are data columns, one row per evaluation."""
+
+    kind = "expression"
+
+    def __init__(self, text: str, expr: sp.Expr, params: list[sp.Symbol], inputs: list[sp.Symbol], target: str):
+        self.text, self.expr = text, expr
+        self.param_symbols, self.input_symbols = params, inputs
+        self.inputs, self.targets = [s.name for s in inputs], [target]
+        self.layout = Layout(tuple(s.name for s in params), tuple(() for _ in params))
+        self.intercepts = intercepts(expr, params)
+        self.penalized = [s.name for s in params if s not in self.intercepts]
+
+    def init(self, rng: np.random.Generator, init: Any = None) -> np.ndarray:
+        """Zeros by default; ``"random"``: standard normal draws; else ``w=1,b=0`` (unnamed ones stay 0),
+        ``1,0`` in parameter order, a list, or a mapping."""
+        names = list(self.layout.names)
+        if init is None or init == "":
+            return np.zeros(len(names))
+        if isinstance(init, str) and init.strip() == "random":
+            return rng.normal(size=len(names))
+        if isinstance(init, str) and "=" in init:
+            given = {p.split("=", 1)[0].strip() for p in init.split(",")}
+            init = ",".join([init, *(f"{n}=0" for n in names if n not in given)])
+        elif isinstance(init, dict):
+            init = {**dict.fromkeys(names, 0.0), **init}
+        try:
+            return np.array(parse_point(init, names), dtype=float)
+        except PointError as exc:
+            raise PointError(f"--init: {exc}") from None
+
+    def build(self, rows: int) -> tuple[Tape, Node, list[Node], list[Node]]:
+        """``(tape, output (rows,) or (), parameter nodes, one node per input column)``."""
+        from gradtool.grad.autodiff import expression_to_tape
+
+        symbols = [*self.param_symbols, *self.input_symbols]
+        shapes = [()] * len(self.param_symbols) + [(rows,)] * len(self.input_symbols)
+        tape, out, nodes = expression_to_tape(self.expr, symbols, shapes)
+        return tape, out, nodes[: len(self.param_symbols)], nodes[len(self.param_symbols) :]
+
+    def data_args(self, x: np.ndarray) -> list[np.ndarray]:
+        return list(np.ascontiguousarray(x.T))  # contiguous columns: faster ufuncs than strided views
+
+    def target_arg(self, y: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(y[:, 0])
+
+    def target_shape(self, rows: int) -> tuple[int, ...]:
+        return (rows,)
+
+    def row_floats(self) -> int:
+        """Floats a sweep keeps per row of its batch: a few per operation of the expression."""
+        return 4 * (sum(1 for _ in sp.preorder_traversal(self.expr)) + len(self.inputs) + 2)
+
+    def describe(self) -> dict[str, Any]:
+        return {"expression": str(self.expr), "inputs": self.inputs}
+
+
+def expression_model(text: str, columns: list[str], targets: list[str], params, inputs) -> ExpressionModel:
+    from gradtool.expr.parser import parse_expression
+
+    expr, found = parse_expression(text)
+    if len(targets) != 1:
+        raise ConfigError(f"an expression model fits one target column, got {len(targets)}")
+    if params is not None:
+        unknown = [p for p in params if p not in found]
+        if unknown:
+            raise ConfigError(f"parameter {unknown[0]!r} does not appear in {text.strip()!r}")
+    chosen = set(params) if params is not None else {n for n in found if n not in columns}
+    names = sorted(found, key=natural_key)
+    if targets[0] in found and targets[0] not in chosen:
+        raise ConfigError(f"the expression uses the target column {targets[0]!r} as an input")
+    missing = [n for n in names if n not in chosen and n not in columns]
+    if missing:
+        raise DataError(f"no input column {missing[0]!r} in the data (columns: {', '.join(columns)})")
+    if not chosen:
+        raise ConfigError(f"{text.strip()!r} has no parameters to fit (every symbol names a data column)")
+    if params is None and chosen == set(names):  # a misspelled column would silently become a parameter
+        raise DataError(
+            f"{text.strip()!r} uses no data column, so it would fit a constant "
+            f"(columns: {', '.join(columns)}); name an input column or give --params"
+        )
+    ordered = params if params is not None else [n for n in names if n in chosen]
+    if inputs is not None:
+        raise ConfigError("--inputs applies to mlp models; an expression's inputs are its column symbols")
+    return ExpressionModel(
+        text.strip(), expr, [found[n] for n in ordered], [found[n] for n in names if n not in chosen], targets[0]
+    )
