@@ -5,15 +5,17 @@ SymPy has no time limit of its own and some inputs take minutes (``simplify`` of
 :class:`BudgetExceeded`; callers fall back (the unsimplified form, autodiff values) or let the one-line
 error name ``--budget``.
 
-The interruption is a SIGALRM from ``setitimer``, which stops pure-Python SymPy between two bytecodes. Budgets
-nest: an inner block never outlives the one around it, and when the outer deadline passes inside an inner
-block the outer one is reported once the inner one has fallen back. Signals reach only the main thread: in
-any other thread (and where there is no SIGALRM) the block runs unbounded. Worker processes of ``--jobs``
-run in their main thread and get the budget of the command (see :func:`set_budget`).
+The interruption is a SIGALRM from ``setitimer``, which stops pure-Python SymPy between two bytecodes (never
+inside this module's own bookkeeping: the handler looks at the frame it interrupts). Budgets nest: an inner
+block never outlives the one around it, and when the outer deadline passes inside an inner block the outer
+block reports it. Signals reach only the main thread: in any other thread (and where there is no SIGALRM)
+the block runs unbounded. Worker processes of ``--jobs`` run in their main thread and get the budget of
+the command (see :func:`set_budget`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -46,6 +48,17 @@ def get_budget() -> float | None:
     return _seconds
 
 
+@contextlib.contextmanager
+def within(seconds: float | None):
+    """The process default is ``seconds`` inside the block (a command's ``--budget``), then what it was."""
+    previous = _seconds
+    set_budget(seconds)
+    try:
+        yield
+    finally:
+        set_budget(previous)
+
+
 def _enforceable() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
@@ -59,20 +72,14 @@ def _arm() -> None:
 
 
 def _on_alarm(signum, frame) -> None:
+    if frame is not None and frame.f_globals.get("__name__") == __name__:
+        # in this module's own bookkeeping (entering or leaving a budget): never interrupt it half-way;
+        # it points the timer at the right deadline itself, or this try again fires just after it
+        signal.setitimer(signal.ITIMER_REAL, 1e-3)
+        return
     if _deadlines and time.monotonic() >= _deadlines[-1] - 1e-3:
         raise _Alarm
     _arm()  # early, or for a budget that has ended meanwhile: aim again
-
-
-class _Blocked:
-    """SIGALRM held back while the deadline stack changes (it is delivered afterwards)."""
-
-    def __enter__(self):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-
-    def __exit__(self, *exc):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
-        return False
 
 
 class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
@@ -90,25 +97,23 @@ class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
         global _previous_handler
         if self.seconds is None or not _enforceable():
             return self
-        with _Blocked():
-            now = time.monotonic()
-            self.limit = min(self.seconds, _deadlines[-1] - now) if _deadlines else self.seconds  # inside an outer
-            self.deadline = now + self.limit
-            if not _deadlines:
-                _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
-            _deadlines.append(self.deadline)
-            _arm()
+        now = time.monotonic()
+        self.limit = min(self.seconds, _deadlines[-1] - now) if _deadlines else self.seconds  # inside an outer
+        self.deadline = now + self.limit
+        if not _deadlines:
+            _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
+        _deadlines.append(self.deadline)
+        _arm()
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
         if self.deadline is None:
             return False
-        with _Blocked():
-            _deadlines.pop()
-            _arm()
-            if not _deadlines:  # ignoring SIGALRM discards one that is pending; then the old handler is back
-                signal.signal(signal.SIGALRM, signal.SIG_IGN)
-                signal.signal(signal.SIGALRM, _previous_handler or signal.SIG_DFL)
+        _deadlines.pop()
+        _arm()
+        if not _deadlines:  # ignoring SIGALRM discards one that is pending; then the old handler is back
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            signal.signal(signal.SIGALRM, _previous_handler or signal.SIG_DFL)
         if kind is not None and issubclass(kind, _Alarm) and self.limit >= self.seconds:
             raise BudgetExceeded(f"{self.what} took more than {self.seconds:g} s (--budget)") from None
         return False  # an outer budget's deadline (this one was cut to it) is the outer block's to report

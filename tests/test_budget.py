@@ -87,7 +87,7 @@ def test_off_the_main_thread_a_block_runs_unbounded():
 
 
 def test_the_default_comes_from_set_budget():
-    assert get_budget() is None  # the library's default: no limit
+    assert get_budget() is None  # the library's default: no limit (a command's --budget does not stay)
     set_budget(0.1)
     with pytest.raises(BudgetExceeded), budget("default"):
         spin(30)
@@ -101,17 +101,17 @@ def test_the_default_comes_from_set_budget():
 
 def test_grad_prints_unsimplified_partials_past_the_budget(invoke_json):
     start = time.monotonic()
-    code, out = invoke_json("grad", TANGENTS, "--budget", "1", "--json")
-    assert code == 0 and time.monotonic() - start < 60
-    assert any("simplifying the partial derivatives took more than 1 s" in note for note in out["notes"])
+    code, out = invoke_json("grad", TANGENTS, "--budget", "3", "--json")
+    assert code == 0 and time.monotonic() - start < 90
+    assert any("simplifying the partial derivatives took more than 3 s" in note for note in out["notes"])
     assert len(out["gradient"]) == 20 and all(g.startswith("(tan(") or "tan" in g for g in out["gradient"].values())
 
 
 def test_grad_of_a_power_of_a_sum_answers_with_its_hessian(invoke):
     start = time.monotonic()
-    result = invoke("grad", POWER, "--at", "x1=1,x2=0,x3=0,x4=0,x5=0,x6=0,x7=0,x8=0", "--hessian", "--budget", "1")
+    result = invoke("grad", POWER, "--at", "x1=1,x2=0,x3=0,x4=0,x5=0,x6=0,x7=0,x8=0", "--hessian", "--budget", "2")
     assert result.exit_code == 0, result.stderr
-    assert time.monotonic() - start < 60
+    assert time.monotonic() - start < 90
     assert "12" in result.stdout and "132" in result.stdout  # f' = 12 s^11, f'' = 132 s^10 at s = 1
 
 

@@ -57,9 +57,10 @@ def handled(func):
     def wrapper(*args, **kwargs):
         try:
             if "budget" in kwargs:  # the commands that declare --budget: every symbolic step gets it
-                from gradtool.budget import set_budget
+                from gradtool.budget import within
 
-                set_budget(kwargs["budget"])
+                with within(kwargs["budget"]):
+                    return func(*args, **kwargs)
             return func(*args, **kwargs)
         except ParamError as exc:  # a parameter's error in command-line terms: --beta1: ...
             from gradtool.cli.choices import cli_message
