@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench pictures torch clean
+.PHONY: demo test lint bench pictures torch docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ torch: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run_all.py --write docs/performance.md
+
+# the registry tables of docs/optimizers.md and docs/configs.md, regenerated (a test fails when they are stale)
+docs: $(STAMP)
+	$(BIN)/python -m gradtool.optim.docs
 
 # the pictures README shows (docs/plots.md): deterministic, so re-running gives the same bytes
 pictures: $(STAMP)

@@ -259,6 +259,12 @@ def main() -> None:
         extra = subprocess.run([sys.executable, str(fit_bench)], capture_output=True, text=True, cwd=ROOT).stdout
     numeric_bench = ROOT / "benchmarks" / "bench_numeric.py"
     numeric = subprocess.run([sys.executable, str(numeric_bench)], capture_output=True, text=True, cwd=ROOT).stdout
+    graph_bench = ROOT / "benchmarks" / "bench_graph.py"
+    numeric += (
+        "\n" + subprocess.run([sys.executable, str(graph_bench)], capture_output=True, text=True, cwd=ROOT).stdout
+    )
+    sweep_bench = ROOT / "benchmarks" / "bench_sweep.py"  # serial vs --jobs vs Dask (needs the dask extra)
+    sweeps = subprocess.run([sys.executable, str(sweep_bench)], capture_output=True, text=True, cwd=ROOT).stdout
     table = ["| measurement | result | goal / note |", "| --- | --- | --- |"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     text = "\n".join(table)
@@ -266,6 +272,7 @@ def main() -> None:
     if extra:
         print(extra)
     print(numeric)
+    print(sweeps)
     if args.write:
         header = (
             "# Performance\n\nMeasured by `make bench` (`python benchmarks/run_all.py --write docs/performance.md`)"
@@ -282,6 +289,7 @@ def main() -> None:
             + ("\n## Fitting\n\n" + extra if extra else "")
             + "\n"
             + numeric
+            + ("\n" + sweeps if sweeps.strip() else "")
         )
 
 

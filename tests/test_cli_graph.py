@@ -95,20 +95,3 @@ def test_large_graphs_table_shows_head_and_tail(invoke):
     r = invoke("graph", "rosenbrock", "--dim", "60", "--at", ",".join(["0.5"] * 60))
     assert r.exit_code == 0 and "more nodes (--json lists every node)" in r.stdout
     assert "... 48 more variables: see --explain" in r.stdout
-
-
-def test_the_table_never_imports_matplotlib():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from gradtool.cli import app\n"
-        "try:\n"
-        "    app(['graph', 'x*y', '--at', '1,2', '--explain'], standalone_mode=False)\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('matplotlib' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "False"

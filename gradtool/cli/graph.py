@@ -46,7 +46,11 @@ def graph(
     dot: Annotated[bool, typer.Option("--dot", help="Print the graph as Graphviz DOT instead of the table.")] = False,
     explain: Annotated[
         bool,
-        typer.Option("--explain", help="Also write out the forward and backward passes and every path, step by step."),
+        typer.Option(
+            "--explain",
+            help="Also write out the forward and backward passes step by step, the chain rule for every variable "
+            "and up to 64 paths each.",
+        ),
     ] = False,
     vars: Vars = None,
     dim: Dim = None,

@@ -1,8 +1,8 @@
 """The ``task: fit`` config: its keys (one definition: validation and JSON Schema) and its plan of fit runs.
 
-The key names are ``gradtool.fitting.spec.FIT_KEYS`` (the ``gradtool fit`` options in snake_case) plus the
+The key names are ``FIT_KEYS`` (the ``gradtool fit`` options in snake_case) plus the
 config-level ``optimizers``, ``sweep`` and ``output`` that minimize configs have too; allowed names come
-from the fitting registries (LOSSES, ACTIVATIONS, FIT_GRADIENTS) and OPTIMIZERS / SCHEDULES.
+from the fitting registries (LOSSES, ACTIVATIONS, FIT_ENGINES) and OPTIMIZERS / SCHEDULES.
 """
 
 from __future__ import annotations
@@ -10,16 +10,25 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
 from gradtool.config.keys import IDENTIFIER, OPTIMIZER, SCHEDULE, hyper_field, hyperparameter_names
-from gradtool.config.plan import check_schedule, expand_runs, labelled_paths, located, output_path
+from gradtool.config.plan import expand_runs, labelled_paths, located, output_path, run_error
 from gradtool.config.shapes import Record, Seq, Union
 from gradtool.errors import GradtoolError
-from gradtool.fitting.spec import FIT_KEYS, REQUIRED
+from gradtool.params import ParamError
 
+#: The keys of a fit config: the ``gradtool fit`` options in snake_case (``--batch-size`` -> ``batch_size``).
+#: ``optimizer`` and ``schedule`` are entries as in minimize configs.
+FIT_KEYS = (
+    "model", "data", "target", "params", "inputs", "init", "activation", "loss", "l2", "standardize", "optimizer",
+    "schedule", "epochs", "batch_size", "test_split", "stratify", "test_data", "early_stopping", "seed", "gradient",
+    "every", "save", "load", "grad_stats",
+)  # fmt: skip
+META_KEYS = ("task", "description")
+REQUIRED = ("model", "data", "target")
 FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient", "activation", "init")  # keys a fit sweep may vary
 NOT_PASSED = ("optimizer", "schedule", "save")  # keys the plan handles itself (the rest go to gradtool.fit)
 
@@ -36,10 +45,10 @@ def activation_names() -> list[str]:
     return list(ACTIVATIONS)
 
 
-def fit_gradient_names() -> list[str]:
-    from gradtool.fitting.gradients import FIT_GRADIENTS
+def fit_engine_names() -> list[str]:
+    from gradtool.fitting.gradients import FIT_ENGINES
 
-    return list(FIT_GRADIENTS)
+    return list(FIT_ENGINES)
 
 
 @functools.cache
@@ -85,7 +94,7 @@ def _option_fields() -> dict[str, Field]:
         "test_data": Text(description="CSV of held-out rows instead of test_split (relative to the config's folder)."),
         "early_stopping": whole(1, "Stop after this many epochs without a lower test loss; keep the best."),
         "seed": Number(minimum=0, integer=True, default=fit_default("seed"), description="Init, split, shuffles."),
-        "gradient": Text(choices=fit_gradient_names, what="gradient engine", default=fit_default("gradient")),
+        "gradient": Text(choices=fit_engine_names, what="gradient engine", default=fit_default("gradient")),
         "every": whole(1, "A history row every K epochs (default: about 20 rows)."),
         "save": Text(description="Write the fitted model (.npz) there; use {label} with several runs."),
         "load": Text(description="Start from a model saved by save: (or fit --save)."),
@@ -118,11 +127,14 @@ def fit_fields() -> Record:
 
 @dataclass
 class FitRunSpec:
-    """One fit as plain, picklable data: ``gradtool.fit(**options)``, then saved to ``save`` (unless diverged)."""
+    """One fit as plain, picklable data: ``gradtool.fit(**options, **inputs)``, then saved to ``save`` (unless
+    diverged). ``inputs`` holds the files read when the config was validated (``data``, ``test_data``: tables;
+    ``load``: the saved model), so a run reads no file: a worker elsewhere (``--cluster``) gets them with it."""
 
     label: str
     options: dict[str, Any]
     save: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -153,25 +165,35 @@ def _blamed_key(message: str, options: dict[str, Any]) -> str:
     return "model"
 
 
+def _read_inputs(data: dict[str, Any], where: Where) -> dict[str, Any]:
+    """The files a fit config reads, read: ``data`` and ``test_data`` as tables, ``load`` as a saved model."""
+    from gradtool.fitting.data import as_table
+    from gradtool.fitting.persist import read_saved
+
+    readers = {"data": as_table, "test_data": as_table, "load": read_saved}
+    return {key: located(where, (key,), read, data[key]) for key, read in readers.items() if data.get(key)}
+
+
 def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
     """Expand a validated fit config into runs; build every run (nothing trains) and check every output path."""
-    from gradtool.fitting.data import as_table
     from gradtool.fitting.prepare import prepare_fit
 
-    table = located(where, ("data",), as_table, data["data"])  # read once to check every run against it
+    inputs = _read_inputs(data, where)  # read once: every run is checked against them, and carries them
     common = {k: data[k] for k in FIT_KEYS if k in data and k not in NOT_PASSED}
     sweep = data.get("sweep", {})
 
     def check(path: Path, schedule_path: Path, options: dict[str, Any]) -> None:
-        check_schedule(where, schedule_path, options)
         try:
-            prepare_fit(**{**options, "data": table})
+            prepare_fit(**{**options, **inputs})
+        except ParamError as exc:
+            raise run_error(where, exc, path, schedule_path, sweep) from None
         except GradtoolError as exc:
             key = _blamed_key(str(exc), options)
             at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)
             raise where.error(at, str(exc)) from None
 
-    runs = [FitRunSpec(label, options) for label, options in expand_runs(data, where, FIT_RUN_KEYS, common, check)]
+    expanded = expand_runs(data, where, FIT_RUN_KEYS, common, check)
+    runs = [FitRunSpec(label, options, inputs=inputs) for label, options in expanded]
     if "save" in data:
         for run, target in zip(
             runs, labelled_paths([r.label for r in runs], data["save"], where, ("save",)), strict=True
@@ -186,7 +208,7 @@ def execute_fit(spec: FitRunSpec):
     """Train one FitRunSpec (here or in a worker process); its model file appears only when complete."""
     from gradtool.fitting.prepare import fit
 
-    result = fit(**spec.options)
+    result = fit(**{**spec.options, **spec.inputs})
     if spec.save and result.status != "diverged":  # as `gradtool fit --save`
         result.save(spec.save)
     result.label = spec.label

@@ -76,6 +76,17 @@ class Network:
                 h = tape.apply(self.activation, h)
         return tape, h, params, [x]
 
+    def param_args(self, theta: np.ndarray) -> list:
+        """The sweep's parameter inputs: each layer's view into ``theta``."""
+        return self.layout.views(theta)
+
+    def flat_gradient(self, grads: list) -> np.ndarray:
+        return np.concatenate([np.ravel(g) for g in grads])
+
+    def penalized_nodes(self, params: list[Node]) -> list[Node]:
+        """The weight matrices (not the biases)."""
+        return [p for p in params if p.params["name"] in self.penalized]
+
     def data_args(self, x: np.ndarray) -> list[np.ndarray]:
         return [x]
 

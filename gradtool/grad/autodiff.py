@@ -72,6 +72,15 @@ def _convert(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
     return node
 
 
+def convert_expression(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
+    """Append ``expr`` to ``tape``; ``memo`` maps its symbols (or whole subexpressions) to existing nodes.
+
+    Raises:
+        MissingRuleError: an operation without a derivative rule. ValueError: a symbol not in ``memo``.
+    """
+    return _convert(sp.sympify(expr), tape, dict(memo))
+
+
 def expression_to_tape(
     expr: sp.Expr, symbols: Sequence[sp.Symbol], shapes: Sequence[Shape] | None = None
 ) -> tuple[Tape, Node, list[Node]]:

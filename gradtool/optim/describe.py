@@ -14,24 +14,56 @@ from gradtool.optim.schedules import SCHEDULES, WARMUP, ScheduleSpec
 
 
 def docstring_parts(fn: Callable[..., Any]) -> tuple[str, str, str]:
-    """``(summary, formula, notes)`` of a rule's docstring: its first line, the literal block after ``::``
-    (else the first ````...```` of the first line), and the prose around the block."""
+    """``(summary, formula, notes)`` of a rule's docstring: its first line, the first literal block after
+    ``::`` (else the first ````...```` of the first line), and the rest as Markdown (paragraphs joined,
+    later literal blocks fenced)."""
     doc = inspect.cleandoc(fn.__doc__ or "").replace("``", "`")
     lines = doc.splitlines()
     summary = lines[0].rstrip(":") if lines else ""
-    block_at = next((i for i, line in enumerate(lines) if line.rstrip().endswith("::")), None)
-    if block_at is None:
+    block = _literal_block(lines, 0)
+    if block is None:
         literal = re.search(r"`(.+?)`", summary)
-        formula = literal.group(1) if literal else ""
-        return summary, formula, " ".join(" ".join(lines[1:]).split())
-    start = next((i for i in range(block_at + 1, len(lines)) if lines[i].strip()), len(lines))
+        return summary, literal.group(1) if literal else "", _markdown(lines[1:])
+    start, end = block
+    formula = inspect.cleandoc("\n".join(lines[start:end]))
+    return summary, formula, _markdown([*lines[1 : start - 1], *lines[end:]])
+
+
+def _literal_block(lines: list[str], since: int) -> tuple[int, int] | None:
+    """``(first, end)`` line indexes of the first literal block after a line ending in ``::``, or None."""
+    at = next((i for i in range(since, len(lines)) if lines[i].rstrip().endswith("::")), None)
+    if at is None:
+        return None
+    start = next((i for i in range(at + 1, len(lines)) if lines[i].strip()), len(lines))
     indent = _indent(lines[start]) if start < len(lines) else 0
     end = start
     while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) >= indent):
         end += 1
-    formula = inspect.cleandoc("\n".join(lines[block_at + 1 : end]))
-    notes = "\n".join([*lines[1:block_at], *lines[end:]]).strip()
-    return summary, formula, " ".join(notes.split())
+    return at + 1, end
+
+
+def _markdown(lines: list[str]) -> str:
+    """Docstring prose as Markdown: paragraphs on one line each, literal blocks fenced."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    i = 0
+    while i < len(lines):
+        block = _literal_block(lines, i)
+        stop = block[0] - 1 if block else len(lines)
+        for line in lines[i : stop + 1 if block else stop]:
+            if line.strip():
+                paragraph.append(line.strip().replace("::", ":") if line.rstrip().endswith("::") else line.strip())
+            elif paragraph:
+                out.append(" ".join(paragraph))
+                paragraph = []
+        if paragraph:
+            out.append(" ".join(paragraph))
+            paragraph = []
+        if block is None:
+            break
+        out.append("```\n" + inspect.cleandoc("\n".join(lines[block[0] : block[1]])) + "\n```")
+        i = block[1]
+    return "\n\n".join(out)
 
 
 def _indent(line: str) -> int:

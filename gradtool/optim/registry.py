@@ -35,12 +35,14 @@ DAMPENING = number("dampening", 0.0, "Dampening of the gradient entering the mom
 BETA1 = number("beta1", 0.9, "Decay of the gradient average m (torch betas[0]).", **BELOW_ONE)
 BETA2 = number("beta2", 0.999, "Decay of the squared-gradient average v (torch betas[1]).", **BELOW_ONE)
 AMSGRAD = flag("amsgrad", False, "AMSGrad: divide by the running maximum of v.")
+DECOUPLED = flag("decoupled_weight_decay", False, "Decay x by lr * weight_decay (AdamW-style) instead of L2.")
+MAXIMIZE = flag("maximize", False, "Ascend: step along +gradient (torch maximize); every optimizer has it.")
 BETAS = {"betas": ("beta1", "beta2")}
 
 
 def _spec(name: str, rule: str, params: tuple, **extra: Any) -> OptimizerSpec:
     groups = extra.pop("groups", {})
-    return OptimizerSpec(name=name, table=Table(params, groups), rule=rule, **extra)
+    return OptimizerSpec(name=name, table=Table((*params, MAXIMIZE), groups), rule=rule, **extra)
 
 
 def nesterov_conflict(hyper: dict[str, Any]) -> str | None:
@@ -89,7 +91,7 @@ _CANONICAL = (
     _spec(
         "adam",
         "adam:adam",
-        (lr(1e-3), BETA1, BETA2, eps(1e-8), WEIGHT_DECAY, AMSGRAD),
+        (lr(1e-3), BETA1, BETA2, eps(1e-8), WEIGHT_DECAY, AMSGRAD, DECOUPLED),
         torch="Adam",
         momentum="beta1",
         groups=BETAS,
@@ -131,6 +133,92 @@ _CANONICAL = (
             WEIGHT_DECAY,
         ),
         torch="Adadelta",
+    ),
+    _spec(
+        "nadam",
+        "adam_variants:nadam",
+        (
+            lr(2e-3),
+            BETA1,
+            BETA2,
+            eps(1e-8),
+            WEIGHT_DECAY,
+            number("momentum_decay", 4e-3, "Warm-up of the momentum schedule mu_t (torch's psi).", low=0),
+            DECOUPLED,
+        ),
+        torch="NAdam",
+        momentum="beta1",
+        groups=BETAS,
+    ),
+    _spec(
+        "radam",
+        "adam_variants:radam",
+        (lr(1e-3), BETA1, BETA2, eps(1e-8), WEIGHT_DECAY, DECOUPLED),
+        torch="RAdam",
+        momentum="beta1",
+        groups=BETAS,
+    ),
+    _spec(
+        "adamax",
+        "adam:adamax",
+        (
+            lr(2e-3),
+            BETA1,
+            replace(BETA2, help="Decay of the infinity norm u (torch betas[1])."),
+            eps(1e-8),
+            WEIGHT_DECAY,
+        ),
+        torch="Adamax",
+        momentum="beta1",
+        groups=BETAS,
+    ),
+    _spec(
+        "rprop",
+        "sign:rprop",
+        (
+            lr(1e-2),
+            number(
+                "etaminus",
+                0.5,
+                "Step-size factor after a sign flip (torch etas[0]).",
+                **POSITIVE,
+                high=1,
+                high_open=True,
+            ),
+            number("etaplus", 1.2, "Step-size factor while the sign holds (torch etas[1]).", low=1, low_open=True),
+            number("step_size_min", 1e-6, "Smallest step size (torch step_sizes[0]).", low=0),
+            number("step_size_max", 50.0, "Largest step size (torch step_sizes[1]).", **POSITIVE),
+        ),
+        torch="Rprop",
+        conflict=lambda v: (
+            None
+            if v["step_size_min"] <= v["step_size_max"]
+            else (f"step_size_min={v['step_size_min']!r} must not exceed step_size_max={v['step_size_max']!r}")
+        ),
+        groups={"etas": ("etaminus", "etaplus"), "step_sizes": ("step_size_min", "step_size_max")},
+    ),
+    _spec(
+        "asgd",
+        "sgd:asgd",
+        (
+            lr(1e-2),
+            number("lambd", 1e-4, "Decay term: x = x * (1 - lambd * eta) each step.", low=0),
+            number("alpha", 0.75, "Power of the eta decay: eta = lr / (1 + lambd * lr * t) ** alpha.", low=0),
+            number("t0", 1e6, "Step at which averaging starts.", low=0),
+            WEIGHT_DECAY,
+        ),
+        torch="ASGD",
+    ),
+    _spec(
+        "lion",
+        "sign:lion",
+        (
+            lr(1e-4),
+            replace(BETA1, help="Interpolation of g and m for the update's sign."),
+            replace(BETA2, default=0.99, help="Decay of the gradient average m."),
+            replace(WEIGHT_DECAY, help="Decoupled decay: x = x - lr * weight_decay * x."),
+        ),
+        groups=BETAS,
     ),
 )
 
@@ -184,8 +272,19 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     """
     spec = optimizer_spec(name)
     values = resolve_hyper(spec, hyper)
-    init, update = spec.function(**{key: value for key, value in values.items() if key != "lr"})
+    init, update = spec.function(**{key: value for key, value in values.items() if key not in ("lr", "maximize")})
+    if values.get("maximize"):
+        update = _ascending(update)
     return Optimizer(name=spec.name, hyper=values, init=init, update=update)
+
+
+def _ascending(update: Any) -> Any:
+    """torch's ``maximize``, applied in one place: every rule first negates the gradient."""
+
+    def ascend(grad: Any, state: Any, params: Any, lr: Any, **step: Any) -> Any:
+        return update(-grad, state, params, lr, **step)
+
+    return ascend
 
 
 __all__ = ["ALIASES", "OPTIMIZERS", "ParamError", "make_optimizer", "optimizer_spec", "resolve_hyper"]

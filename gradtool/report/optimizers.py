@@ -22,7 +22,8 @@ def show_listing(entries: list[dict[str, Any]], kind: str) -> None:
         table.add_column(column, overflow="fold")
     for e in entries:
         name = ", ".join([e["name"], *e.get("aliases", [])])
-        params = " ".join(f"{p['name']}={p['default_text']}" for p in e["parameters"] if p["name"] not in WARMUP_NAMES)
+        skip = WARMUP_NAMES if any(p["name"] == "warmup" for p in e["parameters"]) else ()
+        params = " ".join(f"{p['name']}={p['default_text']}" for p in e["parameters"] if p["name"] not in skip)
         table.add_row(name, e["summary"], e["torch"] or "-", params)
     stdout_console().print(table)
 
