@@ -48,6 +48,27 @@ def test_sympy_catching_exception_does_not_swallow_the_interruption():
         stubborn()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interruption_swallowed_by_a_gc_callback_comes_again():
+    import gc
+
+    slow = [True]
+
+    def swallow(phase, info):  # Python prints and ignores what a gc callback raises (hypothesis has one)
+        if slow.pop() if slow else False:
+            spin(0.5)  # the alarm at 0.1 s lands here: the callback stops, the exception is lost
+
+    gc.callbacks.append(swallow)
+    try:
+        start = time.monotonic()
+        with pytest.raises(BudgetExceeded), budget("collecting", 0.1):
+            gc.collect()
+            spin(30)
+    finally:
+        gc.callbacks.remove(swallow)
+    assert time.monotonic() - start < 10  # without a second alarm: 30 s
+
+
 def test_an_inner_budget_falls_back_and_the_outer_one_still_holds():
     start = time.monotonic()
     with pytest.raises(BudgetExceeded, match="outer took more than 1 s"), budget("outer", 1.0):
@@ -100,18 +121,18 @@ def test_the_default_comes_from_set_budget():
 
 
 def test_grad_prints_unsimplified_partials_past_the_budget(invoke_json):
-    start = time.monotonic()
+    start = time.process_time()  # CPU time: a shared machine may stall the clock, not the work done
     code, out = invoke_json("grad", TANGENTS, "--budget", "3", "--json")
-    assert code == 0 and time.monotonic() - start < 90
+    assert code == 0 and time.process_time() - start < 60
     assert any("simplifying the partial derivatives took more than 3 s" in note for note in out["notes"])
     assert len(out["gradient"]) == 20 and all(g.startswith("(tan(") or "tan" in g for g in out["gradient"].values())
 
 
 def test_grad_of_a_power_of_a_sum_answers_with_its_hessian(invoke):
-    start = time.monotonic()
+    start = time.process_time()
     result = invoke("grad", POWER, "--at", "x1=1,x2=0,x3=0,x4=0,x5=0,x6=0,x7=0,x8=0", "--hessian", "--budget", "2")
     assert result.exit_code == 0, result.stderr
-    assert time.monotonic() - start < 90
+    assert time.process_time() - start < 60
     assert "12" in result.stdout and "132" in result.stdout  # f' = 12 s^11, f'' = 132 s^10 at s = 1
 
 
