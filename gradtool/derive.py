@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
 from gradtool.budget import BudgetExceeded, budget
 from gradtool.errors import ConfigError, ParseError
 from gradtool.expr.objective import Objective
 from gradtool.grad.analytic import AnalyticEngine
+
+if TYPE_CHECKING:  # SymPy is imported where an expression is printed: a cached run classifies without it
+    import sympy as sp
 
 SIMPLIFY_MAX_OPS = 60  # simplify() is exponential in the worst case: only small partials are simplified
 SIMPLIFY_MAX_VARS = 20  # simplify() takes ~0.1 s a partial: 1,000 of them took minutes
@@ -18,6 +22,8 @@ HESSIAN_MAX_VARS = 50
 
 def tidy(expr: sp.Expr) -> sp.Expr:
     """``simplify`` small expressions, leave big ones (or high powers of sums) as SymPy built them."""
+    import sympy as sp
+
     if sp.count_ops(expr) <= SIMPLIFY_MAX_OPS and not _has_high_power(expr):
         try:
             simpler = sp.simplify(expr)
@@ -29,6 +35,8 @@ def tidy(expr: sp.Expr) -> sp.Expr:
 
 
 def _has_high_power(expr: sp.Expr) -> bool:
+    import sympy as sp
+
     return any(
         not p.base.is_Atom and p.exp.is_Rational and max(abs(p.exp.p), p.exp.q) > SIMPLIFY_MAX_POWER
         for p in expr.atoms(sp.Pow)
@@ -68,7 +76,7 @@ def point_engine(objective: Objective, analytic: AnalyticEngine):
     from gradtool.grad.autodiff import AutodiffEngine
 
     try:
-        return AutodiffEngine(objective.expr, objective.symbols)
+        return AutodiffEngine(objective)
     except ParseError:  # too large for the code generator
         return analytic
 
@@ -89,7 +97,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
     out: dict = dict.fromkeys(("at", "value", "f", "hessian", "hessian_exprs", "eigenvalues", "stationary"))
     out = {"expression": objective.text, "variables": names, "gradient": None, **out, "notes": [], "_pretty": None}
     try:
-        engine = AnalyticEngine(objective.expr, objective.symbols)
+        engine = AnalyticEngine(objective)
     except BudgetExceeded as exc:
         if at is None:
             raise BudgetExceeded(f"{exc}; give --at for the gradient's value by autodiff, or raise --budget") from None
@@ -97,7 +105,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
 
         how = " (the Hessian by central differences of its gradient)" if hessian else ""
         out["notes"].append(f"{exc}: the values are by autodiff{how}")
-        _values(out, AutodiffEngine(objective.expr, objective.symbols), at, hessian, None)
+        _values(out, AutodiffEngine(objective), at, hessian, None)
         return out
     partials = _tidied(engine.gradient_exprs, objective.n, out["notes"], "the partial derivatives")
     out["gradient"] = {v: str(g) for v, g in zip(names, partials, strict=True)}
@@ -169,7 +177,7 @@ def stationary_kinds(objective: Objective, points: np.ndarray, engine=None) -> l
         return [None] * len(points)
     try:
         if not isinstance(engine, AnalyticEngine):
-            engine = AnalyticEngine(objective.expr, objective.symbols)
+            engine = AnalyticEngine(objective)
         with np.errstate(all="ignore"):
             g = engine.gradient(points)
             h = engine.hessian(points)

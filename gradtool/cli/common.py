@@ -56,6 +56,10 @@ def handled(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            if kwargs.get("no_cache"):  # the commands that declare --no-cache: off here and in worker processes
+                from gradtool.cache import disable
+
+                disable()
             if "budget" in kwargs:  # the commands that declare --budget: every symbolic step gets it
                 from gradtool.budget import within
 
@@ -149,6 +153,14 @@ Budget = Annotated[
     ),
 ]
 BUDGET_DEFAULT = 5.0  # = gradtool.budget.DEFAULT_SECONDS (not imported here: --help stays light)
+NoCache = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Neither read nor write the compile cache: SymPy derives and compiles everything afresh "
+        "(as GRADTOOL_CACHE=0 does; see README 'The compile cache').",
+    ),
+]
 
 # An expression may start with a minus sign ("-x^2 + 1"): pass unknown "-..." words on as the argument,
 # where the parser judges them, instead of failing as an unknown option.

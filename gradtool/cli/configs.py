@@ -16,6 +16,7 @@ from gradtool.cli.common import (
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -117,6 +118,7 @@ def run(
     json: Json = False,
     quiet: Quiet = False,
     budget: Budget = BUDGET_DEFAULT,
+    no_cache: NoCache = False,
 ) -> None:
     """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f
     (fit configs: by final training loss).
@@ -174,6 +176,7 @@ def compare(
     json: Json = False,
     quiet: Quiet = False,
     budget: Budget = BUDGET_DEFAULT,
+    no_cache: NoCache = False,
 ) -> None:
     """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
 
@@ -235,6 +238,7 @@ def lr_find(
     dim: Dim = None,
     json: Json = False,
     budget: Budget = BUDGET_DEFAULT,
+    no_cache: NoCache = False,
 ) -> None:
     """Learning-rate range test: every lr of a geometric range runs from x0 as one batch.
 

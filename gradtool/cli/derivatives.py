@@ -13,6 +13,7 @@ from gradtool.cli.common import (
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -40,6 +41,7 @@ def grad(
     dim: Dim = None,
     json: Json = False,
     budget: Budget = BUDGET_DEFAULT,
+    no_cache: NoCache = False,
 ) -> None:
     """The symbolic gradient (simplified), and its value at --at."""
     from gradtool.derive import describe_gradient
@@ -136,6 +138,7 @@ def check_grad(
     loss: Loss = None,
     l2: L2 = 0.0,
     budget: Budget = BUDGET_DEFAULT,
+    no_cache: NoCache = False,
 ) -> None:
     """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.
 

@@ -15,6 +15,7 @@ from gradtool.cli.common import (
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -112,6 +113,7 @@ def minimize(
     dim: Dim = None,
     json: Json = False,
     budget: Budget = BUDGET_DEFAULT,
+    no_cache: NoCache = False,
 ) -> None:
     """Minimize an expression with a descent variant; print the iteration table and a summary.
 
