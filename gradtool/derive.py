@@ -98,6 +98,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
     out = {"expression": objective.text, "variables": names, "gradient": None, **out, "notes": [], "_pretty": None}
     try:
         engine = AnalyticEngine(objective)
+        exprs = engine.gradient_exprs  # SymPy's, for printing (even when the compile cache had the code)
     except BudgetExceeded as exc:
         if at is None:
             raise BudgetExceeded(f"{exc}; give --at for the gradient's value by autodiff, or raise --budget") from None
@@ -107,7 +108,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
         out["notes"].append(f"{exc}: the values are by autodiff{how}")
         _values(out, AutodiffEngine(objective), at, hessian, None)
         return out
-    partials = _tidied(engine.gradient_exprs, objective.n, out["notes"], "the partial derivatives")
+    partials = _tidied(exprs, objective.n, out["notes"], "the partial derivatives")
     out["gradient"] = {v: str(g) for v, g in zip(names, partials, strict=True)}
     out["_pretty"] = partials
     rows = None
