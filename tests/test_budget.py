@@ -11,6 +11,9 @@ import pytest
 
 from gradtool.budget import BudgetExceeded, budget, get_budget, set_budget
 
+# hypothesis's gc callback may be where an alarm lands: Python prints and ignores it there (and it comes again)
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
 TANGENTS = " + ".join("tan(" * 6 + f"x{i}" + ")" * 6 for i in range(1, 21))  # simplify(): 17 minutes
 POWER = "(" + "+".join(f"x{i}" for i in range(1, 9)) + ")^12"  # simplify(): no answer in 25 s
 
@@ -48,7 +51,6 @@ def test_sympy_catching_exception_does_not_swallow_the_interruption():
         stubborn()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_an_interruption_swallowed_by_a_gc_callback_comes_again():
     import gc
 
