@@ -1,11 +1,18 @@
 """Shared fixtures: Rich pinned to a fixed width without colour, and a Typer CliRunner."""
 
 import json
+import signal
 
 import pytest
 from typer.testing import CliRunner
 
 PINNED_ENV = {"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
+
+# A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec: the
+# gradtool processes the tests interrupt would then never see Ctrl-C (as Unix wants of a background job).
+# The tests are not a background job of the user's: give their children the default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,17 +145,9 @@ class FitPlan:
     task: str = "fit"
 
 
-# The fit library's messages name options as `gradtool fit` flags: which config key each flag is.
-FLAG_KEYS = {"--grad": "gradient", **{f"--{k.replace('_', '-')}": k for k in FIT_KEYS}}
-
-
 def _blamed_key(message: str, options: dict[str, Any]) -> str:
-    """The key an error of ``prepare_fit`` is about: the flag it names, the target, the file it starts with,
-    else the model (which combines params, inputs, activation, init); a key the config does not set is
-    reported as the model's."""
-    for flag, key in FLAG_KEYS.items():
-        if re.search(rf"{re.escape(flag)}\b(?!-)", message):
-            return key
+    """The key an error of ``prepare_fit`` that names no parameter is about: the target's, a data file's
+    (its message starts with the path), else the model's (which combines params, inputs, activation)."""
     if "target" in message:
         return "target"
     for key in ("load", "test_data", "data"):
@@ -186,11 +177,15 @@ def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
         try:
             prepare_fit(**{**options, **inputs})
         except ParamError as exc:
-            raise run_error(where, exc, path, schedule_path, sweep) from None
+            if exc.key[0] not in FIT_KEYS:  # an optimizer's or its schedule's parameter
+                raise run_error(where, exc, path, schedule_path, sweep) from None
+            key, detail = str(exc.key[0]), exc.detail
         except GradtoolError as exc:
-            key = _blamed_key(str(exc), options)
-            at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)
-            raise where.error(at, str(exc)) from None
+            key, detail = _blamed_key(str(exc), options), str(exc)
+        else:
+            return
+        at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)
+        raise where.error(at, detail)
 
     expanded = expand_runs(data, where, FIT_RUN_KEYS, common, check)
     runs = [FitRunSpec(label, options, inputs=inputs) for label, options in expanded]
