@@ -126,21 +126,30 @@ def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 
 @contextlib.contextmanager
-def _atomic(target: Path, mode: str) -> Iterator[IO]:
+def _atomic(target: Path, mode: str, permissions: int | None = None) -> Iterator[IO]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as handle:
             yield handle
-        try:
-            permissions = stat.S_IMODE(os.stat(target).st_mode)  # replacing a file keeps its permissions
-        except FileNotFoundError:
-            permissions = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual permissions
+        if permissions is None:
+            try:
+                permissions = stat.S_IMODE(os.stat(target).st_mode)  # replacing a file keeps its permissions
+            except FileNotFoundError:
+                permissions = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual permissions
         os.chmod(tmp, permissions)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_private(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to the regular file ``path`` atomically (as :func:`open_output` does), readable and
+    writable by the user alone, and never captured: a file of gradtool's own (a compile-cache entry), not an
+    output of the command. Raises OSError."""
+    with _atomic(Path(path), "wb", 0o600) as handle:
+        handle.write(data)
 
 
 @contextlib.contextmanager

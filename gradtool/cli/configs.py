@@ -14,6 +14,7 @@ from gradtool.cli.common import (
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -114,6 +115,7 @@ def run(
     plot: PlotFile = None,
     json: Json = False,
     quiet: Quiet = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f
     (fit configs: by final training loss).
@@ -170,6 +172,7 @@ def compare(
     dim: Dim = None,
     json: Json = False,
     quiet: Quiet = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
 
@@ -230,6 +233,7 @@ def lr_find(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Learning-rate range test: every lr of a geometric range runs from x0 as one batch.
 

@@ -248,41 +248,67 @@ def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None,
     return "\n".join([*lines, *reverse, f"    return {result}"])
 
 
-def _is_data(value: object) -> bool:
-    """A constant the compiler may emit for our source: a number, None, or a tuple of such (nested).
+def _is_data(value: object, words: frozenset[str] = frozenset()) -> bool:
+    """A constant the compiler may emit for our source: a number, a bool, None, or a tuple of such (nested);
+    a string only when it is one of ``words`` (keyword-argument names, such as select's ``default``).
 
     Shapes are int tuples, and CPython folds a list or tuple display of constants (``[1.0, 1.0, 1.0]``,
     3 or more items) into one tuple constant loaded by ``LIST_EXTEND``. Tuples are data, never code;
-    strings, bytes, frozensets and code objects are still refused.
+    other strings, bytes, frozensets and code objects are still refused.
     """
     if type(value) is tuple:
-        return all(_is_data(item) for item in value)
-    return value is None or type(value) in (int, float)
+        return all(_is_data(item, words) for item in value)
+    if type(value) is str:
+        return value in words
+    return value is None or type(value) in (int, float, bool)
 
 
-def check_source(source: str) -> CodeType:
-    """Compile generated source; raise ``RuntimeError`` unless the code can reach only NAMESPACE globals,
-    internal locals and numeric constants (checked on the compiled code objects: exactly what runs)."""
+@dataclass(frozen=True)
+class CodeRules:
+    """What generated code may contain: one function named ``function`` whose globals and attributes are
+    ``names``, whose locals match ``local`` and whose string constants are among ``words``."""
+
+    names: frozenset[str]
+    function: str = "sweep"
+    local: re.Pattern = _INTERNAL_NAME
+    words: frozenset[str] = frozenset()
+    too_large: str = "expression too large for the autodiff engine; use the analytic engine"
+
+
+TAPE_CODE = CodeRules(frozenset(NAMESPACE))
+
+
+def check_source(source: str, rules: CodeRules = TAPE_CODE, arity: int | None = None) -> CodeType:
+    """Compile generated source; raise ``RuntimeError`` unless the code can reach only the names ``rules``
+    allows, internal locals and numeric constants (checked on the compiled code objects: exactly what runs),
+    and its function takes ``arity`` positional arguments (when given) and nothing else."""
     try:
-        module = compile(source, "<gradtool tape>", "exec")
+        module = compile(source, "<gradtool generated>", "exec")
     except (RecursionError, MemoryError):
-        raise ParseError("expression too large for the autodiff engine; use the analytic engine") from None
+        raise ParseError(rules.too_large) from None
     functions = [c for c in module.co_consts if isinstance(c, CodeType)]
-    problems = [] if module.co_names == ("sweep",) and len(functions) == 1 else ["a module-level statement"]
+    problems = [] if module.co_names == (rules.function,) and len(functions) == 1 else ["a module-level statement"]
     for code in functions:
-        problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in NAMESPACE]
-        problems += [f"the local {n!r}" for n in code.co_varnames if not _INTERNAL_NAME.fullmatch(n)]
-        problems += [f"the constant {c!r}" for c in code.co_consts if not _is_data(c)]
+        problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in rules.names]
+        problems += [f"the local {n!r}" for n in code.co_varnames if not rules.local.fullmatch(n)]
+        problems += [f"the constant {c!r}" for c in code.co_consts if not _is_data(c, rules.words)]
         problems += [f"the closure variable {n!r}" for n in code.co_freevars + code.co_cellvars]
+        if arity is not None and (code.co_argcount, code.co_kwonlyargcount, code.co_flags & 0x0C) != (arity, 0, 0):
+            problems.append(f"a signature other than {arity} positional arguments")
     if problems:
         raise RuntimeError(f"generated source uses {problems[0]}")
     return module
 
 
+def load(code: CodeType, namespace: dict[str, object], function: str = "sweep") -> Callable:
+    """The function defined by checked ``code``, executed with ``namespace`` and no builtins as its globals."""
+    scope = {**namespace, "__builtins__": {}}
+    exec(code, scope)  # noqa: S102 - see the module docstring
+    return scope[function]
+
+
 def _compile(source: str) -> Callable:
-    namespace = {**NAMESPACE, "__builtins__": {}}
-    exec(check_source(source), namespace)  # noqa: S102 - see the module docstring
-    function = namespace["sweep"]
+    function = load(check_source(source), NAMESPACE)
     function.source = source
     return function
 

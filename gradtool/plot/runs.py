@@ -61,7 +61,7 @@ def known_minima(objective: Objective) -> list[Marks]:
 def _value_function(objective: Objective):
     from gradtool.grad.analytic import AnalyticEngine
 
-    engine = AnalyticEngine(objective.expr, objective.symbols)
+    engine = AnalyticEngine(objective)
     return engine, (lambda pts: np.asarray(engine.value(np.asarray(pts, float)), float).reshape(-1))
 
 
