@@ -49,6 +49,17 @@ Box = Annotated[
     ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for --starts.")]
+Every = Annotated[int | None, typer.Option("--every", help="A table row every K steps (default: about 20 rows).")]
+Trajectory = Annotated[
+    str | None,
+    typer.Option(
+        "--trajectory",
+        help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr ('-': stdout, the report then on "
+        "stderr).",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")]
+RequireConverged = Annotated[bool, typer.Option("--require-converged", help="Exit 1 when the run stops at max steps.")]
 
 
 class ProgressBar:
@@ -91,21 +102,10 @@ def minimize(
     starts: Starts = None,
     box: Box = None,
     seed: Seed = 0,
-    every: Annotated[
-        int | None, typer.Option("--every", help="A table row every K steps (default: about 20 rows).")
-    ] = None,
-    trajectory: Annotated[
-        str | None,
-        typer.Option(
-            "--trajectory",
-            help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr ('-': stdout, the report "
-            "then on stderr).",
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
-    require_converged: Annotated[
-        bool, typer.Option("--require-converged", help="Exit 1 when the run stops at max steps.")
-    ] = False,
+    every: Every = None,
+    trajectory: Trajectory = None,
+    quiet: Quiet = False,
+    require_converged: RequireConverged = False,
     plot: PlotFile = None,
     vars: Vars = None,
     dim: Dim = None,
