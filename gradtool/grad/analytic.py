@@ -146,6 +146,30 @@ class TermGroup:
         """The template alone: values without the partials (what finite differences evaluate)."""
         return compile_numpy([self.template], self.placeholders)
 
+    @functools.cached_property
+    def tangent_func(self):
+        """The template's Hessian-vector product from our reverse-mode tape (forward-over-reverse)."""
+        from gradtool.grad.autodiff import expression_to_tape
+        from gradtool.grad.tangent import compile_hvp
+
+        return compile_hvp(*expression_to_tape(self.template, self.placeholders))
+
+    def accumulate_hvp(self, x: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+        """Add the group's terms' ``H v`` to ``out`` (one point), all terms in one vectorized sweep."""
+        idx = np.asarray(self.indices)
+        _, _, tangents = self.tangent_func(*x[idx.T], *v[idx.T])
+        for j, t in enumerate(tangents):
+            np.add.at(out, idx[:, j], np.broadcast_to(t, (len(idx),)))
+
+    def accumulate_hessian(self, x: np.ndarray, h: np.ndarray) -> None:
+        """Add the group's terms' Hessians (k x k blocks, k the template's variables) to ``h``."""
+        idx = np.asarray(self.indices)
+        k = idx.shape[1]
+        for i in range(k):
+            _, _, tangents = self.tangent_func(*x[idx.T], *np.eye(k)[i][:, None].repeat(len(idx), axis=1))
+            for j, t in enumerate(tangents):
+                np.add.at(h, (idx[:, j], idx[:, i]), np.broadcast_to(t, (len(idx),)))
+
     def accumulate(self, pts: np.ndarray, f: np.ndarray, g: np.ndarray | None = None) -> None:
         """Add the group's terms to ``f`` and, unless ``g`` is None, their partials to ``g``."""
         idx = np.asarray(self.indices)
@@ -240,8 +264,32 @@ class AnalyticEngine:
     def gradient(self, x):
         return self.value_and_gradient(x)[1]
 
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``H(x) v`` at one point from our reverse-mode tape (forward-over-reverse): a big sum term group by
+        term group, vectorized over each group's terms; never an n x n matrix."""
+        if self._groups is None:
+            return self._tape_engine.hvp(x, v)
+        out = np.zeros(self.n)
+        with np.errstate(all="ignore"):
+            for group in self._groups:
+                group.accumulate_hvp(np.asarray(x, float), np.asarray(v, float), out)
+        return out
+
+    @functools.cached_property
+    def _tape_engine(self):
+        from gradtool.grad.autodiff import AutodiffEngine
+
+        return AutodiffEngine(self.expr, self.symbols)
+
     def hessian(self, x) -> np.ndarray:
-        """The Hessian at one point, shape ``(n, n)``."""
+        """The Hessian at one point, shape ``(n, n)`` (or ``(batch, n, n)``): SymPy's, or for a big sum
+        (one point) the term groups' Hessians from the tape, where SymPy's n x n table would be too big."""
+        if self._groups is not None and np.ndim(x) == 1:
+            h = np.zeros((self.n, self.n))
+            with np.errstate(all="ignore"):
+                for group in self._groups:
+                    group.accumulate_hessian(np.asarray(x, float), h)
+            return h
         if self._hessian is None:
             rows = symbolic_hessian(self.gradient_exprs, self.symbols)
             self._hessian = compile_numpy([e for row in rows for e in row], self.symbols)

@@ -12,6 +12,7 @@ import sympy as sp
 from gradtool.expr.vocabulary import relu, sigmoid, softplus
 from gradtool.grad.base import as_points, quietly
 from gradtool.grad.rules import Shape, missing_rule
+from gradtool.grad.tangent import compile_hvp
 from gradtool.grad.tape import Node, Tape, compile_gradient, compile_value
 
 # SymPy head -> primitive in rules.RULES. Pow is split by its exponent (see _convert); sqrt arrives as
@@ -101,12 +102,29 @@ class AutodiffEngine:
 
     def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> None:
         self.n = len(symbols)
-        self._tape, self._output, inputs = expression_to_tape(expr, symbols)
-        self._sweep = compile_gradient(self._tape, self._output, inputs)
+        self._tape, self._output, self._inputs = expression_to_tape(expr, symbols)
+        self._sweep = compile_gradient(self._tape, self._output, self._inputs)
 
     @cached_property
     def _value(self) -> Callable:
         return compile_value(self._tape, self._output)  # on first use: many callers never ask for it
+
+    @cached_property
+    def _tangent(self) -> Callable:
+        return compile_hvp(self._tape, self._output, self._inputs)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The Hessian-vector product ``H(x) v`` at one point: forward-over-reverse, no n x n matrix."""
+        _, _, tangents = quietly(self._tangent, *np.asarray(x, float), *np.asarray(v, float))
+        return np.array(tangents, dtype=float)
+
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        """The Hessian at one point, ``(n, n)``: the tangent sweep with the identity's rows as directions."""
+        _, _, tangents = quietly(self._tangent, *np.asarray(x, float), *np.eye(self.n))
+        out = np.empty((self.n, self.n))
+        for k, row in enumerate(tangents):
+            out[k] = row  # a zero row comes back as the scalar 0.0
+        return out
 
     def _columns(self, x) -> tuple[np.ndarray, bool]:
         """The sweep's arguments (one per variable) and whether ``x`` was a single point."""

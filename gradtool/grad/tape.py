@@ -6,10 +6,11 @@ the nodes reachable from an output into straight-line Python source (one stateme
 then one per adjoint contribution in reverse) and execs it once; every later call runs no graph walk.
 
 Safety invariant: the generated source contains only internal identifiers (``v<k>`` inputs, ``t<i>``
-values, ``a<i>`` adjoints), names from ``rules.NAMESPACE``, and numeric literals made by ``repr`` of
-a float or int (axes, shapes). Input names and every other user-supplied string stay in Python data and
-never reach ``exec``; ``check_source`` verifies this on the compiled code before each exec, and exec
-gets ``rules.NAMESPACE`` with empty builtins as its only globals.
+values, ``a<i>`` adjoints, ``q<k>`` temporaries, and ``d`` + one of these for a tangent, see
+``gradtool.grad.tangent``), names from ``rules.NAMESPACE`` (the tangent code: its superset), and numeric
+literals made by ``repr`` of a float or int (axes, shapes). Input names and every other user-supplied
+string stay in Python data and never reach ``exec``; ``check_source`` verifies this on the compiled code
+before each exec, and exec gets that namespace with empty builtins as its only globals.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from gradtool.errors import ParseError
 from gradtool.grad.rules import NAMESPACE, RULES, Shape, literal, missing_rule
 
-_INTERNAL_NAME = re.compile(r"[tav][0-9]+")
+_INTERNAL_NAME = re.compile(r"d?[tavq][0-9]+")  # values, adjoints, inputs, temporaries; d: their tangents
 _SIMPLE = re.compile(r"[tav][0-9]+|[0-9.e+-]+|\(-[0-9.e+-]+\)")  # a name or a float literal
 
 
@@ -231,8 +232,8 @@ def _is_data(value: object) -> bool:
     return value is None or type(value) in (int, float)
 
 
-def check_source(source: str) -> CodeType:
-    """Compile generated source; raise ``RuntimeError`` unless the code can reach only NAMESPACE globals,
+def check_source(source: str, namespace: dict[str, object] = NAMESPACE) -> CodeType:
+    """Compile generated source; raise ``RuntimeError`` unless the code can reach only ``namespace`` globals,
     internal locals and numeric constants (checked on the compiled code objects: exactly what runs)."""
     try:
         module = compile(source, "<gradtool tape>", "exec")
@@ -241,7 +242,7 @@ def check_source(source: str) -> CodeType:
     functions = [c for c in module.co_consts if isinstance(c, CodeType)]
     problems = [] if module.co_names == ("sweep",) and len(functions) == 1 else ["a module-level statement"]
     for code in functions:
-        problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in NAMESPACE]
+        problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in namespace]
         problems += [f"the local {n!r}" for n in code.co_varnames if not _INTERNAL_NAME.fullmatch(n)]
         problems += [f"the constant {c!r}" for c in code.co_consts if not _is_data(c)]
         problems += [f"the closure variable {n!r}" for n in code.co_freevars + code.co_cellvars]
@@ -250,9 +251,9 @@ def check_source(source: str) -> CodeType:
     return module
 
 
-def _compile(source: str) -> Callable:
-    namespace = {**NAMESPACE, "__builtins__": {}}
-    exec(check_source(source), namespace)  # noqa: S102 - see the module docstring
+def _compile(source: str, allowed: dict[str, object] = NAMESPACE) -> Callable:
+    namespace = {**allowed, "__builtins__": {}}
+    exec(check_source(source, allowed), namespace)  # noqa: S102 - see the module docstring
     function = namespace["sweep"]
     function.source = source
     return function
