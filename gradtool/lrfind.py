@@ -118,6 +118,8 @@ def lr_find(
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
     objective.require_variables("minimize")
     opt = make_optimizer(optimizer, **hyper)
+    if opt.step is not None:
+        raise ConfigError(f"lr-find cannot use a line search ({optimizer} chooses each step's length itself)")
     stop = Stopping(steps, tol)
     engine = make_engine(gradient, objective)
     start = objective.point(x0) if x0 is not None else objective.start()

@@ -92,10 +92,14 @@ def iterate(
     sink: Callable | None = None,
     record: bool = False,
     progress: Callable[[int], None] | None = None,
+    step: Callable | None = None,
 ) -> Outcome:
     """Run one optimization from ``x0``.
 
     ``fg(x) -> (f, g)``; ``update(g, state, x, lr) -> (x, state)``; ``schedule(t)`` is the lr of step t.
+    A method that evaluates where it needs passes ``step(fg, x, f, g, state, lr) -> Move`` instead of
+    ``update`` (``fg`` is then its counting oracle): the iterate's lr is the step length t it chose, and a
+    step that finds no acceptable point ends the run with status ``line_search_failed``.
     ``sink(step, x, f, gnorm, lr)`` receives every iterate (row 0 is x0, lr is the lr that produced it);
     ``progress(step)`` is called every 1,000 steps. Ctrl-C (or SIGTERM, see ``gradtool.interrupt``) stops
     the loop cleanly (status ``interrupted``) with the last iterate recorded everywhere (the sink may then
@@ -124,8 +128,15 @@ def iterate(
             if t >= stop.steps:
                 break
             lr = schedule(t)
-            x_new, state = update(g, state, x, lr)
-            f_new, g_new = fg(x_new)
+            if step is None:
+                x_new, state = update(g, state, x, lr)
+                f_new, g_new = fg(x_new)
+            else:
+                move = step(fg, x, f, g, state, lr)
+                if move.failure:
+                    status, reason = "line_search_failed", move.failure
+                    break
+                x_new, f_new, g_new, state, lr = move.x, move.f, move.g, move.state, move.t
             gn_new = math.hypot(*g_new.tolist())  # ~10x faster than numpy's norm on tiny arrays
             bad = _bad(f_new, x_new, gn_new)
             if bad:
@@ -151,9 +162,9 @@ def iterate(
                 status, reason = "converged", f"|f_t - f_(t-1)| = {df:.3g} <= ftol = {ftol:g}"
                 break
             if xtol is not None:
-                step = math.hypot(*dx.tolist())
-                if step <= xtol:
-                    status, reason = "converged", f"step length {step:.3g} <= xtol = {xtol:g}"
+                length = math.hypot(*dx.tolist())
+                if length <= xtol:
+                    status, reason = "converged", f"step length {length:.3g} <= xtol = {xtol:g}"
                     break
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
         status, reason = "interrupted", stop_reason(exc)
@@ -181,6 +192,7 @@ class BatchOutcome:
     steps: np.ndarray
     status: list[str]
     evaluations: int
+    counts: dict[str, int] | None = None  # evaluations by kind over all starts, when not one batch call a step
 
 
 def iterate_batch(

@@ -98,7 +98,7 @@ def minimize(
         typer.Option(
             "--trajectory",
             help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr ('-': stdout, the report "
-            "then on stderr).",
+            "then on stderr); the last column is t, the step length, for a method that chooses it.",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
@@ -155,13 +155,12 @@ def _single_run(run_minimize, expr, x0, options, trajectory, silent, record):
     try:
         if trajectory:
             from gradtool.descent import prepare
-            from gradtool.io import TrajectoryCSV, check_writable, open_output
+            from gradtool.io import check_writable, open_output
 
             check_writable(trajectory)
             problem = prepare(expr, x0, **options)  # validate everything before creating the file
             with open_output(trajectory) as handle:
-                sink = TrajectoryCSV(handle, problem.objective.variables)
-                return problem.run(sink=sink, progress=progress, record=record)
+                return problem.run(sink=problem.trajectory(handle), progress=progress, record=record)
         return run_minimize(expr, x0, progress=progress, record=record, **options)
     finally:
         progress.close()

@@ -154,6 +154,8 @@ def prepare_fit(
     opt, sched = _optimizer(optimizer, lr, hyper, schedule, schedule_options)
     theta0 = _start(net, init, load, init_rng)
     size = min(batch_size or train.rows, train.rows)
+    if opt.step is not None and size < train.rows:
+        _refuse_minibatches(opt.name)
     objective.check_memory(size)
     found = [] if scaler else _warnings(net, x, lossfn.name, opt.name, opt.hyper["lr"])
     info = _info(held, net, columns, train.rows, 0 if test is None else test.rows)
@@ -161,6 +163,17 @@ def prepare_fit(
         objective, engine, opt, sched, theta0, train, test, epochs, size, every, shuffle_rng, seed, info,
         targets=targets, scaler=scaler, early_stopping=early_stopping, warnings=found,
     )  # fmt: skip
+
+
+def _refuse_minibatches(name: str) -> None:
+    """A method that evaluates where it needs compares f at trial points of one function: full batches only."""
+    from gradtool.optim import optimizer_spec
+
+    optimizer_spec(name).refuse("minibatch")
+    raise ConfigError(
+        f"optimizer {name!r} with a line search cannot use mini-batches: its trial points must see the same "
+        "function (no --batch-size)"
+    )
 
 
 def _boolean(value: Any, name: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from gradtool.errors import ConfigError
 from gradtool.optim.base import Optimizer, OptimizerSpec
+from gradtool.optim.searching import SEARCH_METHODS, line_search, make_line_search, uses_line_search
 from gradtool.params import ParamError, Table, flag, number
 
 # ---- parameters shared by several optimizers (same meaning everywhere; each entry sets its default) --------
@@ -38,9 +39,12 @@ AMSGRAD = flag("amsgrad", False, "AMSGrad: divide by the running maximum of v.")
 BETAS = {"betas": ("beta1", "beta2")}
 
 
+NO_SEARCH = line_search("none")  # every first-order rule may search along its own step (lr then defaults to 1)
+
+
 def _spec(name: str, rule: str, params: tuple, **extra: Any) -> OptimizerSpec:
     groups = extra.pop("groups", {})
-    return OptimizerSpec(name=name, table=Table(params, groups), rule=rule, **extra)
+    return OptimizerSpec(name=name, table=Table((*params, NO_SEARCH), groups), rule=rule, **extra)
 
 
 def nesterov_conflict(hyper: dict[str, Any]) -> str | None:
@@ -132,6 +136,7 @@ _CANONICAL = (
         ),
         torch="Adadelta",
     ),
+    *SEARCH_METHODS,
 )
 
 #: Other names accepted for an optimizer (alias -> canonical name).
@@ -173,7 +178,9 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
         name: a key of ``OPTIMIZERS`` (aliases such as ``sgd`` resolve to their canonical name).
         **hyper: hyperparameters overriding the entry's defaults (torch's names; ``betas=(b1, b2)`` is
             accepted for ``beta1, beta2``); ``lr`` sets the default learning rate recorded in
-            ``Optimizer.hyper`` (``update`` still takes the lr of each step).
+            ``Optimizer.hyper`` (``update`` still takes the lr of each step); ``line_search`` (a name of
+            ``LINE_SEARCHES`` or ``{"name": ..., parameters}``) makes a first-order rule search along its
+            own step from ``t0 = lr``, and lr then defaults to 1.
 
     Returns:
         An ``Optimizer`` whose ``hyper`` holds every hyperparameter, defaults included.
@@ -184,8 +191,29 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     """
     spec = optimizer_spec(name)
     values = resolve_hyper(spec, hyper)
-    init, update = spec.function(**{key: value for key, value in values.items() if key != "lr"})
-    return Optimizer(name=spec.name, hyper=values, init=init, update=update)
+    search = make_line_search(values["line_search"]) if "line_search" in values else None
+    rule = spec.function(
+        **{key: value for key, value in values.items() if key not in ("lr", "line_search")},
+        **({"search": search} if spec.searching else {}),
+    )
+    if spec.searching:
+        return Optimizer(name=spec.name, hyper=values, init=rule[0], update=None, step=rule[1])
+    init, update = rule
+    if search is None:
+        return Optimizer(name=spec.name, hyper=values, init=init, update=update)
+    from gradtool.optim.stepping import searched
+
+    if "lr" not in hyper:  # the first trial step of a search: a unit step unless lr says otherwise
+        values["lr"] = 1.0
+    return Optimizer(name=spec.name, hyper=values, init=init, update=update, step=searched(update, search))
 
 
-__all__ = ["ALIASES", "OPTIMIZERS", "ParamError", "make_optimizer", "optimizer_spec", "resolve_hyper"]
+__all__ = [
+    "ALIASES",
+    "OPTIMIZERS",
+    "ParamError",
+    "make_optimizer",
+    "optimizer_spec",
+    "resolve_hyper",
+    "uses_line_search",
+]
