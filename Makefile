@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench pictures torch clean
+.PHONY: demo test lint bench pictures torch docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +38,19 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run_all.py --write docs/performance.md
 
+# the registry tables of docs/optimizers.md and docs/configs.md, regenerated (a test fails when they are stale)
+docs: $(STAMP)
+	$(BIN)/python -m gradtool.optim.docs
+
 # the pictures README shows (docs/plots.md): deterministic, so re-running gives the same bytes
 pictures: $(STAMP)
 	$(BIN)/gradtool plot "0.1*x^2 + 0.01*x" --range 0,20 --tangent-at 5,10 --derivative --out docs/tangents.png
 	$(BIN)/gradtool plot rosenbrock --optimizers gd,momentum,nag,rmsprop,adam --x0=-1.5,2 --steps 3000 \
 		--out docs/rosenbrock-paths.png
 	$(BIN)/gradtool check-grad "sin(x)" --at x=1 --sweep-h --plot docs/h-error.png > /dev/null
+	$(BIN)/gradtool graph "0.5*(t - sigmoid(w*x + b))^2" --at w=0.5,x=2,b=-1,t=1 --out docs/chain-rule.png > /dev/null
+	$(BIN)/gradtool fit mlp:1-8-8-8-8-8-1 --activation sigmoid --data data/sine.csv --target y -o adam --lr 0.01 \
+		--epochs 300 --seed 1 --grad-stats --plot docs/vanishing-gradients.png -q > /dev/null
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

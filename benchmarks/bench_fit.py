@@ -1,6 +1,7 @@
 """Backpropagation cost, side by side: one full-batch training step of mlp:2-16-16-1 on 1,000 rows, gradtool vs
-the same network in PyTorch (CPU, float64) when installed; and gradient cost over forward cost at 10, 100,
-1,000 and 10,000 parameters, reverse mode vs central differences. Prints a Markdown table.
+the same network in PyTorch (CPU, float64) when installed; gradient cost over forward cost at 10, 100,
+1,000 and 10,000 parameters, reverse mode vs central differences; and expression models against the
+equivalent network on 64 features (interleaved rounds, ratios). Prints Markdown tables.
 
     python benchmarks/bench_fit.py [--quick]
 """
@@ -154,6 +155,113 @@ def cost_table(budget: float, counts: tuple[int, ...]) -> list[str]:
     return lines
 
 
+FEATURES, EXPRESSION_ROWS = 64, 1797  # the shape of scikit-learn's digits data set
+EXPRESSION_NOTE = (
+    "Expression models against the equivalent network, on the same data, batch and epochs (`python "
+    "benchmarks/bench_fit.py`): `logistic` / `linear` and the hand-typed `w1*x1 + ... + w64*x64 + b` against "
+    "`mlp:64-1`, every case run in turn in each of 7 rounds, the ratio taken within the round (the machine is "
+    "shared: the range shows its noise). The typed expression's 64 terms are fused into one matrix product "
+    "(gradtool/fitting/fusion.py); 'unfused' is the same sum term by term, as every expression ran before."
+)
+
+
+def expression_data(seed: int = 0) -> dict[str, np.ndarray]:
+    """64 features, a 0/1 label from a noisy linear rule and a numeric target (digits-sized)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(EXPRESSION_ROWS, FEATURES))
+    w = rng.normal(size=FEATURES)
+    data = {f"x{k + 1}": x[:, k] for k in range(FEATURES)}
+    data["label"] = (x @ w + rng.normal(size=EXPRESSION_ROWS) > 0).astype(float)
+    data["y"] = x @ w + 0.1 * rng.normal(size=EXPRESSION_ROWS)
+    return data
+
+
+def unfused(problem):
+    """The same prepared fit with the expression's terms left one by one (the path before fusion)."""
+    from gradtool.fitting.train import Split
+
+    objective = problem.objective
+    model = make_model(objective.model.text, [*objective.model.inputs, "y"], ["y"], fuse=False)
+    problem.objective = Objective(model, objective.loss, objective.l2)
+    problem.engine = AutodiffGradient(problem.objective)
+    for side in ("train", "test"):
+        split = getattr(problem, side)
+        if split is not None:
+            setattr(problem, side, Split(split.x, split.y, problem.objective.args(split.x, split.y)))
+    return problem
+
+
+def expression_table(rounds: int, epochs: int = 100) -> list[str]:
+    """Training time of expression models relative to mlp:64-1 on the same data, batch 32 and epochs, with
+    adam: the ratios are taken within each round (all cases run one after the other), then the median."""
+    from gradtool.fitting.prepare import prepare_fit
+
+    data = expression_data()
+    typed = " + ".join(f"w{k}*x{k}" for k in range(1, FEATURES + 1)) + " + b"
+    inputs = ",".join(f"x{k}" for k in range(1, FEATURES + 1))
+    cases = {
+        ("bce", "label"): {"mlp:64-1": "mlp:64-1", "logistic": "logistic", "typed expression": typed},
+        ("mse", "y"): {"mlp:64-1": "mlp:64-1", "linear": "linear", "typed expression": typed},
+    }
+    lines = [
+        f"| {EXPRESSION_ROWS:,} rows x {FEATURES} features, batch 32, {epochs} epochs, adam | loss | training "
+        "(median) | / mlp:64-1 (median of rounds, range) | prepare + train / mlp:64-1 |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for (loss, target), models in cases.items():
+        options = dict(loss=loss, optimizer="adam", lr=0.01, batch_size=32, epochs=epochs)
+        variants = {**models, "typed, unfused (before)": typed}
+        train, total = {k: [] for k in variants}, {k: [] for k in variants}
+        for _ in range(rounds):
+            for name, model in variants.items():
+                start = time.perf_counter()
+                columns = {} if model == typed else {"inputs": inputs}  # a network's, not an expression's
+                problem = prepare_fit(model, data, target, **options, **columns)
+                problem = unfused(problem) if "unfused" in name else problem
+                ready = time.perf_counter()
+                problem.run()
+                done = time.perf_counter()
+                train[name].append(done - ready)
+                total[name].append(done - start)
+        base = np.array(train["mlp:64-1"])
+        for name in variants:
+            ratios = np.array(train[name]) / base
+            whole = np.median(np.array(total[name]) / np.array(total["mlp:64-1"]))
+            lines.append(
+                f"| {name} | {loss} | {np.median(train[name]) * 1e3:,.0f} ms | {np.median(ratios):.2f}x "
+                f"({ratios.min():.2f}-{ratios.max():.2f}) | {whole:.2f}x |"
+            )
+    return lines
+
+
+def csv_table(rows: int = 1_000_000) -> list[str]:
+    """Reading a CSV of ``rows`` x 10 numbers (~92 MB) in a fresh interpreter: wall time and peak memory."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    rng = np.random.default_rng(0)
+    block = "\n".join(",".join(f"{v:.6g}" for v in row) for row in rng.normal(size=(1000, 10))) + "\n"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "big.csv"
+        with open(path, "w") as handle:
+            handle.write(",".join(f"c{k}" for k in range(10)) + "\n" + block * (rows // 1000))
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent across exec
+        code = (
+            "import re, time\nfrom gradtool.fitting.data import read_csv\nt = time.perf_counter()\n"
+            f"table = read_csv({str(path)!r})\nseconds = time.perf_counter() - t\n"
+            "status = open('/proc/self/status').read()\n"
+            "print(seconds, int(re.search(r'VmHWM:\\s*(\\d+)', status).group(1)) / 1024)"
+        )
+        seconds, peak = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
+        size = path.stat().st_size / 1e6
+    return [
+        "| reading a CSV (`gradtool.fitting.data.read_csv`, fresh interpreter) | wall | peak memory (process) |",
+        "| --- | ---: | ---: |",
+        f"| {size:.0f} MB, {rows:,} rows x 10 numbers | {float(seconds):.1f} s | {float(peak):.0f} MB |",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Shorter timings, up to 1,000 parameters.")
@@ -163,6 +271,12 @@ def main() -> None:
     print("\n".join(step_table(budget)))
     print()
     print("\n".join(cost_table(budget, (10, 100, 1000) if quick else (10, 100, 1000, 10000))))
+    print()
+    print(EXPRESSION_NOTE)
+    print()
+    print("\n".join(expression_table(3 if quick else 7, 20 if quick else 100)))
+    print()
+    print("\n".join(csv_table(100_000 if quick else 1_000_000)))
     sys.stdout.flush()
 
 

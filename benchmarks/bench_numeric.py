@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import re
 import subprocess
 import sys
 import time
@@ -205,11 +204,9 @@ def main() -> None:
     text = section()
     print(text)
     if args.write:
-        path = Path(args.write)
-        old = path.read_text() if path.exists() else ""
-        pattern = re.compile(r"## Numeric derivatives\n.*?(?=\n## |\Z)", re.S)
-        new = pattern.sub(lambda _: text.rstrip("\n"), old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-        path.write_text(new.rstrip("\n") + "\n")
+        from sections import write_section
+
+        write_section(args.write, text)
 
 
 if __name__ == "__main__":

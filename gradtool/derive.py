@@ -61,6 +61,17 @@ def classify(gradient: np.ndarray, hessian: np.ndarray | None, gtol: float = 1e-
     return "degenerate", eig.tolist()
 
 
+def point_engine(objective: Objective, analytic: AnalyticEngine):
+    """The engine for f and the gradient at a point: reverse mode, whose every intermediate `gradtool graph`
+    shows (so both print the same bits); SymPy's compiled partials when the tape cannot be compiled."""
+    from gradtool.grad.autodiff import AutodiffEngine
+
+    try:
+        return AutodiffEngine(objective.expr, objective.symbols)
+    except ParseError:  # too large for the code generator
+        return analytic
+
+
 def describe_gradient(objective: Objective, at: list[float] | None = None, hessian: bool = False) -> dict:
     """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given."""
     if hessian and objective.n > HESSIAN_MAX_VARS:
@@ -89,7 +100,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
         out["hessian_exprs"] = [[str(neat(e)) for e in row] for row in rows]
     if at is not None:
         x = np.asarray(at, float)
-        f, g = engine.value_and_gradient(x)
+        f, g = point_engine(objective, engine).value_and_gradient(x)
         out["at"] = dict(zip(names, at, strict=True))
         out["f"] = f
         out["value"] = dict(zip(names, g.tolist(), strict=True))

@@ -16,19 +16,12 @@ from gradtool.errors import ConfigError
 from gradtool.expr.objective import Objective, load_objective
 from gradtool.expr.point import parse_box
 from gradtool.grad.engines import make_engine
-from gradtool.optim import make_optimizer, make_schedule
+from gradtool.optim.configure import configure
 from gradtool.optim.stepping import Oracle
 from gradtool.result import RunResult, status_message
 from gradtool.run import BatchOutcome, Stopping, check_rows, iterate, iterate_batch
 
 MAX_STARTS = 1_000_000
-
-
-def build_schedule(lr: float, schedule: str | None, options: dict[str, Any]):
-    """The schedule for this run; options of a schedule that is not chosen are an error, not ignored."""
-    name = schedule or "constant"
-    given = {k: v for k, v in options.items() if v is not None}
-    return make_schedule(name, lr, **given)
 
 
 @dataclass
@@ -43,6 +36,11 @@ class Prepared:
     start: list[float]
     every: int | None
     classify: bool
+
+    @property
+    def maximize(self) -> bool:
+        """The optimizer ascends (torch ``maximize``): the best point is the highest f."""
+        return bool(self.opt.hyper.get("maximize"))
 
     def common(self) -> dict[str, Any]:
         return dict(
@@ -93,6 +91,7 @@ class Prepared:
                 sink=sink,
                 record=record,
                 progress=progress,
+                maximize=self.maximize,
                 step=self.opt.step,
             )
         elapsed = time.perf_counter() - t0
@@ -154,9 +153,9 @@ def prepare(
     """Validate and build everything a run needs (see :func:`minimize` for the arguments)."""
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
     objective.require_variables("minimize")
-    opt = make_optimizer(optimizer, **({"lr": lr} if lr is not None else {}), **hyper)
-    sched = build_schedule(opt.hyper["lr"], schedule, schedule_options or {})
     stop = Stopping(steps, tol, ftol, xtol)
+    options = {"lr": lr, "schedule": schedule, "schedule_options": schedule_options, "horizon": stop.steps}
+    opt, sched = configure(optimizer, hyper, **options)
     if every is not None:
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ConfigError(f"every must be a whole number >= 1, got {every!r}")
@@ -219,9 +218,9 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
             out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0, stop)
     elapsed = time.perf_counter() - t0
     finished = np.array([s != "diverged" for s in out.status])
-    order = np.where(finished, out.f, np.inf)
-    best = int(np.argmin(order))
-    minima = distinct_minima(out.x[finished], out.f[finished])
+    sense = -1.0 if problem.maximize else 1.0  # an ascent's best start is the highest f, its "minima" maxima
+    best = int(np.argmin(np.where(finished, sense * out.f, np.inf)))
+    minima = distinct_minima(out.x[finished], out.f[finished], sense=sense)
     from gradtool.derive import stationary_kinds
 
     kinds = stationary_kinds(objective, np.array([m["x"] for m in minima] + [out.x[best].tolist()]), problem.engine)
@@ -283,16 +282,16 @@ def start_points(n: int, count: int, box: tuple[float, float], seed: int) -> np.
     return np.random.default_rng(seed).uniform(box[0], box[1], size=(count, n))
 
 
-def distinct_minima(x: np.ndarray, f: np.ndarray, tol: float = 1e-3) -> list[dict[str, Any]]:
+def distinct_minima(x: np.ndarray, f: np.ndarray, tol: float = 1e-3, sense: float = 1.0) -> list[dict[str, Any]]:
     """Cluster end points closer than ``tol * max(1, |x|)``; each cluster reports its best point and count.
 
-    Greedy in order of f: a point joins the first (lowest-f) cluster centre within reach, else starts a
-    cluster. Sorted by f.
+    Greedy in order of f (of -f with ``sense=-1``: maxima): a point joins the first (best) cluster centre
+    within reach, else starts a cluster. Sorted the same way.
     """
     centres = np.empty((0, x.shape[1]))
     values: list[float] = []
     counts: list[int] = []
-    for i in np.argsort(f, kind="stable"):
+    for i in np.argsort(sense * f, kind="stable"):
         if len(centres):
             reach = tol * np.maximum(1.0, np.linalg.norm(centres, axis=1))
             near = np.flatnonzero(np.linalg.norm(centres - x[i], axis=1) <= reach)

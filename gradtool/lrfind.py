@@ -10,6 +10,7 @@ import numpy as np
 
 from gradtool.defaults import ENGINE, LR_FIND_STEPS, LR_MAX, LR_MIN, LR_NUM, TOL
 from gradtool.errors import ConfigError
+from gradtool.params import ParamError
 
 MAX_NUM = 10_000
 
@@ -118,6 +119,8 @@ def lr_find(
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
     objective.require_variables("minimize")
     opt = make_optimizer(optimizer, **hyper)
+    if opt.hyper.get("maximize"):
+        raise ParamError("maximize", "lr-find recommends the lr with the lowest f; it cannot rank runs that ascend")
     if opt.step is not None:
         raise ConfigError(f"lr-find cannot use a line search ({optimizer} chooses each step's length itself)")
     stop = Stopping(steps, tol)

@@ -68,16 +68,20 @@ def shown(value: Any) -> str:
 
 def number_text(value: Any) -> str:
     """``0.001`` -> ``0.001``, ``1e-08`` -> ``1e-8``, ``1000000.0`` -> ``1e6``, ``2`` -> ``2``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value).lower() if isinstance(value, bool) else repr(value)
-    if isinstance(value, int):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) or not isinstance(value, float):
         return str(value)
+    if value in (1 / 3, 2 / 3):
+        return f"{round(value * 3)}/3"
     text = f"{value:.6g}"
+    if value and (abs(value) < 1e-3 or (abs(value) >= 1e4 and value == int(value))):
+        text = f"{value:.6e}"
     if "e" in text:
         mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    elif value >= 1e5 and value == int(value):
-        text = f"{value:.0e}".replace("e+0", "e").replace("e+", "e")
+        text = f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
     return text
 
 

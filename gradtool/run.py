@@ -92,11 +92,14 @@ def iterate(
     sink: Callable | None = None,
     record: bool = False,
     progress: Callable[[int], None] | None = None,
+    maximize: bool = False,
     step: Callable | None = None,
 ) -> Outcome:
     """Run one optimization from ``x0``.
 
-    ``fg(x) -> (f, g)``; ``update(g, state, x, lr) -> (x, state)``; ``schedule(t)`` is the lr of step t.
+    ``fg(x) -> (f, g)``; ``update(g, state, x, lr) -> (x, state)``; ``schedule(t)`` is the lr of step t, or,
+    for a schedule that ``needs_metric`` (plateau), ``state.lr`` of its explicit state, which observes f after
+    every step. ``maximize``: the best iterate is the one with the highest f (the optimizer ascends).
     A method that evaluates where it needs passes ``step(fg, x, f, g, state, lr) -> Move`` instead of
     ``update`` (``fg`` is then its counting oracle): the iterate's lr is the step length t it chose, and a
     step that finds no acceptable point ends the run with status ``line_search_failed``.
@@ -109,7 +112,10 @@ def iterate(
     x = np.array(x0, dtype=float)
     f, g = fg(x)
     gn = math.hypot(*g.tolist())
-    lr = schedule(0)
+    observe = schedule.observe if getattr(schedule, "needs_metric", False) else None
+    watched = schedule.init() if observe else None
+    lr = float(watched.lr) if observe else schedule(0)
+    sense = -1.0 if maximize else 1.0
     rows = [Row(0, f, gn, lr, x.tolist())]
     path, values = ([x.tolist()], [f]) if record else (None, None)
     if sink:
@@ -127,7 +133,7 @@ def iterate(
                 break
             if t >= stop.steps:
                 break
-            lr = schedule(t)
+            lr = float(watched.lr) if observe else schedule(t)
             if step is None:
                 x_new, state = update(g, state, x, lr)
                 f_new, g_new = fg(x_new)
@@ -146,13 +152,15 @@ def iterate(
             df, dx = abs(f_new - f), (x_new - x)
             # the step is taken in one assignment: an interrupt leaves t and x both before or both after it
             t, x, f, g, gn = t + 1, x_new, f_new, g_new, gn_new
+            if observe:
+                watched = observe(watched, f)
             if sink:
                 sink(t, x, f, gn, lr)
                 sunk = t
             if record:
                 path.append(x.tolist())
                 values.append(f)
-            if f < best_f:
+            if sense * f < sense * best_f:
                 best_x, best_f, best_t = x, f, t
             if t % every == 0:
                 rows.append(Row(t, f, gn, lr, x.tolist()))
@@ -174,7 +182,7 @@ def iterate(
         if record and len(path) == t:
             path.append(x.tolist())
             values.append(f)
-        if f < best_f:
+        if sense * f < sense * best_f:
             best_x, best_f, best_t = x, f, t
     last = t - 1 if status == "diverged" else t  # the step of the last finite iterate x
     if rows[-1].step != last:
@@ -201,11 +209,14 @@ def iterate_batch(
     """Run ``len(x0)`` independent starts as one batch: one engine call and one update per step for all.
 
     A start that converges or diverges is frozen at its last (finite) point; the loop ends when every
-    start has stopped or after ``stop.steps`` steps.
+    start has stopped or after ``stop.steps`` steps. A schedule that follows the objective (plateau) keeps
+    one state per start: each start's lr is a row of a ``(batch, 1)`` column.
     """
     x = np.array(x0, dtype=float)
     batch = len(x)
     f, g = fg(x)
+    observe = schedule.observe if getattr(schedule, "needs_metric", False) else None
+    watched = schedule.init(batch) if observe else None
     steps = np.zeros(batch, dtype=int)
     done = np.zeros(batch, dtype=bool)
     status = np.full(batch, "max_steps", dtype=object)
@@ -219,7 +230,7 @@ def iterate_batch(
             status[conv], done[conv] = "converged", True
         if done.all() or t == stop.steps:
             break
-        x_new, state = update(g, state, x, schedule(t))
+        x_new, state = update(g, state, x, watched.lr[:, None] if observe else schedule(t))
         f_new, g_new = fg(x_new)
         evaluations += 1
         live = ~done
@@ -238,6 +249,8 @@ def iterate_batch(
         if stop.xtol is not None:
             conv |= move & (np.linalg.norm(x_new - x, axis=1) <= stop.xtol)
         x[move], f[move], g[move] = x_new[move], f_new[move], g_new[move]
+        if observe:
+            watched = observe(watched, f)
         gn = np.sqrt(np.einsum("ij,ij->i", g, g))
         status[conv], done[conv] = "converged", True
     return BatchOutcome(x, f, gn, steps, status.tolist(), evaluations)

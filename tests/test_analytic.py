@@ -329,3 +329,13 @@ def test_unknown_engine_and_bad_numeric_options_are_config_errors():
     for h in (0.0, -1e-3, float("nan")):
         with pytest.raises(ConfigError, match="step h must be positive"):
             make_engine("numeric", obj, h=h)
+
+
+def test_piecewise_derivatives_with_true_conditions_compile():
+    """d/dz relu(z) inside abs/asin comes back as Piecewise((..., Ne(z, 0)), (1, True)): the True condition is
+    structure, not a constant to turn into a float (it crashed `grad` with an AttributeError)."""
+    objective = load_objective("abs(asin(tanh(abs(y) + relu(z)) / 2))")
+    gradient = AnalyticEngine(objective.expr, objective.symbols).gradient(np.array([0.7, 1.2]))
+    s = sp.tanh(sp.Rational(19, 10)) / 2
+    ds = (1 - 4 * s**2) / 2 / sp.sqrt(1 - s**2)  # d asin(tanh(u)/2)/du at u = |y| + z = 1.9
+    np.testing.assert_allclose(gradient, [float(ds), float(ds)], rtol=1e-13)

@@ -116,7 +116,24 @@ def flowers_softmax(doc):
     assert run["standardize"]["columns"] == ["petal_length", "petal_width", "stem_mass"]
 
 
+def vanishing_gradients(doc):
+    runs = by_label(doc)
+    assert list(runs) == ["adam-sigmoid", "adam-tanh", "adam-relu"]
+
+    def first_over_last(run, k):  # the first layer's gradient norm over the last layer's at recorded epoch k
+        layers = run["grad_stats"]["layers"]
+        return layers[0]["weight_grad_norm"][k] / layers[-1]["weight_grad_norm"][k]
+
+    for run in runs.values():
+        stats = run["grad_stats"]
+        assert run["status"] == "completed" and stats["epochs"] == list(range(301)) and len(stats["layers"]) == 6
+    assert first_over_last(runs["adam-sigmoid"], 0) < 1e-3  # orders of magnitude: vanishing
+    assert 0.1 < first_over_last(runs["adam-tanh"], 0) < 10 and 0.1 < first_over_last(runs["adam-relu"], 0) < 10
+    assert runs["adam-sigmoid"]["loss"]["train"] > 10 * runs["adam-relu"]["loss"]["train"]  # and it learns slower
+
+
 ANSWERS = {
+    "vanishing-gradients.yaml": (0, vanishing_gradients),
     "seed-quadratic.yaml": (0, seed_quadratic),
     "seed-three-vars.yaml": (0, seed_three_vars),
     "rosenbrock-compare.yaml": (0, rosenbrock_compare),
@@ -197,7 +214,8 @@ def test_every_config_with_jobs_2(invoke_json):
     assert code == 1  # lr-sweep and schedule-compare diverge on purpose
     runs = {d["file"].split("/")[-1]: len(d.get("runs", [])) for d in docs}
     assert runs == {**dict.fromkeys(CONFIGS, 1), "activation-check.yaml": 0, "lr-sweep.yaml": 5,
-                    "rosenbrock-compare.yaml": 5, "schedule-compare.yaml": 4}  # fmt: skip
+                    "rosenbrock-compare.yaml": 5, "schedule-compare.yaml": 4,
+                    "vanishing-gradients.yaml": 3}  # fmt: skip
     by_task = {d["task"] for d in docs}
     assert by_task == {"minimize", "check-grad", "fit"}
     for doc in docs:

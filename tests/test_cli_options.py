@@ -164,4 +164,4 @@ def test_optimizers_name_shows_one_entry(invoke, invoke_json):
     text = invoke("optimizers", "rmsprop").stdout
     assert "torch.optim.RMSprop" in text and "denom = sqrt(s) + eps" in text and "eps_in_sqrt" in text
     line = assert_one_line_error(invoke("optimizers", "adamz"))
-    assert "no optimizer or schedule 'adamz'" in line and "cosine" in line
+    assert "no optimizer, schedule or line search 'adamz'" in line and "cosine" in line

@@ -269,11 +269,10 @@ def test_schema_names_every_registry_entry():
 
 
 def test_fit_keys_come_from_the_fit_library_and_its_registries():
-    from gradtool.config.fit import fit_fields
-    from gradtool.fitting.gradients import FIT_GRADIENTS
+    from gradtool.config.fit import FIT_KEYS, META_KEYS, fit_fields
+    from gradtool.fitting.gradients import FIT_ENGINES
     from gradtool.fitting.losses import ALIASES, LOSSES
     from gradtool.fitting.models import ACTIVATIONS
-    from gradtool.fitting.spec import FIT_KEYS, META_KEYS
 
     assert list(fit_fields().fields) == [*META_KEYS, *FIT_KEYS, "optimizers", "sweep", "output"]
     (branch,) = [b for b in config_schema()["oneOf"] if b["title"] == "fit"]
@@ -281,7 +280,7 @@ def test_fit_keys_come_from_the_fit_library_and_its_registries():
     assert branch["required"] == ["task", "model", "data", "target"]
     props = branch["properties"]
     assert props["loss"]["enum"] == [*LOSSES, *ALIASES] and props["activation"]["enum"] == list(ACTIVATIONS)
-    assert props["gradient"]["enum"] == list(FIT_GRADIENTS)
+    assert props["gradient"]["enum"] == list(FIT_ENGINES)
     assert props["epochs"]["minimum"] == 0 and props["test_split"]["exclusiveMaximum"] == 1
 
 

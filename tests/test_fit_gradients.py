@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from gradtool.errors import ConfigError
 from gradtool.fitting.check import check_fit
 from gradtool.fitting.gradients import (
-    FIT_GRADIENTS,
+    FIT_ENGINES,
     AnalyticGradient,
     AutodiffGradient,
     NumericGradient,
@@ -103,7 +104,7 @@ def test_expression_loss_gradient_matches_sympy_exactly(text, values, loss):
 
 def test_every_gradient_engine_gives_the_same_value():
     objective, theta, args, _, _ = expression_problem(*EXPRESSIONS[1])
-    values = {name: engine(objective)(theta, args)[0] for name, engine in FIT_GRADIENTS.items()}
+    values = {name: engine(objective)(theta, args)[0] for name, engine in FIT_ENGINES.items()}
     assert max(values.values()) - min(values.values()) < 1e-14
 
 
@@ -130,3 +131,52 @@ def test_check_fit_reports_every_parameter(tmp_path):
 def test_l2_leaves_additive_intercepts_alone(text, intercepts):
     model = make_model(text, ["x", "t", "y"], ["y"])
     assert set(model.layout.names) - set(model.penalized) == intercepts
+
+
+FUSED = [
+    ("w1*x + w2*t + b", {"w1": 0.4, "w2": -1.1, "b": 0.3}),
+    ("sigmoid(a*x + c*t^2 - k*sin(x)) + d", {"a": 0.5, "c": -0.2, "k": 0.7, "d": 0.1}),
+    ("a*x + b*x^2 + c*x^3 + d", {"a": 0.5, "b": -0.2, "c": 0.05, "d": 1.0}),
+    ("-w1*x + 2*w2*t + w3*x*t", {"w1": 0.2, "w2": 0.3, "w3": -0.4}),
+]
+
+
+@pytest.mark.parametrize(("text", "values"), FUSED)
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_fused_linear_terms_give_the_unfused_value_and_gradient(text, values, loss):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(11, 2))
+    y = rng.random((11, 1))
+    results = []
+    for fuse in (False, True):
+        model = make_model(text, ["x", "t", "y"], ["y"], fuse=fuse)
+        objective = Objective(model, make_loss(loss), l2=0.03)
+        theta = np.array([values[n] for n in model.layout.names])
+        data = x[:, : len(model.inputs)] if model.inputs == ["x"] else x
+        results.append(AutodiffGradient(objective)(theta, objective.args(data, y)))
+        assert model.fused == fuse
+    (value, grad), (fused_value, fused_grad) = results
+    assert fused_value == pytest.approx(value, rel=1e-13)
+    np.testing.assert_allclose(fused_grad, grad, rtol=1e-12, atol=1e-15)
+
+
+def test_a_64_term_expression_is_one_matrix_product_on_the_tape():
+    text = " + ".join(f"w{k}*x{k}" for k in range(1, 65)) + " + b"
+    columns = [f"x{k}" for k in range(1, 65)]
+    model = make_model(text, [*columns, "y"], ["y"], fuse=True)
+    tape, output, params, data = model.build(32)
+    assert [p.shape for p in params] == [(64,), ()] and [d.shape for d in data] == [(32, 64)]
+    assert len(tape.nodes) < 10 and sum(node.op == "matmul" for node in tape.nodes) == 1
+    assert model.penalized == [f"w{k}" for k in range(1, 65)]  # b is the intercept
+    objective = Objective(model, make_loss("mse"), l2=0.5)
+    theta = np.arange(65.0) / 100
+    x, y = np.ones((3, 64)), np.zeros((3, 1))
+    value = objective.value(theta, objective.args(x, y))
+    weights = theta[[model.layout.names.index(f"w{k}") for k in range(1, 65)]]
+    assert value == pytest.approx((np.sum(weights) + theta[0]) ** 2 + 0.5 * weights @ weights, rel=1e-14)
+
+
+def test_the_analytic_engine_needs_the_unfused_model():
+    model = make_model("w1*x + w2*t", ["x", "t", "y"], ["y"], fuse=True)
+    with pytest.raises(ConfigError, match="fuse=False"):
+        AnalyticGradient(Objective(model, make_loss("mse")))

@@ -203,8 +203,10 @@ def test_momentum_equals_velocity_form_for_constant_lr():
 BRANCHY = {
     "momentum": {"dampening": 0.2, "nesterov": False},
     "rmsprop": {"centered": True, "momentum": 0.3},
-    "adam": {"amsgrad": True, "weight_decay": 0.1},
+    "adam": {"amsgrad": True, "weight_decay": 0.1, "maximize": True},
     "adagrad": {"lr_decay": 0.1, "initial_accumulator_value": 0.2},
+    "nadam": {"decoupled_weight_decay": True},
+    "asgd": {"t0": 2},
 }
 
 
@@ -227,7 +229,8 @@ def test_batch_update_equals_stacked_single_runs(name):
 
 @pytest.mark.parametrize("name", FIRST_ORDER)
 def test_update_mutates_nothing_and_counts_steps(name):
-    opt = make_optimizer(name, **{**BRANCHY.get(name, {}), "weight_decay": 0.1})
+    decay = {"weight_decay": 0.1} if "weight_decay" in OPTIMIZERS[name].defaults else {}
+    opt = make_optimizer(name, **{**BRANCHY.get(name, {}), **decay})
     x = np.array([1.0, -2.0])
     state = opt.init(x)
     for step in range(1, 4):
@@ -261,7 +264,7 @@ def test_optim_imports_neither_torch_nor_sympy_and_its_registry_no_numpy():
 
 def test_sgd_is_an_alias_of_gd():
     assert OPTIMIZERS["sgd"] is OPTIMIZERS["gd"]
-    want = {"name": "gd", "lr": 0.5, "weight_decay": 0.0, "line_search": {"name": "none"}}
+    want = {"name": "gd", "lr": 0.5, "weight_decay": 0.0, "maximize": False, "line_search": {"name": "none"}}
     assert make_optimizer("sgd", lr=0.5).to_dict() == want
 
 
@@ -348,20 +351,21 @@ TORCH_CASES = {
     "adadelta": ("adadelta", {}, 0.3),
     "adadelta-rho-weight_decay": ("adadelta", {"rho": 0.5, "weight_decay": 0.1}, 0.3),
 }
-TORCH_CLASS = {"gd": "SGD", "momentum": "SGD", "nag": "SGD", "rmsprop": "RMSprop", "adam": "Adam"}
-TORCH_CLASS |= {"adamw": "AdamW", "adagrad": "Adagrad", "adadelta": "Adadelta", "lbfgs": "LBFGS"}
+TORCHED = [name for name in CANONICAL if OPTIMIZERS[name].torch]  # lion has no torch class
 
 
 def torch_optimizer(torch, name: str, hyper: dict, param, lr: float):
-    """The torch.optim object configured like ``make_optimizer(name, **hyper)`` (names translated)."""
+    """The torch.optim object the registry names, configured like ``make_optimizer(name, **hyper)`` (split
+    parameters joined back into torch's tuples)."""
+    spec = OPTIMIZERS[name]
     kwargs = {k: v for k, v in make_optimizer(name, **hyper).hyper.items() if k != "lr"}
-    if "beta1" in kwargs:
-        kwargs["betas"] = (kwargs.pop("beta1"), kwargs.pop("beta2"))
+    for group, members in spec.table.groups.items():
+        kwargs[group] = tuple(kwargs.pop(m) for m in members)
     kwargs.pop("eps_in_sqrt", None)
     kwargs.pop("line_search")
     if name == "nag":
         kwargs["nesterov"] = True
-    return getattr(torch.optim, TORCH_CLASS[name])([param], lr=lr, foreach=False, **kwargs)
+    return getattr(torch.optim, spec.torch)([param], lr=lr, foreach=False, **kwargs)
 
 
 def quad_grad(x: np.ndarray) -> np.ndarray:
@@ -390,17 +394,19 @@ def test_optimizer_matches_torch_for_1000_steps(case):
 DEPARTURES = {"momentum": {"momentum": 0.9}, "nag": {"momentum": 0.9}}  # torch SGD's momentum is 0
 
 
-@pytest.mark.parametrize("name", [name for name in CANONICAL if name in TORCH_CLASS])
+@pytest.mark.parametrize("name", TORCHED)
 def test_defaults_equal_torch_constructor_defaults(name):
     torch = pytest.importorskip("torch")
-    params = inspect.signature(getattr(torch.optim, TORCH_CLASS[name])).parameters
+    params = inspect.signature(getattr(torch.optim, OPTIMIZERS[name].torch)).parameters
     theirs = {key: p.default for key, p in params.items() if p.default is not inspect.Parameter.empty}
-    if "betas" in theirs:
-        theirs["beta1"], theirs["beta2"] = theirs.pop("betas")
+    for group, members in OPTIMIZERS[name].table.groups.items():
+        theirs.update(zip(members, theirs.pop(group), strict=True))
     expected = {**theirs, **DEPARTURES.get(name, {})}
     for key, value in OPTIMIZERS[name].defaults.items():
         if key == "line_search":  # torch's line_search_fn (LBFGS) or none at all: no line search
             assert value == {"name": "none"} and expected.get("line_search_fn") is None
+        elif key == "maximize" and name == "lbfgs":  # torch's LBFGS has none; ours minimizes -f
+            assert value is False
         elif key != "eps_in_sqrt":  # ours alone: the TensorFlow/Optax eps placement
             assert value == expected[key], key
 

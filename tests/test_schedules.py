@@ -102,18 +102,38 @@ def test_schedule_matches_torch_lr_scheduler_sequence(case):
 
 # ---- registry, description, coercion --------------------------------------------------------------------
 
-EXAMPLE_PARAMS = {"constant": {}, "step": {"step_size": 3}, "exponential": {"gamma": 0.9}}
-EXAMPLE_PARAMS |= {"inverse_time": {"decay": 0.1}, "cosine": {"t_max": 10}}
+#: A valid, non-trivial parameter set of every schedule (the fit and CLI tests use it too).
+EXAMPLE_PARAMS = {
+    "constant": {"factor": 0.5, "total_iters": 3},
+    "step": {"step_size": 3},
+    "multistep": {"milestones": [2, 5]},
+    "exponential": {"gamma": 0.9},
+    "inverse_time": {"decay": 0.1},
+    "polynomial": {"total_iters": 8, "power": 2.0},
+    "linear": {"start_factor": 0.25, "total_iters": 4},
+    "cosine": {"t_max": 10},
+    "cosine_restarts": {"t_0": 3, "t_mult": 2},
+    "onecycle": {"total_steps": 30, "cycle_momentum": False},
+    "cyclic": {"max_lr": 1.0, "step_size_up": 3, "cycle_momentum": False},
+    "plateau": {"patience": 1},
+    "sequential": {"schedules": ["linear", {"name": "cosine", "t_max": 10}], "milestones": [5]},
+}
 
 
-@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_every_schedule_has_an_example():
+    assert set(EXAMPLE_PARAMS) == set(SCHEDULES)
+
+
+@pytest.mark.parametrize("name", [n for n in SCHEDULES if not SCHEDULES[n].needs_metric])
 def test_every_schedule_round_trips_through_its_json_description(name):
-    schedule = make_schedule(name, 0.5, warmup=2, **EXAMPLE_PARAMS[name])
+    warmup = {"warmup": 2} if "warmup" in SCHEDULES[name].allowed else {}
+    schedule = make_schedule(name, 0.5, **warmup, **EXAMPLE_PARAMS[name])
     described = json.loads(json.dumps(schedule.to_dict()))
-    assert described["name"] == name and described["lr"] == 0.5 and described["warmup"] == 2
+    assert described["name"] == name and described["lr"] == 0.5 and described.get("warmup", 2) == 2
     rebuilt = as_schedule(described)
     assert rebuilt == schedule and lrs(rebuilt, 20) == lrs(schedule, 20)
     assert set(described) == {"name", "lr", *SCHEDULES[name].allowed}
+    assert len(set(lrs(schedule, 30))) > 1
 
 
 def test_as_schedule_accepts_a_number_a_schedule_or_a_mapping():

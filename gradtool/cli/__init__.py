@@ -18,11 +18,11 @@ def command_name(command) -> str:
     return command.name or command.callback.__name__.replace("_", "-")
 
 
-for _module in ("derivatives", "optimize", "configs", "fit", "plot"):
+for _module in ("derivatives", "graph", "optimize", "configs", "fit", "plot"):
     importlib.import_module(f"gradtool.cli.{_module}")
 
 # `gradtool --help` lists the commands in this order (from derivatives to descent to data to pictures).
-ORDER = ["grad", "check-grad", "functions", "minimize", "optimizers", "compare", "run", "lr-find", "schema"]
+ORDER = ["grad", "graph", "check-grad", "functions", "minimize", "optimizers", "compare", "run", "lr-find", "schema"]
 ORDER += ["fit", "predict", "plot"]
 app.registered_commands.sort(key=lambda c: ORDER.index(command_name(c)))
 

@@ -153,6 +153,14 @@ def fit(
         ),
     ] = None,
     proba: Proba = False,
+    grad_stats: Annotated[
+        bool,
+        typer.Option(
+            "--grad-stats",
+            help="Networks: record each layer's gradient norms (weights, biases) and update/weight ratio per "
+            "epoch; the table shows the first and last layer's, --plot adds a panel of every layer's.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
     plot: PlotFile = None,
     json: Json = False,
@@ -197,6 +205,7 @@ def fit(
         gradient=gradient,
         every=every,
         load=load,
+        grad_stats=grad_stats,
     )
     if predict is not None:  # a bad file to predict must fail before training, not after it
         from gradtool.fitting.data import read_csv

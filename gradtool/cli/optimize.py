@@ -180,12 +180,18 @@ def _report(result, json: bool, quiet: bool) -> None:
 @app.command()
 @handled
 def optimizers(
-    name: Annotated[str | None, typer.Argument(help="An optimizer or schedule: its formula and parameters.")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="An optimizer, schedule or line search: its formula and parameters.")
+    ] = None,
     schedules: Annotated[bool, typer.Option("--schedules", help="List the learning-rate schedules instead.")] = False,
+    line_searches: Annotated[
+        bool, typer.Option("--line-searches", help="List the line searches (line_search=...) instead.")
+    ] = False,
     json: Json = False,
 ) -> None:
-    """The optimizers (or --schedules): formula, parameters with their defaults and bounds, torch equivalent."""
-    from gradtool.optim.describe import describe, optimizer_listing, schedule_listing
+    """The optimizers (or --schedules, --line-searches): formula, parameters with their defaults and bounds,
+    torch equivalent."""
+    from gradtool.optim.describe import describe, line_search_listing, optimizer_listing, schedule_listing
 
     if name is not None:
         entry = describe(name)
@@ -196,8 +202,12 @@ def optimizers(
         from gradtool.report.optimizers import show_entry
 
         return show_entry(entry)
-    kind = "schedules" if schedules else "optimizers"
-    entries = schedule_listing() if schedules else optimizer_listing()
+    if schedules and line_searches:
+        from gradtool.errors import ConfigError
+
+        raise ConfigError("give --schedules or --line-searches, not both")
+    kind = "schedules" if schedules else "line_searches" if line_searches else "optimizers"
+    entries = {"schedules": schedule_listing, "line_searches": line_search_listing}.get(kind, optimizer_listing)()
     if json:
         from gradtool.report.common import print_json
 

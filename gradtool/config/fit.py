@@ -1,8 +1,8 @@
 """The ``task: fit`` config: its keys (one definition: validation and JSON Schema) and its plan of fit runs.
 
-The key names are ``gradtool.fitting.spec.FIT_KEYS`` (the ``gradtool fit`` options in snake_case) plus the
+The key names are ``FIT_KEYS`` (the ``gradtool fit`` options in snake_case) plus the
 config-level ``optimizers``, ``sweep`` and ``output`` that minimize configs have too; allowed names come
-from the fitting registries (LOSSES, ACTIVATIONS, FIT_GRADIENTS) and OPTIMIZERS / SCHEDULES.
+from the fitting registries (LOSSES, ACTIVATIONS, FIT_ENGINES) and OPTIMIZERS / SCHEDULES.
 """
 
 from __future__ import annotations
@@ -15,12 +15,21 @@ from typing import Any
 
 from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
 from gradtool.config.keys import IDENTIFIER, OPTIMIZER, SCHEDULE, hyper_field, hyperparameter_names
-from gradtool.config.plan import check_schedule, expand_runs, labelled_paths, located, output_path
+from gradtool.config.plan import expand_runs, labelled_paths, located, output_path, run_error
 from gradtool.config.shapes import Record, Seq, Union
 from gradtool.errors import GradtoolError
-from gradtool.fitting.spec import FIT_KEYS, REQUIRED
+from gradtool.params import ParamError
 
-FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient")  # top-level keys a fit sweep may vary
+#: The keys of a fit config: the ``gradtool fit`` options in snake_case (``--batch-size`` -> ``batch_size``).
+#: ``optimizer`` and ``schedule`` are entries as in minimize configs.
+FIT_KEYS = (
+    "model", "data", "target", "params", "inputs", "init", "activation", "loss", "l2", "standardize", "optimizer",
+    "schedule", "epochs", "batch_size", "test_split", "stratify", "test_data", "early_stopping", "seed", "gradient",
+    "every", "save", "load", "grad_stats",
+)  # fmt: skip
+META_KEYS = ("task", "description")
+REQUIRED = ("model", "data", "target")
+FIT_RUN_KEYS = ("epochs", "batch_size", "l2", "seed", "gradient", "activation", "init")  # keys a fit sweep may vary
 NOT_PASSED = ("optimizer", "schedule", "save")  # keys the plan handles itself (the rest go to gradtool.fit)
 
 
@@ -36,10 +45,10 @@ def activation_names() -> list[str]:
     return list(ACTIVATIONS)
 
 
-def fit_gradient_names() -> list[str]:
-    from gradtool.fitting.gradients import FIT_GRADIENTS
+def fit_engine_names() -> list[str]:
+    from gradtool.fitting.gradients import FIT_ENGINES
 
-    return list(FIT_GRADIENTS)
+    return list(FIT_ENGINES)
 
 
 @functools.cache
@@ -70,7 +79,7 @@ def _option_fields() -> dict[str, Field]:
         "inputs": _names("Networks: the input columns (default: every column but the targets)."),
         "init": Union(
             (Text(description='"w=1,b=0" or "random"'), Record(extra=Number()), Seq(Number())),
-            description="Expression models: start values (default zeros); networks: only random.",
+            description="Expression models: start values (default zeros); networks: random or scale=K.",
         ),
         "activation": Text(choices=activation_names, what="activation", description="Networks: hidden layers."),
         "loss": Text(choices=loss_names, what="loss", description="Default mse; logistic: bce or cross-entropy."),
@@ -85,10 +94,11 @@ def _option_fields() -> dict[str, Field]:
         "test_data": Text(description="CSV of held-out rows instead of test_split (relative to the config's folder)."),
         "early_stopping": whole(1, "Stop after this many epochs without a lower test loss; keep the best."),
         "seed": Number(minimum=0, integer=True, default=fit_default("seed"), description="Init, split, shuffles."),
-        "gradient": Text(choices=fit_gradient_names, what="gradient engine", default=fit_default("gradient")),
+        "gradient": Text(choices=fit_engine_names, what="gradient engine", default=fit_default("gradient")),
         "every": whole(1, "A history row every K epochs (default: about 20 rows)."),
         "save": Text(description="Write the fitted model (.npz) there; use {label} with several runs."),
         "load": Text(description="Start from a model saved by save: (or fit --save)."),
+        "grad_stats": Boolean(default=False, description="Networks: per-layer gradient norms per epoch."),
     }
 
 
@@ -162,9 +172,10 @@ def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
     sweep = data.get("sweep", {})
 
     def check(path: Path, schedule_path: Path, options: dict[str, Any]) -> None:
-        check_schedule(where, schedule_path, options)
         try:
             prepare_fit(**{**options, "data": table})
+        except ParamError as exc:
+            raise run_error(where, exc, path, schedule_path, sweep) from None
         except GradtoolError as exc:
             key = _blamed_key(str(exc), options)
             at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)

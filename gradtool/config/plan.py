@@ -11,7 +11,7 @@ from typing import Any
 
 from gradtool.config.fields import Path, Where, format_path
 from gradtool.config.keys import ENTRY_KEYS, RUN_KEYS
-from gradtool.errors import GradtoolError
+from gradtool.errors import ConfigError, GradtoolError
 from gradtool.params import ParamError
 
 MAX_RUNS = 10_000
@@ -68,11 +68,15 @@ class CheckPlan:
 
 def value_text(key: str, value: Any) -> str:
     """A swept value in a label: ``lr0.01``, ``beta1=0.9`` (a key ending in a digit), ``amsgrad`` /
-    ``no-amsgrad``, ``numeric``."""
+    ``no-amsgrad``, ``numeric``, ``armijo-c1=0.3`` (a line search and its parameters away from defaults)."""
     if isinstance(value, bool):
         return key if value else f"no-{key}"
     if isinstance(value, str):
         return value
+    if isinstance(value, dict):
+        from gradtool.optim.searching import line_search_changes
+
+        return "-".join([value["name"], *(value_text(k, v) for k, v in line_search_changes(value).items())])
     return f"{key}={value!r}" if key[-1].isdigit() else f"{key}{value!r}"
 
 
@@ -141,14 +145,15 @@ def _schedule_options(schedule: dict[str, Any] | None) -> dict[str, Any]:
     return {"schedule": schedule["name"], "schedule_options": {k: v for k, v in schedule.items() if k != "name"}}
 
 
-def check_schedule(where: Where, schedule_path: Path, options: dict[str, Any]) -> None:
-    """A schedule's cross-checks (eta_min > lr) belong to the schedule's key path."""
-    from gradtool.descent import build_schedule
-    from gradtool.optim import OPTIMIZERS
-
-    if "schedule" in options:
-        lr = options.get("lr", OPTIMIZERS[options["optimizer"]].defaults["lr"])
-        located(where, schedule_path, build_schedule, lr, options["schedule"], options["schedule_options"])
+def run_error(where: Where, exc: GradtoolError, entry: Path, schedule: Path, sweep: dict[str, Any]) -> ConfigError:
+    """Where an error of building a run belongs: a schedule's under the schedule's key path, a swept
+    parameter's under ``sweep``, an optimizer parameter's under its entry; anything else at the entry."""
+    if not isinstance(exc, ParamError):
+        return where.error(entry, str(exc))
+    head, rest = exc.key[0], exc.key[1:]
+    if head == "schedule":
+        return where.error((*schedule, *rest), exc.detail)
+    return where.error(("sweep", *exc.key) if head in sweep else (*entry, *exc.key), exc.detail)
 
 
 def expand_runs(
@@ -246,8 +251,10 @@ def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
     common.update({k: v for k, v in (("dim", dim), ("variables", variables)) if v is not None})
 
     def check(path: Path, schedule_path: Path, options: dict[str, Any]) -> None:
-        check_schedule(where, schedule_path, options)
-        located(where, path, prepare, objective, x0, **options)
+        try:
+            prepare(objective, x0, **options)
+        except GradtoolError as exc:
+            raise run_error(where, exc, path, schedule_path, data.get("sweep", {})) from None
 
     starts = _starts(data, where)
     if starts is not None and x0 is not None:

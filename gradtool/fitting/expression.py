@@ -10,6 +10,7 @@ import sympy as sp
 
 from gradtool.errors import ConfigError, DataError, PointError
 from gradtool.expr.point import natural_key, parse_point
+from gradtool.fitting import fusion
 from gradtool.fitting.layout import Layout
 from gradtool.grad.tape import Node, Tape
 
@@ -28,13 +29,19 @@ class ExpressionModel:
 
     kind = "expression"
 
-    def __init__(self, text: str, expr: sp.Expr, params: list[sp.Symbol], inputs: list[sp.Symbol], target: str):
+    def __init__(self, text, expr: sp.Expr, params: list[sp.Symbol], inputs: list[sp.Symbol], target, fuse=False):
         self.text, self.expr = text, expr
         self.param_symbols, self.input_symbols = params, inputs
         self.inputs, self.targets = [s.name for s in inputs], [target]
         self.layout = Layout(tuple(s.name for s in params), tuple(() for _ in params))
         self.intercepts = intercepts(expr, params)
         self.penalized = [s.name for s in params if s not in self.intercepts]
+        self.plan = fusion.plan(expr, params, inputs, fuse)  # fuse: linear terms as matrix products
+        self._index = fusion.parameter_index(self.plan, params)
+
+    @property
+    def fused(self) -> bool:
+        return bool(self.plan.blocks)
 
     def init(self, rng: np.random.Generator, init: Any = None) -> np.ndarray:
         """Zeros by default; ``"random"``: standard normal draws; else ``w=1,b=0`` (unnamed ones stay 0),
@@ -55,16 +62,28 @@ class ExpressionModel:
             raise PointError(f"--init: {exc}") from None
 
     def build(self, rows: int) -> tuple[Tape, Node, list[Node], list[Node]]:
-        """``(tape, output (rows,) or (), parameter nodes, one node per input column)``."""
-        from gradtool.grad.autodiff import expression_to_tape
+        """``(tape, output (rows,) or (), parameter nodes, data nodes)``: a vector node per fused block and
+        a scalar node per other parameter; a feature matrix per block and a column per other input."""
+        return fusion.build_tape(self.plan, rows)
 
-        symbols = [*self.param_symbols, *self.input_symbols]
-        shapes = [()] * len(self.param_symbols) + [(rows,)] * len(self.input_symbols)
-        tape, out, nodes = expression_to_tape(self.expr, symbols, shapes)
-        return tape, out, nodes[: len(self.param_symbols)], nodes[len(self.param_symbols) :]
+    def param_args(self, theta: np.ndarray) -> list:
+        """The sweep's parameter inputs: each block's slice of ``theta``, then the scalars."""
+        return [theta[index] for index in self._index]
+
+    def flat_gradient(self, grads: list) -> np.ndarray:
+        """The gradients of the parameter inputs scattered back into the flat layout."""
+        out = np.empty(self.layout.size)
+        for index, grad in zip(self._index, grads, strict=True):
+            out[index] = grad
+        return out
+
+    def penalized_nodes(self, params: list[Node]) -> list[Node]:
+        """Blocks (weights: a fused parameter is never an intercept) and the penalized scalars."""
+        blocks = len(self.plan.blocks)
+        return [*params[:blocks], *(p for p in params[blocks:] if p.params["name"] in self.penalized)]
 
     def data_args(self, x: np.ndarray) -> list[np.ndarray]:
-        return list(np.ascontiguousarray(x.T))  # contiguous columns: faster ufuncs than strided views
+        return fusion.data_args(self.plan, self.input_symbols, x)
 
     def target_arg(self, y: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(y[:, 0])
@@ -80,7 +99,9 @@ class ExpressionModel:
         return {"expression": str(self.expr), "inputs": self.inputs}
 
 
-def expression_model(text: str, columns: list[str], targets: list[str], params, inputs) -> ExpressionModel:
+def expression_model(
+    text: str, columns: list[str], targets: list[str], params, inputs, fuse: bool = False
+) -> ExpressionModel:
     from gradtool.expr.parser import parse_expression
 
     expr, found = parse_expression(text)
@@ -107,6 +128,5 @@ def expression_model(text: str, columns: list[str], targets: list[str], params, 
     ordered = params if params is not None else [n for n in names if n in chosen]
     if inputs is not None:
         raise ConfigError("--inputs applies to mlp models; an expression's inputs are its column symbols")
-    return ExpressionModel(
-        text.strip(), expr, [found[n] for n in ordered], [found[n] for n in names if n not in chosen], targets[0]
-    )
+    inputs_found = [found[n] for n in names if n not in chosen]
+    return ExpressionModel(text.strip(), expr, [found[n] for n in ordered], inputs_found, targets[0], fuse)

@@ -55,7 +55,7 @@ class Objective:
             tape, out, params, _ = self.model.build(rows)
             target = tape.input("_target", self.model.target_shape(rows))
             objective = self.loss.nodes(tape, out, target)
-            penalty = penalty_nodes(tape, [p for p in params if p.params["name"] in self.model.penalized], self.l2)
+            penalty = penalty_nodes(tape, self.model.penalized_nodes(params), self.l2)
             if penalty is not None:
                 objective = tape.add(objective, penalty)
             self._tapes[rows] = (tape, objective, out, params)
@@ -79,7 +79,7 @@ class Objective:
 
     def value(self, theta: np.ndarray, args: list) -> float:
         sweep = self._compiled_for("value", _rows(args))
-        return float(quietly(sweep, *self.layout.views(theta), *args))
+        return float(quietly(sweep, *self.model.param_args(theta), *args))
 
     def hvp(self, theta: np.ndarray, v: np.ndarray, args: list) -> np.ndarray:
         """``H(theta) v`` of the objective over a batch: the tangent of the gradient sweep (forward-over-reverse)."""
@@ -89,15 +89,20 @@ class Objective:
         return np.concatenate([np.broadcast_to(t, np.shape(p)).ravel() for t, p in zip(tangents, views, strict=True)])
 
     def output(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The model's raw output (the logit for bce) as ``(rows, outputs)``, in chunks of ``chunk_rows``."""
-        if len(x) > self.chunk_rows:
+        """The model's raw output (the logit for bce) as ``(rows, outputs)`` for the input rows ``x``."""
+        return self.output_of(theta, self.args(x, None))
+
+    def output_of(self, theta: np.ndarray, args: list) -> np.ndarray:
+        """The raw output for sweep arguments (a split's; the target is not used), in chunks of ``chunk_rows``."""
+        rows = len(args[0]) if args[0] is not None else 0
+        if rows > self.chunk_rows:
             step = self.chunk_rows
-            return np.concatenate([self.output(theta, x[k : k + step]) for k in range(0, len(x), step)])
-        args = self.args(x, None)
-        out = quietly(self._compiled_for("output", len(x)), *self.layout.views(theta), *args)
+            parts = [[a if a is None else a[k : k + step] for a in args] for k in range(0, rows, step)]
+            return np.concatenate([self.output_of(theta, part) for part in parts])
+        out = quietly(self._compiled_for("output", rows), *self.model.param_args(theta), *args)
         if np.ndim(out) == 0:  # a model that does not depend on its inputs
-            return np.full((len(x), len(self.model.targets)), float(out))
-        return np.reshape(out, (len(x), -1))
+            return np.full((rows, len(self.model.targets)), float(out))
+        return np.reshape(out, (rows, -1))
 
     def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Predictions ``(rows, outputs)``: the output through the loss's link (sigmoid for bce)."""
@@ -127,10 +132,6 @@ def _plus(a, b):
     return (a[0] + b[0], a[1] + b[1]) if isinstance(a, tuple) else a + b
 
 
-def _flatten(grads: list) -> np.ndarray:
-    return np.concatenate([np.ravel(g) for g in grads])
-
-
 class AutodiffGradient:
     """Reverse mode on the tape: value and all parameter gradients from one forward + one reverse sweep."""
 
@@ -141,8 +142,9 @@ class AutodiffGradient:
 
     def __call__(self, theta: np.ndarray, args: list) -> tuple[float, np.ndarray]:
         sweep = self.objective._compiled_for("gradient", _rows(args))
-        value, grads = quietly(sweep, *self.objective.layout.views(theta), *args)
-        return float(value), _flatten(grads)
+        model = self.objective.model
+        value, grads = quietly(sweep, *model.param_args(theta), *args)
+        return float(value), model.flat_gradient(grads)
 
 
 def central_gradient(value: Callable[[np.ndarray], float], theta: np.ndarray, h: float | None = None) -> np.ndarray:
@@ -178,6 +180,8 @@ class AnalyticGradient:
     def __init__(self, objective: Objective):
         if objective.model.kind != "expression":
             raise ConfigError("--grad analytic is for expression models; networks use autodiff or numeric")
+        if objective.model.fused:  # its sweeps take feature matrices; SymPy's function takes the columns
+            raise ConfigError("--grad analytic needs the expression model built with fuse=False")
         self.objective = objective
 
     @cached_property
@@ -206,16 +210,17 @@ class AnalyticGradient:
         return np.array([name in model.penalized for name in model.layout.names], dtype=float)
 
 
-#: gradient engine name -> constructor over an Objective (CLI choices, config validation and docs read it)
-FIT_GRADIENTS: dict[str, Callable[[Objective], Callable]] = {
+#: The gradient engines of a fit objective (``engine(theta, args) -> (F, dF/dtheta)``), by name: the fit
+#: counterpart of ``gradtool.grad.engines.ENGINES`` (engines of an expression over its variables).
+FIT_ENGINES: dict[str, Callable[[Objective], Callable]] = {
     "autodiff": AutodiffGradient,
     "numeric": NumericGradient,
     "analytic": AnalyticGradient,
 }
 
 
-def make_fit_gradient(name: str, objective: Objective) -> Callable:
+def make_fit_engine(name: str, objective: Objective) -> Callable:
     """``engine(theta, args) -> (F, dF/dtheta)`` for the named engine."""
-    if name not in FIT_GRADIENTS:
-        raise ConfigError(f"unknown gradient engine {name!r} for fit; choose one of: {', '.join(FIT_GRADIENTS)}")
-    return FIT_GRADIENTS[name](objective)
+    if name not in FIT_ENGINES:
+        raise ConfigError(f"unknown gradient engine {name!r} for fit; choose one of: {', '.join(FIT_ENGINES)}")
+    return FIT_ENGINES[name](objective)

@@ -73,10 +73,12 @@ def make_model(
     activation: str | None = None,
     outputs: tuple[int, str] | None = None,
     task: str = "regression",
+    fuse: bool = False,
 ) -> Network | ExpressionModel:
     """Build the model ``spec`` (``mlp:2-4-1``, ``linear``, ``logistic`` or an expression) against the
     data's column names. ``outputs``: the number of model outputs the targets need and a phrase saying why
-    (default: one per target column); ``task``: the loss's (regression, binary, multiclass).
+    (default: one per target column); ``task``: the loss's (regression, binary, multiclass); ``fuse``: an
+    expression's linear terms become matrix products (gradtool.fitting.fusion; not for the analytic engine).
 
     Raises:
         ConfigError: a bad spec or option combination; ParseError: a bad expression; DataError: an input
@@ -108,4 +110,4 @@ def make_model(
         )
     from gradtool.fitting.expression import expression_model
 
-    return expression_model(spec, columns, targets, params, inputs)
+    return expression_model(spec, columns, targets, params, inputs, fuse)

@@ -56,15 +56,13 @@ class Network:
         return "mlp:" + "-".join(map(str, self.sizes))
 
     def init(self, rng: np.random.Generator, init: Any = None) -> np.ndarray:
-        """The seeded scheme of the activation (Xavier/Glorot or He) for weights, zeros for biases."""
-        if init not in (None, "random"):
-            raise ConfigError(
-                "a network starts from its seeded random initialisation (--init random) or from saved weights (--load)"
-            )
+        """The seeded scheme of the activation (Xavier/Glorot or He) for weights, zeros for biases;
+        ``"scale=K"`` multiplies the weights by K (K > 1 makes deep networks' gradients explode)."""
+        self.scale = init_scale(init)
         scheme = INITS[ACTIVATIONS[self.activation]]
         parts = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
-            parts += [scheme(rng, fan_in, fan_out).ravel(), np.zeros(fan_out)]
+            parts += [self.scale * scheme(rng, fan_in, fan_out).ravel(), np.zeros(fan_out)]
         return np.concatenate(parts)
 
     def build(self, rows: int) -> tuple[Tape, Node, list[Node], list[Node]]:
@@ -77,6 +75,17 @@ class Network:
             if k + 2 < len(params):
                 h = tape.apply(self.activation, h)
         return tape, h, params, [x]
+
+    def param_args(self, theta: np.ndarray) -> list:
+        """The sweep's parameter inputs: each layer's view into ``theta``."""
+        return self.layout.views(theta)
+
+    def flat_gradient(self, grads: list) -> np.ndarray:
+        return np.concatenate([np.ravel(g) for g in grads])
+
+    def penalized_nodes(self, params: list[Node]) -> list[Node]:
+        """The weight matrices (not the biases)."""
+        return [p for p in params if p.params["name"] in self.penalized]
 
     def data_args(self, x: np.ndarray) -> list[np.ndarray]:
         return [x]
@@ -95,7 +104,31 @@ class Network:
         return [{"name": n, "shape": list(s)} for n, s in zip(self.layout.names, self.layout.shapes, strict=True)]
 
     def describe(self) -> dict[str, Any]:
-        return {"activation": self.activation, "init": ACTIVATIONS[self.activation], "layers": self.layers()}
+        scheme = ACTIVATIONS[self.activation]
+        scale = getattr(self, "scale", 1.0)
+        return {
+            "activation": self.activation,
+            "init": scheme if scale == 1 else f"{scheme} x {scale:g}",
+            "layers": self.layers(),
+        }
+
+
+def init_scale(init: Any) -> float:
+    """A network's ``--init``: None or ``random`` (scale 1), or ``scale=K`` with K a number > 0."""
+    if init in (None, "random"):
+        return 1.0
+    text = init.strip() if isinstance(init, str) else ""
+    name, _, value = text.partition("=")
+    try:
+        scale = float(value) if name.strip() == "scale" else math.nan
+    except ValueError:
+        scale = math.nan
+    if not (math.isfinite(scale) and scale > 0):
+        raise ConfigError(
+            "a network starts from its seeded random initialisation (--init random, or --init scale=K to multiply "
+            f"its weights by K > 0) or from saved weights (--load); got --init {init!r}"
+        )
+    return scale
 
 
 NAMED = ("linear", "logistic")

@@ -157,6 +157,7 @@ def load_fitted(path: str | Path) -> Fitted:
             inputs=meta["inputs"] if kind != "expression" else None,
             outputs=(targets.outputs, targets.describe_outputs()),
             task=targets.task,
+            fuse=True,
         )
         objective = Objective(model, make_loss(meta["loss"]), meta["l2"])
         scaling = meta.get("standardize")

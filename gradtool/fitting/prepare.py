@@ -12,13 +12,16 @@ import numpy as np
 
 from gradtool.errors import ConfigError, DataError
 from gradtool.fitting.data import Table, as_table, holdout
-from gradtool.fitting.gradients import Objective, make_fit_gradient
+from gradtool.fitting.gradients import Objective, make_fit_engine
+from gradtool.fitting.gradstats import GradStats
 from gradtool.fitting.losses import make_loss
 from gradtool.fitting.models import make_model, names_list
 from gradtool.fitting.result import FitResult
 from gradtool.fitting.scaling import Standardizer, lr_warning, spread_warning
 from gradtool.fitting.targets import Targets, default_loss, resolve_targets, strata
 from gradtool.fitting.train import PreparedFit, Split
+from gradtool.optim import optimizer_spec
+from gradtool.params import ParamError
 from gradtool.run import check_rows, default_every
 
 MAX_EPOCHS = 10_000_000
@@ -88,6 +91,7 @@ def _build_model(spec, table: Table, columns, targets: Targets, options: dict[st
             activation=options["activation"],
             outputs=(targets.outputs, targets.describe_outputs()),
             task=targets.task,
+            fuse=options["gradient"] != "analytic",
         )
     except DataError as exc:  # a column the model needs is missing: name the file too
         raise DataError(f"{table.source}: {exc}") from None
@@ -133,12 +137,13 @@ def prepare_fit(
     gradient: str = "autodiff",
     every: int | None = None,
     load: str | None = None,
+    grad_stats: bool = False,
     **hyper: Any,
 ):
     """Validate and build everything a fit needs (see :func:`fit`); nothing runs yet."""
     epochs, batch_size, every, early_stopping = _counts(epochs, batch_size, every, early_stopping)
     init_rng, split_rng, shuffle_rng = streams(seed)
-    options = dict(params=params, inputs=inputs, activation=activation, test_split=test_split)
+    options = dict(params=params, inputs=inputs, activation=activation, test_split=test_split, gradient=gradient)
     options |= dict(stratify=stratify, test_data=test_data, standardize=standardize)
     columns, table, lossfn, held, targets, net = _problem(model, data, target, loss, options, split_rng)
     (x, x_test), (y, y_test) = _inputs(net, held), _encode(targets, held)
@@ -150,30 +155,30 @@ def prepare_fit(
     test = None if x_test is None else Split(x_test, y_test, objective.args(x_test, y_test))
     if early_stopping is not None and test is None:
         raise ConfigError("--early-stopping watches the held-out rows' loss: give --test-split or --test-data")
-    engine = make_fit_gradient(gradient, objective)
-    opt, sched = _optimizer(optimizer, lr, hyper, schedule, schedule_options)
+    engine = make_fit_engine(gradient, objective)
     theta0 = _start(net, init, load, init_rng)
     size = min(batch_size or train.rows, train.rows)
-    if opt.step is not None and size < train.rows:
-        _refuse_minibatches(opt.name)
     objective.check_memory(size)
+    opt, sched = _optimizer(optimizer, lr, hyper, schedule, schedule_options, epochs * -(-train.rows // size))
+    if size < train.rows:
+        _refuse_minibatches(opt)
     found = [] if scaler else _warnings(net, x, lossfn.name, opt.name, opt.hyper["lr"])
     info = _info(held, net, columns, train.rows, 0 if test is None else test.rows)
+    stats = GradStats.for_model(net, epochs, every) if _boolean(grad_stats, "--grad-stats") else None
     return PreparedFit(
         objective, engine, opt, sched, theta0, train, test, epochs, size, every, shuffle_rng, seed, info,
-        targets=targets, scaler=scaler, early_stopping=early_stopping, warnings=found,
+        targets=targets, scaler=scaler, early_stopping=early_stopping, warnings=found, grad_stats=stats,
     )  # fmt: skip
 
 
-def _refuse_minibatches(name: str) -> None:
+def _refuse_minibatches(opt: Any) -> None:
     """A method that evaluates where it needs compares f at trial points of one function: full batches only."""
-    from gradtool.optim import optimizer_spec
-
-    optimizer_spec(name).refuse("minibatch")
-    raise ConfigError(
-        f"optimizer {name!r} with a line search cannot use mini-batches: its trial points must see the same "
-        "function (no --batch-size)"
-    )
+    optimizer_spec(opt.name).refuse("minibatch")
+    if opt.step is not None:
+        raise ConfigError(
+            f"optimizer {opt.name!r} with a line search cannot use mini-batches: its trial points must see the "
+            "same function (no --batch-size)"
+        )
 
 
 def _boolean(value: Any, name: str) -> bool:
@@ -205,12 +210,13 @@ def _counts(epochs: Any, batch_size: Any, every: Any, early_stopping: Any) -> tu
     return epochs, batch_size, every or default_every(epochs), early_stopping
 
 
-def _optimizer(name: str, lr: Any, hyper: dict[str, Any], schedule: Any, options: dict[str, Any] | None):
-    from gradtool.descent import build_schedule
-    from gradtool.optim import make_optimizer
+def _optimizer(name: str, lr: Any, hyper: dict[str, Any], schedule: Any, options: dict[str, Any] | None, steps: int):
+    """The optimizer and schedule of a fit (``steps`` optimizer updates in all); fit minimizes its loss."""
+    from gradtool.optim.configure import configure
 
-    opt = make_optimizer(name, **({"lr": lr} if lr is not None else {}), **hyper)
-    return opt, build_schedule(opt.hyper["lr"], schedule, options or {})
+    if hyper.get("maximize"):
+        raise ParamError("maximize", "fit minimizes its loss; an optimizer that ascends would maximize it")
+    return configure(name, hyper, lr=lr, schedule=schedule, schedule_options=options, horizon=steps)
 
 
 def _start(model, init: Any, load: str | None, rng: np.random.Generator) -> np.ndarray:
@@ -240,7 +246,8 @@ def fit(
             cross-entropy), ``l2``, ``standardize``, ``optimizer`` and its hyperparameters with torch's
             names, ``lr``, ``schedule`` + ``schedule_options``, ``epochs``, ``batch_size`` (default: full
             batch), ``test_split``, ``stratify``, ``test_data``, ``early_stopping``, ``seed``, ``gradient``
-            (autodiff, numeric, analytic), ``every``, ``load``.
+            (autodiff, numeric, analytic), ``every``, ``load``, ``grad_stats`` (networks: per-layer gradient
+            norms and update ratios per epoch, in ``FitResult.grad_stats``).
 
     Divergence, early stopping and Ctrl-C are statuses of the result, never exceptions; bad input raises
     GradtoolError.

@@ -83,6 +83,7 @@ class FitResult:
     warnings: list[str] = field(default_factory=list)
     targets: Any = field(default=None, repr=False)
     scaler: Any = field(default=None, repr=False)
+    grad_stats: dict[str, Any] | None = None  # fit --grad-stats: GradStats.to_dict()
 
     @property
     def exit_code(self) -> int:
@@ -141,6 +142,7 @@ class FitResult:
             "best_epoch": self.best_epoch,
             "warnings": self.warnings,
             "history": [row.to_dict() for row in self.rows],
+            "grad_stats": self.grad_stats,
         }
         return out if self.label is None else {"label": self.label, **out}
 

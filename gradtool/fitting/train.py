@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from gradtool.fitting.gradients import Objective, in_chunks
+from gradtool.fitting.gradstats import GradStats
 from gradtool.fitting.metrics import accuracy, metrics
 from gradtool.fitting.result import FitResult, FitRow
 from gradtool.interrupt import stop_reason
@@ -70,6 +71,7 @@ class PreparedFit:
     scaler: Any = None
     early_stopping: int | None = None
     warnings: list[str] = field(default_factory=list)
+    grad_stats: GradStats | None = None
 
     def _test_loss(self, theta: np.ndarray) -> float | None:
         if self.test is None:
@@ -81,12 +83,12 @@ class PreparedFit:
         row = FitRow(epoch, f, self._test_loss(theta), _norm(g), lr)
         if objective.loss.classifier:
             task = objective.loss.task
-            row.accuracy = accuracy(task, objective.output(theta, self.train.x), self.train.y)
+            row.accuracy = accuracy(task, objective.output_of(theta, self.train.args), self.train.y)
             if test:
-                row.test_accuracy = accuracy(task, objective.output(theta, test.x), test.y)
+                row.test_accuracy = accuracy(task, objective.output_of(theta, test.args), test.y)
         return row
 
-    def _epoch(self, theta, state, t: int) -> tuple[np.ndarray, Any, int, str | None]:
+    def _epoch(self, theta, state, t: int, lr_of: Callable[[int], float]) -> tuple[np.ndarray, Any, int, str | None]:
         """One pass over the shuffled training rows in mini-batches; returns the reason if it diverged."""
         train, size = self.train, self.batch_size
         order = self.shuffle.permutation(train.rows)
@@ -96,7 +98,7 @@ class PreparedFit:
             bad = _bad(f, g, theta)
             if bad:
                 return theta, state, t, bad
-            new, state = self.opt.update(g, state, theta, self.sched(t))
+            new, state = self.opt.update(g, state, theta, lr_of(t))
             t += 1
             if not math.isfinite(float(new.sum())):
                 return theta, state, t, "the parameters became non-finite"
@@ -107,23 +109,25 @@ class PreparedFit:
         """The loss and gradient over every training row (in chunks when a single sweep would not fit)."""
         return in_chunks(self.engine, theta, self.train.args, self.objective.chunk_rows)
 
-    def _advance(self, theta, state, t: int, f: float, g: np.ndarray, epoch: int):
+    def _advance(self, theta, state, t: int, f: float, g: np.ndarray, epoch: int, lr_of: Callable[[int], float]):
         """One epoch: ``(theta, state, t, f, g, why it stopped or None)``; ``f, g`` are the whole training
-        set's after full-batch steps and when a table row is due (mini-batch f, g are not kept otherwise).
-        Why: a reason (it diverged), or ``(status, reason)`` (a step found no acceptable point)."""
+        set's after full-batch steps and when a table row is due or a schedule watches the loss (mini-batch
+        f, g are not kept otherwise). Why: a reason (it diverged), or ``(status, reason)`` (a step found no
+        acceptable point)."""
         if self.opt.step is not None:  # a method that evaluates where it needs: full batches only
-            move = self.opt.step(self.oracle, theta, f, g, state, self.sched(t))
+            move = self.opt.step(self.oracle, theta, f, g, state, lr_of(t))
             if move.failure:
                 return theta, state, t, f, g, ("line_search_failed", move.failure)
             bad = _bad(move.f, move.g, move.x)
             return (theta, state, t + 1, f, g, bad) if bad else (move.x, move.state, t + 1, move.f, move.g, None)
         if self.batch_size >= self.train.rows:  # the step's gradient is the full-batch one already at hand
-            new, state = self.opt.update(g, state, theta, self.sched(t))
+            new, state = self.opt.update(g, state, theta, lr_of(t))
             f_new, g_new = self._full(new)
             bad = _bad(f_new, g_new, new)
             return (theta, state, t + 1, f, g, bad) if bad else (new, state, t + 1, f_new, g_new, None)
-        theta, state, t, bad = self._epoch(theta, state, t)
-        if not bad and ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
+        theta, state, t, bad = self._epoch(theta, state, t, lr_of)
+        due = (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs or self.sched.needs_metric
+        if not bad and due:
             f, g = self._full(theta)
             bad = _bad(f, g, theta)
         return theta, state, t, f, g, bad
@@ -143,6 +147,15 @@ class PreparedFit:
 
         return Oracle(self._full, hessian, hvp)
 
+    def _record(self, epoch: int, theta: np.ndarray, g: np.ndarray, before: np.ndarray | None) -> None:
+        """``--grad-stats``: the layers' gradient norms at ``theta`` (the whole training set's gradient: ``g``
+        when it is, one more full sweep after mini-batches) and the epoch's update from ``before``."""
+        stats = self.grad_stats
+        if stats is None or not (stats.due(epoch) or epoch == self.epochs):
+            return
+        fresh = self.batch_size >= self.train.rows or epoch % self.every == 0 or epoch == self.epochs
+        stats.record(epoch, g if fresh else self._full(theta)[1], theta, before)
+
     def run(self, progress: Callable[[int], None] | None = None) -> FitResult:
         """Train for ``epochs`` epochs; never raises for divergence or Ctrl-C (they are statuses)."""
         with np.errstate(all="ignore"):  # overflow is divergence, reported as a status, not a warning
@@ -151,22 +164,36 @@ class PreparedFit:
     def _train(self, progress: Callable[[int], None] | None) -> FitResult:
         t0, theta, t, epoch = time.perf_counter(), self.theta0, 0, 0
         state = self.opt.init(theta)
+        # a schedule that follows the loss (plateau) keeps an explicit state, observing it once per epoch
+        watched = self.sched.init() if self.sched.needs_metric else None
+
+        def lr_of(t: int) -> float:
+            return float(watched.lr) if watched is not None else self.sched(t)
+
         f, g = self._full(theta)
-        rows, status, reason = [self._row(0, theta, f, g, self.sched(0))], "completed", ""
+        rows, status, reason = [self._row(0, theta, f, g, lr_of(0))], "completed", ""
+        if self.grad_stats is not None:
+            self.grad_stats.clear()  # a second run() starts a new history
+        before = None
+        self._record(0, theta, g, before)  # also when it is already non-finite: that is what it shows
         bad = _bad(f, g, theta)
         if bad:
             return self._result(theta, rows, 0, 0, "diverged", f"{bad} at the initial parameters", t0)
         stopper = _Stopper(self.early_stopping, theta, rows[0].test) if self.early_stopping else None
         try:
             while epoch < self.epochs:
-                theta, state, t, f, g, bad = self._advance(theta, state, t, f, g, epoch)
+                before = theta
+                theta, state, t, f, g, bad = self._advance(theta, state, t, f, g, epoch, lr_of)
                 if bad:
                     break
                 epoch += 1
                 if epoch % self.every == 0:
-                    rows.append(self._row(epoch, theta, f, g, self.sched(t - 1)))
+                    rows.append(self._row(epoch, theta, f, g, lr_of(t - 1)))
+                self._record(epoch, theta, g, before)
                 if progress:
                     progress(epoch)
+                if watched is not None:
+                    watched = self.sched.observe(watched, f)
                 if stopper and stopper.stop(epoch, theta, self._test_loss(theta)):
                     status = "early_stopped"
                     break
@@ -179,7 +206,9 @@ class PreparedFit:
         if rows[-1].epoch != epoch:
             if self.batch_size < self.train.rows:
                 f, g = self._full(theta)  # the mini-batch loop has no full gradient at hand
-            rows.append(self._row(epoch, theta, f, g, self.sched(max(t - 1, 0))))
+            rows.append(self._row(epoch, theta, f, g, lr_of(max(t - 1, 0))))
+            if self.grad_stats is not None:  # the last epoch, whether or not it was due
+                self.grad_stats.record(epoch, g, theta, before)
         return self._result(theta, rows, epoch, t, status, reason, t0, stopper)
 
     def _final(self, theta: np.ndarray, rows: list[FitRow], stopper: _Stopper | None) -> tuple[np.ndarray, FitRow]:
@@ -194,7 +223,7 @@ class PreparedFit:
         out = {"train": None, "test": None}
         for side, split, value in (("train", self.train, final.train), ("test", self.test, final.test)):
             if split is not None:
-                z = self.objective.output(theta, split.x)
+                z = self.objective.output_of(theta, split.args)
                 out[side] = metrics(self.objective.loss, z, split.y, value, classes)
         return out
 
@@ -238,6 +267,7 @@ class PreparedFit:
             warnings=list(self.warnings),
             targets=self.targets,
             scaler=self.scaler,
+            grad_stats=None if self.grad_stats is None else self.grad_stats.to_dict(),
         )
 
 

@@ -103,12 +103,14 @@ def as_floats(expr: sp.Expr) -> sp.Expr:
                 memo[e] = (e, True)
             elif not e.args:
                 small = isinstance(e, sp.Rational) and max(abs(e.p), e.q) <= EXACT_LIMIT
-                memo[e] = (e if small or e in (sp.pi, sp.E) else _float_of(e), False)
+                keep = small or e in (sp.pi, sp.E) or not isinstance(e, sp.Expr)  # True: a Piecewise condition
+                memo[e] = (e if keep else _float_of(e), False)
             else:
                 parts = [walk(a) for a in e.args]
-                if any(has for _, has in parts):
+                has = any(has for _, has in parts)
+                if has or not isinstance(e, sp.Expr):  # a Piecewise's (value, condition) pairs are no numbers
                     changed = any(new is not old for (new, _), old in zip(parts, e.args, strict=True))
-                    memo[e] = (e.func(*(new for new, _ in parts)) if changed else e, True)
+                    memo[e] = (e.func(*(new for new, _ in parts)) if changed else e, has)
                 else:
                     memo[e] = (_float_of(e), False)
         return memo[e]

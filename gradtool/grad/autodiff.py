@@ -60,15 +60,26 @@ def _convert(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
     primitive = "pow" if expr.is_Pow else SYMPY_PRIMITIVES.get(type(expr))
     if primitive is None and expr.free_symbols:
         raise missing_rule(type(expr).__name__)
-    args = [] if primitive is None else [_convert(arg, tape, memo) for arg in expr.args]
-    if all(arg.op == "const" for arg in args):
-        node = tape.const(_constant(expr))  # numbers, pi, E, and symbol-free subtrees, evaluated by SymPy
-    elif expr.is_Pow and args[1].op == "const":
-        node = tape.pow(args[0], _constant(expr.exp))  # x ** c: its own rule, no log(x) adjoint
+    if expr.is_Pow and expr.base.free_symbols and not expr.exp.free_symbols:
+        # x ** c: its own rule, no log(x) adjoint; c is an attribute, not a (dead) constant node on the tape
+        node = tape.pow(_convert(expr.base, tape, memo), _constant(expr.exp))
     else:
-        node = tape.apply(primitive, *args)
+        args = [] if primitive is None else [_convert(arg, tape, memo) for arg in expr.args]
+        if all(arg.op == "const" for arg in args):
+            node = tape.const(_constant(expr))  # numbers, pi, E, and symbol-free subtrees, evaluated by SymPy
+        else:
+            node = tape.apply(primitive, *args)
     memo[expr] = node
     return node
+
+
+def convert_expression(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
+    """Append ``expr`` to ``tape``; ``memo`` maps its symbols (or whole subexpressions) to existing nodes.
+
+    Raises:
+        MissingRuleError: an operation without a derivative rule. ValueError: a symbol not in ``memo``.
+    """
+    return _convert(sp.sympify(expr), tape, dict(memo))
 
 
 def expression_to_tape(

@@ -43,6 +43,8 @@ def _numeric(
     return NumericEngine(values, obj.n, method, h, complex_fn)
 
 
+#: The gradient engines of an expression over its variables, by name (a fit objective's: ``FIT_ENGINES`` in
+#: gradtool.fitting.gradients).
 ENGINES: dict[str, Callable[..., GradientEngine]] = {
     "analytic": _analytic,
     "autodiff": _autodiff,

@@ -22,7 +22,7 @@ from types import CodeType
 from typing import Any
 
 from gradtool.errors import ParseError
-from gradtool.grad.rules import NAMESPACE, RULES, Shape, literal, missing_rule
+from gradtool.grad.rules import ARRAY_PRIMITIVES, NAMESPACE, RULES, Shape, literal, missing_rule
 
 _INTERNAL_NAME = re.compile(r"d?[tavq][0-9]+")  # values, adjoints, inputs, temporaries; d: their tangents
 _SIMPLE = re.compile(r"[tav][0-9]+|[0-9.e+-]+|\(-[0-9.e+-]+\)")  # a name or a float literal
@@ -120,7 +120,7 @@ def _source_names(tape: Tape) -> dict[int, str]:
     return names
 
 
-def _live_nodes(tape: Tape, output: Node) -> list[Node]:
+def live_nodes(tape: Tape, output: Node) -> list[Node]:
     """The output's ancestors (itself included), in tape (= topological) order."""
     live = {output.index}
     for node in reversed(tape.nodes[: output.index + 1]):
@@ -155,7 +155,9 @@ def _contribution(tape: Tape, node: Node, k: int, args: list[str], y: str, g: st
     if source.startswith("1.0 * "):  # the scalar seed: 1.0 * x == x exactly, so skip the multiplication
         source = source[len("1.0 * ") :]
     if rule.broadcasts and None not in (node.shape, arg.shape) and arg.shape != node.shape:
-        source = f"unbroadcast({source}, {arg.shape!r})"
+        # a scalar argument (a parameter of an expression model) takes the plain sum: unbroadcast's general
+        # path costs ~5 us a call, once per parameter per step
+        source = f"reduce_sum({source}, None)" if arg.shape == () else f"unbroadcast({source}, {arg.shape!r})"
     return source
 
 
@@ -201,14 +203,39 @@ def _gradient_of(node: Node, adjoint: dict[int, str]) -> str:
     return f"broadcast_to({adjoint[node.index]}, {node.shape!r})"
 
 
-def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None) -> str:
+def traced_nodes(tape: Tape, output: Node) -> list[Node]:
+    """The nodes a traced sweep reports on: every input and the output's ancestors, in tape order."""
+    return sorted({*tape.inputs, *live_nodes(tape, output)}, key=lambda node: node.index)
+
+
+def _trace(tape: Tape, output: Node, names: dict[int, str], adjoint: dict[int, str]) -> str:
+    """Source of three lists, one entry per traced node: its value, its adjoint (None where the sweep
+    computes none: constants) and its local partial derivatives (each rule's adjoint with a unit seed)."""
+    nodes = traced_nodes(tape, output)
+    if any(node.op in ARRAY_PRIMITIVES for node in nodes):
+        raise ValueError("a traced sweep is for scalar (elementwise) tapes only")
+    values = ", ".join(names[node.index] for node in nodes)
+    adjoints = ", ".join(
+        _gradient_of(node, adjoint) if node.op == "input" else adjoint.get(node.index, "None") for node in nodes
+    )
+    local = ", ".join("[" + ", ".join(_local_partials(tape, node, names)) + "]" for node in nodes)
+    return f"[{values}], [{adjoints}], [{local}]"
+
+
+def _local_partials(tape: Tape, node: Node, names: dict[int, str]) -> list[str]:
+    args = [names[j] for j in node.args]
+    return [_contribution(tape, node, k, args, names[node.index], "1.0") for k in range(len(args))]
+
+
+def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None, trace: bool = False) -> str:
     """Straight-line source of ``def sweep(v0, ...)`` over all tape inputs, in declaration order.
 
     It returns the output's value if ``wrt`` is None, else ``(value, [d output / d w for w in wrt])``
-    (for an array output, the gradient of the sum of its entries).
+    (for an array output, the gradient of the sum of its entries). ``trace`` appends, after the very
+    same statements, the values, adjoints and local partials of :func:`traced_nodes` (see ``_trace``).
     """
     names = _source_names(tape)
-    live = _live_nodes(tape, output)
+    live = live_nodes(tape, output)
     lines = [f"def sweep({', '.join(names[node.index] for node in tape.inputs)}):"]
     lines += _forward_lines(live, names)
     if wrt is None:
@@ -216,8 +243,10 @@ def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None)
     if any(node.op != "input" for node in wrt):
         raise ValueError("gradients are taken with respect to input nodes only")
     reverse, adjoint = _reverse_lines(tape, live, {node.index for node in wrt}, names)
-    grads = ", ".join(_gradient_of(node, adjoint) for node in wrt)
-    return "\n".join([*lines, *reverse, f"    return {names[output.index]}, [{grads}]"])
+    result = f"{names[output.index]}, [{', '.join(_gradient_of(node, adjoint) for node in wrt)}]"
+    if trace:
+        result += ", " + _trace(tape, output, names, adjoint)
+    return "\n".join([*lines, *reverse, f"    return {result}"])
 
 
 def _is_data(value: object) -> bool:
@@ -267,6 +296,13 @@ def compile_gradient(tape: Tape, output: Node, wrt: Sequence[Node]) -> Callable:
     ``f.source`` holds the generated code.
     """
     return _compile(generate_source(tape, output, list(wrt)))
+
+
+def compile_trace(tape: Tape, output: Node, wrt: Sequence[Node]) -> Callable:
+    """``f(*inputs) -> (value, gradients, values, adjoints, locals)``: ``compile_gradient``'s sweep, statement
+    for statement (so the same bits), also returning per node of :func:`traced_nodes` its value, its
+    adjoint d output / d node (None for constants) and its local partials d node / d argument."""
+    return _compile(generate_source(tape, output, list(wrt), trace=True))
 
 
 def compile_value(tape: Tape, output: Node) -> Callable:

@@ -53,7 +53,7 @@ def rmsprop(
         zeros = np.zeros_like(params, dtype=float)
         return RMSpropState(0, zeros, zeros if centered else None, zeros if momentum > 0 else None)
 
-    def update(grad, state, params, lr):
+    def update(grad, state, params, lr, momentum=momentum):  # a schedule may cycle momentum per step
         if weight_decay:
             grad = grad + weight_decay * params
         square_avg = state.square_avg * alpha + one_minus_alpha * grad * grad

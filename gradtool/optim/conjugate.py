@@ -26,9 +26,9 @@ class CGState(NamedTuple):
 def direction(g: np.ndarray, state: CGState, beta_rule: str, every: int) -> tuple[np.ndarray, bool]:
     """``(d, restarted)``: ``-g`` at a restart, else ``-g + beta d_prev``; a restart also when that is not a
     descent direction."""
-    if state.d is None or state.since_restart >= every:
-        return -g, True
     g_prev = state.g
+    if state.d is None or state.since_restart >= every or not float(g_prev @ g_prev) > 0:
+        return -g, True
     if beta_rule == "fr":
         beta = float(g @ g) / float(g_prev @ g_prev)
     else:

@@ -11,27 +11,60 @@ from typing import Any
 from gradtool.optim.base import OptimizerSpec
 from gradtool.optim.registry import ALIASES, OPTIMIZERS
 from gradtool.optim.schedules import SCHEDULES, WARMUP, ScheduleSpec
+from gradtool.optim.searching import LINE_SEARCHES, LineSearchSpec
 
 
 def docstring_parts(fn: Callable[..., Any]) -> tuple[str, str, str]:
-    """``(summary, formula, notes)`` of a rule's docstring: its first line, the literal block after ``::``
-    (else the first ````...```` of the first line), and the prose around the block."""
+    """``(summary, formula, notes)`` of a rule's docstring: its first line, the first literal block after
+    ``::`` (else the first ````...```` of the first line), and the rest as Markdown (paragraphs joined,
+    later literal blocks fenced)."""
     doc = inspect.cleandoc(fn.__doc__ or "").replace("``", "`")
     lines = doc.splitlines()
     summary = lines[0].rstrip(":") if lines else ""
-    block_at = next((i for i, line in enumerate(lines) if line.rstrip().endswith("::")), None)
-    if block_at is None:
+    block = _literal_block(lines, 0)
+    if block is None:
         literal = re.search(r"`(.+?)`", summary)
-        formula = literal.group(1) if literal else ""
-        return summary, formula, " ".join(" ".join(lines[1:]).split())
-    start = next((i for i in range(block_at + 1, len(lines)) if lines[i].strip()), len(lines))
+        return summary, literal.group(1) if literal else "", _markdown(lines[1:])
+    start, end = block
+    formula = inspect.cleandoc("\n".join(lines[start:end]))
+    return summary, formula, _markdown([*lines[1 : start - 1], *lines[end:]])
+
+
+def _literal_block(lines: list[str], since: int) -> tuple[int, int] | None:
+    """``(first, end)`` line indexes of the first literal block after a line ending in ``::``, or None."""
+    at = next((i for i in range(since, len(lines)) if lines[i].rstrip().endswith("::")), None)
+    if at is None:
+        return None
+    start = next((i for i in range(at + 1, len(lines)) if lines[i].strip()), len(lines))
     indent = _indent(lines[start]) if start < len(lines) else 0
     end = start
     while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) >= indent):
         end += 1
-    formula = inspect.cleandoc("\n".join(lines[block_at + 1 : end]))
-    notes = "\n".join([*lines[1:block_at], *lines[end:]]).strip()
-    return summary, formula, " ".join(notes.split())
+    return at + 1, end
+
+
+def _markdown(lines: list[str]) -> str:
+    """Docstring prose as Markdown: paragraphs on one line each, literal blocks fenced."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    i = 0
+    while i < len(lines):
+        block = _literal_block(lines, i)
+        stop = block[0] - 1 if block else len(lines)
+        for line in lines[i : stop + 1 if block else stop]:
+            if line.strip():
+                paragraph.append(line.strip().replace("::", ":") if line.rstrip().endswith("::") else line.strip())
+            elif paragraph:
+                out.append(" ".join(paragraph))
+                paragraph = []
+        if paragraph:
+            out.append(" ".join(paragraph))
+            paragraph = []
+        if block is None:
+            break
+        out.append("```\n" + inspect.cleandoc("\n".join(lines[block[0] : block[1]])) + "\n```")
+        i = block[1]
+    return "\n\n".join(out)
 
 
 def _indent(line: str) -> int:
@@ -75,11 +108,25 @@ def describe_schedule(spec: ScheduleSpec) -> dict[str, Any]:
     }
 
 
+def describe_line_search(spec: LineSearchSpec) -> dict[str, Any]:
+    """JSON-ready: name, summary, formula, notes, parameters (``none`` has no rule and no parameters)."""
+    summary, formula, notes = docstring_parts(spec.function) if spec.function else (spec.summary, "", "")
+    parameters = [p.describe() for p in spec.table.params]
+    return {
+        "name": spec.name,
+        "summary": summary,
+        "formula": formula,
+        "notes": notes,
+        "torch": None,
+        "parameters": parameters,
+    }
+
+
 def describe(name: str) -> dict[str, Any]:
-    """The description of an optimizer (aliases resolve) or of a schedule, by name.
+    """The description of an optimizer (aliases resolve), a schedule or a line search, by name.
 
     Raises:
-        ConfigError: neither an optimizer nor a schedule; the message lists both.
+        ConfigError: none of them; the message lists them all.
     """
     from gradtool.errors import ConfigError
 
@@ -87,8 +134,11 @@ def describe(name: str) -> dict[str, Any]:
         return {"kind": "optimizer", **describe_optimizer(OPTIMIZERS[name])}
     if name in SCHEDULES:
         return {"kind": "schedule", **describe_schedule(SCHEDULES[name])}
+    if name in LINE_SEARCHES:
+        return {"kind": "line search", **describe_line_search(LINE_SEARCHES[name])}
     raise ConfigError(
-        f"no optimizer or schedule {name!r}; optimizers: {', '.join(OPTIMIZERS)}; schedules: {', '.join(SCHEDULES)}"
+        f"no optimizer, schedule or line search {name!r}; optimizers: {', '.join(OPTIMIZERS)}; schedules: "
+        f"{', '.join(SCHEDULES)}; line searches: {', '.join(LINE_SEARCHES)}"
     )
 
 
@@ -98,6 +148,10 @@ def optimizer_listing() -> list[dict[str, Any]]:
 
 def schedule_listing() -> list[dict[str, Any]]:
     return [describe_schedule(spec) for spec in SCHEDULES.values()]
+
+
+def line_search_listing() -> list[dict[str, Any]]:
+    return [describe_line_search(spec) for spec in LINE_SEARCHES.values()]
 
 
 def parameter_table(params: list[dict[str, Any]], skip: tuple[str, ...] = ()) -> list[str]:

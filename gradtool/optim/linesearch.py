@@ -84,16 +84,19 @@ def cubic_interpolate(
     (default: the interval between the points); their midpoint when the cubic has no minimizer (torch's
     ``_cubic_interpolate``, Nocedal & Wright eq. 3.59)."""
     lo, hi = bounds if bounds is not None else ((x1, x2) if x1 <= x2 else (x2, x1))
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1**2 - g1 * g2
-    if d2_square >= 0:  # false for nan: a non-finite trial falls back to the midpoint
-        d2 = math.sqrt(d2_square)
-        if x1 <= x2:
-            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-        else:
-            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
-        if math.isfinite(min_pos):  # an infinite f at a trial makes d2 infinite and min_pos nan
-            return min(max(min_pos, lo), hi)
+    try:
+        d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+        d2_square = d1**2 - g1 * g2
+        if d2_square >= 0:  # false for nan: a non-finite trial falls back to the midpoint
+            d2 = math.sqrt(d2_square)
+            if x1 <= x2:
+                min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+            else:
+                min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+            if math.isfinite(min_pos):  # an infinite f at a trial makes d2 infinite and min_pos nan
+                return min(max(min_pos, lo), hi)
+    except (ZeroDivisionError, OverflowError):  # coincident points, or a flat cubic: no minimizer to take
+        pass
     return (lo + hi) / 2.0
 
 
@@ -121,8 +124,9 @@ def strong_wolfe(
     tolerance_change: float = 1e-9,
     max_ls: int = 25,
 ) -> Search:
-    """Strong Wolfe conditions by bracketing and zoom with cubic interpolation (Nocedal & Wright Alg. 3.5
-    and 3.6), step for step as torch's ``_strong_wolfe`` (torch.optim.LBFGS)::
+    """Strong Wolfe step: bracketing, then zoom with cubic interpolation (Nocedal & Wright Alg. 3.5, 3.6).
+
+    Step for step as torch's ``_strong_wolfe`` (torch.optim.LBFGS). The accepted t satisfies::
 
         f(x + t d) <= f(x) + c1 * t * g.d          sufficient decrease
         |g(x + t d).d| <= c2 * |g.d|               curvature
@@ -130,13 +134,19 @@ def strong_wolfe(
     Bracketing extrapolates (cubic, within ``[t + 0.01 (t - t_prev), 10 t]``) until a trial fails
     sufficient decrease, rises, or has ``g.d >= 0``; zoom then interpolates inside the bracket, kept
     ``0.1 * width`` away from its ends. At most ``max_ls`` evaluations after the first; zoom stops early
-    once the bracket is narrower than ``tolerance_change`` (in x, by ``max |d|``).
+    once the bracket is narrower than ``tolerance_change`` (in x, by ``max |d|``). scipy's BFGS finds a
+    step with the same conditions by MINPACK's ``dcsrch`` (More & Thuente), falling back to its
+    ``line_search_wolfe2`` (this algorithm with other interpolation safeguards).
     """
     failed = not_descent(gtd)
     if failed:
         return failed
     first = _Point(t, *_probe(evaluate, d, t))
     bracket, done, calls = _bracketing(evaluate, d, _Point(0.0, f, g, gtd), first, c1, c2, max_ls)
+    last = bracket[-1]
+    if not done and calls == max_ls and last.f < f:  # still extrapolating: every trial went further down
+        why = f"f still decreases at t = {last.t:.3g} after {calls + 1} evaluations (is it unbounded below?)"
+        return Search(last.t, last.f, last.g, calls + 1, why)
     if not done:
         bracket, done, calls = _zoom(evaluate, d, bracket, calls, f, gtd, c1, c2, tolerance_change, max_ls)
     best = bracket[_lower(bracket)[0]] if len(bracket) == 2 else bracket[0]

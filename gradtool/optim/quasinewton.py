@@ -21,8 +21,7 @@ def first_trial(lr: float, f: float, f_prev: float | None, gtd: float, d: np.nda
     if f_prev is None:
         norm = math.sqrt(float(d @ d))
         return lr / norm if norm > 0 else lr
-    with np.errstate(all="ignore"):
-        t0 = 1.01 * 2 * (f - f_prev) / gtd
+    t0 = 1.01 * 2 * (f - f_prev) / gtd if gtd != 0 else math.nan
     return min(lr, t0) if t0 > 0 and math.isfinite(t0) else lr
 
 

@@ -36,6 +36,8 @@ DAMPENING = number("dampening", 0.0, "Dampening of the gradient entering the mom
 BETA1 = number("beta1", 0.9, "Decay of the gradient average m (torch betas[0]).", **BELOW_ONE)
 BETA2 = number("beta2", 0.999, "Decay of the squared-gradient average v (torch betas[1]).", **BELOW_ONE)
 AMSGRAD = flag("amsgrad", False, "AMSGrad: divide by the running maximum of v.")
+DECOUPLED = flag("decoupled_weight_decay", False, "Decay x by lr * weight_decay (AdamW-style) instead of L2.")
+MAXIMIZE = flag("maximize", False, "Ascend: step along +gradient (torch maximize); every optimizer has it.")
 BETAS = {"betas": ("beta1", "beta2")}
 
 
@@ -44,7 +46,14 @@ NO_SEARCH = line_search("none")  # every first-order rule may search along its o
 
 def _spec(name: str, rule: str, params: tuple, **extra: Any) -> OptimizerSpec:
     groups = extra.pop("groups", {})
-    return OptimizerSpec(name=name, table=Table((*params, NO_SEARCH), groups), rule=rule, **extra)
+    return OptimizerSpec(name=name, table=Table((*params, MAXIMIZE, NO_SEARCH), groups), rule=rule, **extra)
+
+
+def _with_maximize(spec: OptimizerSpec) -> OptimizerSpec:
+    return replace(spec, table=Table((*spec.table.params, MAXIMIZE), spec.table.groups))
+
+
+NOT_SCALED = {"line_search": "its step is not proportional to lr, the scale a line search varies"}
 
 
 def nesterov_conflict(hyper: dict[str, Any]) -> str | None:
@@ -93,7 +102,7 @@ _CANONICAL = (
     _spec(
         "adam",
         "adam:adam",
-        (lr(1e-3), BETA1, BETA2, eps(1e-8), WEIGHT_DECAY, AMSGRAD),
+        (lr(1e-3), BETA1, BETA2, eps(1e-8), WEIGHT_DECAY, AMSGRAD, DECOUPLED),
         torch="Adam",
         momentum="beta1",
         groups=BETAS,
@@ -136,7 +145,95 @@ _CANONICAL = (
         ),
         torch="Adadelta",
     ),
-    *SEARCH_METHODS,
+    _spec(
+        "nadam",
+        "adam_variants:nadam",
+        (
+            lr(2e-3),
+            BETA1,
+            BETA2,
+            eps(1e-8),
+            WEIGHT_DECAY,
+            number("momentum_decay", 4e-3, "Warm-up of the momentum schedule mu_t (torch's psi).", low=0),
+            DECOUPLED,
+        ),
+        torch="NAdam",
+        momentum="beta1",
+        groups=BETAS,
+    ),
+    _spec(
+        "radam",
+        "adam_variants:radam",
+        (lr(1e-3), BETA1, BETA2, eps(1e-8), WEIGHT_DECAY, DECOUPLED),
+        torch="RAdam",
+        momentum="beta1",
+        groups=BETAS,
+    ),
+    _spec(
+        "adamax",
+        "adam:adamax",
+        (
+            lr(2e-3),
+            BETA1,
+            replace(BETA2, help="Decay of the infinity norm u (torch betas[1])."),
+            eps(1e-8),
+            WEIGHT_DECAY,
+        ),
+        torch="Adamax",
+        momentum="beta1",
+        groups=BETAS,
+    ),
+    _spec(
+        "rprop",
+        "sign:rprop",
+        (
+            lr(1e-2),
+            number(
+                "etaminus",
+                0.5,
+                "Step-size factor after a sign flip (torch etas[0]).",
+                **POSITIVE,
+                high=1,
+                high_open=True,
+            ),
+            number("etaplus", 1.2, "Step-size factor while the sign holds (torch etas[1]).", low=1, low_open=True),
+            number("step_size_min", 1e-6, "Smallest step size (torch step_sizes[0]).", low=0),
+            number("step_size_max", 50.0, "Largest step size (torch step_sizes[1]).", **POSITIVE),
+        ),
+        torch="Rprop",
+        limits=NOT_SCALED,
+        conflict=lambda v: (
+            None
+            if v["step_size_min"] <= v["step_size_max"]
+            else (f"step_size_min={v['step_size_min']!r} must not exceed step_size_max={v['step_size_max']!r}")
+        ),
+        groups={"etas": ("etaminus", "etaplus"), "step_sizes": ("step_size_min", "step_size_max")},
+    ),
+    _spec(
+        "asgd",
+        "sgd:asgd",
+        (
+            lr(1e-2),
+            number("lambd", 1e-4, "Decay term: x = x * (1 - lambd * eta) each step.", low=0),
+            number("alpha", 0.75, "Power of the eta decay: eta = lr / (1 + lambd * lr * t) ** alpha.", low=0),
+            number("t0", 1e6, "Step at which averaging starts.", low=0),
+            WEIGHT_DECAY,
+        ),
+        torch="ASGD",
+        limits=NOT_SCALED,
+    ),
+    _spec(
+        "lion",
+        "sign:lion",
+        (
+            lr(1e-4),
+            replace(BETA1, help="Interpolation of g and m for the update's sign."),
+            replace(BETA2, default=0.99, help="Decay of the gradient average m."),
+            replace(WEIGHT_DECAY, help="Decoupled decay: x = x - lr * weight_decay * x."),
+        ),
+        groups=BETAS,
+    ),
+    *(_with_maximize(spec) for spec in SEARCH_METHODS),
 )
 
 #: Other names accepted for an optimizer (alias -> canonical name).
@@ -192,20 +289,36 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     spec = optimizer_spec(name)
     values = resolve_hyper(spec, hyper)
     search = make_line_search(values["line_search"]) if "line_search" in values else None
+    if search is not None and "line_search" in spec.limits:
+        raise ParamError(
+            "line_search", f"{spec.name} cannot search: {spec.limits['line_search']}", f"optimizer {spec.name!r}"
+        )
     rule = spec.function(
-        **{key: value for key, value in values.items() if key not in ("lr", "line_search")},
+        **{key: value for key, value in values.items() if key not in ("lr", "maximize", "line_search")},
         **({"search": search} if spec.searching else {}),
     )
+    ascend = bool(values.get("maximize"))
+    if search is not None or spec.searching:
+        from gradtool.optim.stepping import ascending, searched
     if spec.searching:
-        return Optimizer(name=spec.name, hyper=values, init=rule[0], update=None, step=rule[1])
+        return Optimizer(spec.name, values, rule[0], None, step=ascending(rule[1]) if ascend else rule[1])
     init, update = rule
-    if search is None:
-        return Optimizer(name=spec.name, hyper=values, init=init, update=update)
-    from gradtool.optim.stepping import searched
+    step = None
+    if search is not None:
+        if "lr" not in hyper:  # the first trial step of a search: a unit step unless lr says otherwise
+            values["lr"] = 1.0
+        step = ascending(searched(update, search)) if ascend else searched(update, search)
+    return Optimizer(spec.name, values, init, _ascending(update) if ascend else update, step=step)
 
-    if "lr" not in hyper:  # the first trial step of a search: a unit step unless lr says otherwise
-        values["lr"] = 1.0
-    return Optimizer(name=spec.name, hyper=values, init=init, update=update, step=searched(update, search))
+
+def _ascending(update: Any) -> Any:
+    """torch's ``maximize``, applied in one place: every rule first negates the gradient (a method that
+    searches minimizes -f instead: ``gradtool.optim.stepping.ascending``)."""
+
+    def ascend(grad: Any, state: Any, params: Any, lr: Any, **step: Any) -> Any:
+        return update(-grad, state, params, lr, **step)
+
+    return ascend
 
 
 __all__ = [

@@ -1,132 +1,19 @@
-"""Learning-rate schedules as functions of the step, with an optional linear warmup in front of each."""
+"""Configured learning-rate schedules: functions of the step (with an optional linear warmup in front), or, for
+plateau, pure rules with explicit state that observe the objective; make_schedule and as_schedule."""
 
 from __future__ import annotations
 
-import math
 import numbers
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gradtool.errors import ConfigError
-from gradtool.params import FROM_LR, FROM_RUN, REQUIRED, Marker, ParamError, Table, integer, number
+from gradtool.optim.decays import ScheduleFn
+from gradtool.optim.schedule_registry import SCHEDULES, WARMUP, WARMUP_DEFAULTS, ScheduleSpec
+from gradtool.params import FROM_LR, FROM_RUN, REQUIRED, Marker, ParamError, number
 
-ScheduleFn = Callable[[int], float]
-
-
-# ---- the rules: closed forms of torch.optim.lr_scheduler, t = 0 for the first step --------------------
-
-
-def constant(lr: float) -> ScheduleFn:
-    """``lr_t = lr`` (the default)."""
-    return lambda t: lr
-
-
-def step_decay(lr: float, step_size: int, gamma: float) -> ScheduleFn:
-    """``lr_t = lr * gamma ** (t // step_size)`` (torch ``StepLR``; Optax ``exponential_decay(staircase=True)``)."""
-    return lambda t: lr * gamma ** (t // step_size)
-
-
-def exponential_decay(lr: float, gamma: float) -> ScheduleFn:
-    """``lr_t = lr * gamma ** t`` (torch ``ExponentialLR``)."""
-    return lambda t: lr * gamma**t
-
-
-def inverse_time_decay(lr: float, decay: float) -> ScheduleFn:
-    """``lr_t = lr / (1 + decay * t)`` (Keras ``InverseTimeDecay`` with ``decay_steps=1``)."""
-    return lambda t: lr / (1 + decay * t)
-
-
-def cosine_annealing(lr: float, t_max: int, eta_min: float) -> ScheduleFn:
-    """``lr_t = eta_min + (lr - eta_min) * (1 + cos(pi * t / t_max)) / 2`` (torch ``CosineAnnealingLR``).
-
-    Like torch's, it is periodic: after ``t_max`` the lr rises again towards ``lr`` (period ``2 * t_max``);
-    choose ``t_max`` >= the number of steps for a plain decay (Optax's ``cosine_decay_schedule`` instead
-    stays at the floor).
-    """
-    return lambda t: eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / t_max)) / 2
-
-
-# ---- the registry ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    """One registry entry: the rule ``rule(lr, **params) -> (t -> lr)`` and its parameter table.
-
-    ``conflict(lr, values)`` returns a message for values that are only invalid together.
-    """
-
-    name: str
-    rule: Callable[..., ScheduleFn] = field(repr=False)
-    table: Table = field(repr=False)
-    torch: str | None = None
-    conflict: Callable[[float, dict[str, Any]], str | None] | None = field(default=None, repr=False)
-    needs_metric: bool = False  # its lr depends on the objective's values (ReduceLROnPlateau)
-    sets_momentum: bool = False  # it can drive the optimizer's momentum too (OneCycleLR, CyclicLR)
-
-    @property
-    def summary(self) -> str:
-        return (self.rule.__doc__ or "").strip().splitlines()[0]
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.table.params if p.required)
-
-    @property
-    def defaults(self) -> dict[str, Any]:
-        """The defaults of the optional parameters (warmup ones included)."""
-        return {p.name: p.default for p in self.table.params if not p.required}
-
-    @property
-    def allowed(self) -> tuple[str, ...]:
-        """Every parameter name this schedule accepts, warmup ones included."""
-        return self.table.names
-
-
-#: Parameters every schedule accepts: ``warmup`` steps of linear ramp from ``start_factor * lr``.
-WARMUP = (
-    integer("warmup", 0, "Steps of linear warm-up in front of the schedule (torch LinearLR + SequentialLR).", low=0),
-    number("start_factor", 1.0 / 3, "The warm-up starts at start_factor * lr.", low=0, high=1, low_open=True),
-)
-WARMUP_DEFAULTS: dict[str, Any] = {p.name: p.default for p in WARMUP}
-
-STEPS = {"low": 1}
-GAMMA = number("gamma", 0.1, "Decay factor.", low=0, high=1, low_open=True)
-ETA_MIN = number("eta_min", 0.0, "The smallest lr (at most lr).", low=0)
-
-
-def _eta_min_conflict(lr: float, values: dict[str, Any]) -> str | None:
-    if values.get("eta_min", 0.0) > lr:
-        return f"eta_min={values['eta_min']!r} must not exceed lr={lr!r}"
-    return None
-
-
-def _entry(name: str, rule: Callable[..., ScheduleFn], params: tuple, **extra: Any) -> ScheduleSpec:
-    return ScheduleSpec(name, rule, Table((*params, *WARMUP)), **extra)
-
-
-SCHEDULES: dict[str, ScheduleSpec] = {
-    spec.name: spec
-    for spec in (
-        _entry("constant", constant, ()),
-        _entry(
-            "step",
-            step_decay,
-            (integer("step_size", REQUIRED, "Steps between decays.", **STEPS), GAMMA),
-            torch="StepLR",
-        ),
-        _entry("exponential", exponential_decay, (GAMMA.with_default(REQUIRED),), torch="ExponentialLR"),
-        _entry("inverse_time", inverse_time_decay, (number("decay", REQUIRED, "lr / (1 + decay * t).", low=0),)),
-        _entry(
-            "cosine",
-            cosine_annealing,
-            (integer("t_max", REQUIRED, "Half-period: the lr reaches eta_min at t_max.", **STEPS), ETA_MIN),
-            torch="CosineAnnealingLR",
-            conflict=_eta_min_conflict,
-        ),
-    )
-}
+__all__ = ["SCHEDULES", "WARMUP", "WARMUP_DEFAULTS", "Schedule", "ScheduleSpec", "as_schedule", "make_schedule"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +25,11 @@ class Schedule:
     ``lr * (start_factor + (1 - start_factor) * t / W)`` (torch ``LinearLR(start_factor, end_factor=1,
     total_iters=W)``) and step ``t >= W`` uses the named schedule at ``t - W`` (torch ``SequentialLR`` with
     ``milestones=[W]``), so the full ``lr`` is reached exactly at step ``W``.
+
+    ``momentum(t)`` is the optimizer momentum of step ``t`` when the schedule cycles it
+    (``cycles_momentum``). A schedule that ``needs_metric`` (plateau) is no function of ``t``: its lr lives
+    in an explicit state, ``state = schedule.init(batch)``, ``state.lr``, ``state = schedule.observe(state,
+    f)`` after each step.
     """
 
     name: str
@@ -147,24 +39,53 @@ class Schedule:
     start_factor: float = 1.0 / 3
 
     def __post_init__(self) -> None:
-        # the closure is built once, so calling the schedule costs one Python call per step
-        fn = SCHEDULES[self.name].rule(self.lr, **dict(self.params))
+        # the closures are built once, so calling the schedule costs one Python call per step
+        built = SCHEDULES[self.name].rule(self.lr, **dict(self.params))
+        fn, momentum = built if isinstance(built, tuple) else (built, None)
         if self.warmup:
             fn = _with_warmup(fn, self.lr, self.warmup, self.start_factor)
         object.__setattr__(self, "_fn", fn)
+        object.__setattr__(self, "_momentum", momentum)
+
+    @property
+    def needs_metric(self) -> bool:
+        return SCHEDULES[self.name].needs_metric
+
+    @property
+    def cycles_momentum(self) -> bool:
+        return self._momentum is not None
 
     def __call__(self, t: int) -> float:
+        if self.needs_metric:
+            raise ConfigError(f"schedule {self.name!r} follows the objective: use init() and observe()")
         return self._fn(t)
+
+    def momentum(self, t: int) -> float:
+        """The optimizer momentum (or beta1) of step ``t`` (only when ``cycles_momentum``)."""
+        return self._momentum(t)
+
+    def init(self, batch: int | None = None) -> Any:
+        """The explicit state of a schedule that needs the objective (``state.lr`` is the lr to use)."""
+        return self._fn.init(self.lr, batch)
+
+    def observe(self, state: Any, value: Any) -> Any:
+        """The state after the objective took ``value`` (one per run of a batch)."""
+        return self._fn.observe(state, value)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description; ``make_schedule(**schedule.to_dict())`` rebuilds an equal schedule."""
-        return {
-            "name": self.name,
-            "lr": self.lr,
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in self.params},
-            "warmup": self.warmup,
-            "start_factor": self.start_factor,
-        }
+        out = {"name": self.name, "lr": self.lr, **{k: _jsonable(v) for k, v in self.params}}
+        if "warmup" in SCHEDULES[self.name].table.names:
+            out.update(warmup=self.warmup, start_factor=self.start_factor)
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        return {k: v for k, v in value.to_dict().items() if k != "lr"}  # a chained schedule takes the run's lr
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _with_warmup(fn: ScheduleFn, lr: float, warmup: int, start_factor: float) -> ScheduleFn:
@@ -196,14 +117,17 @@ def make_schedule(name: str, lr: float, *, horizon: int | None = None, **kw: Any
 
     Args:
         name: a key of ``SCHEDULES``.
-        lr: the base learning rate (torch's ``base_lr``).
-        horizon: the run's number of steps, the default of parameters that default to it.
+        lr: the base learning rate (torch's ``base_lr``); the default of parameters that default to it
+            (onecycle's ``max_lr``, cyclic's ``base_lr``).
+        horizon: the run's number of steps, the default of onecycle's ``total_steps``; a run longer than
+            ``total_steps`` is an error (torch raises when stepped past it).
         **kw: the schedule's parameters (``SCHEDULES[name].table``), warmup ones included: ``warmup``
-            (steps, default 0) and ``start_factor`` (default 1/3, as torch ``LinearLR``).
+            (steps, default 0) and ``start_factor`` (default 1/3, as torch ``LinearLR``); sequential's
+            ``schedules`` are names, calls' mappings or Schedules, each built on ``lr``.
 
     Raises:
         ConfigError: unknown schedule or parameter, a missing required parameter, or a bad value (a
-            ParamError naming it and what is allowed).
+            ParamError naming it and what is allowed), or values that do not go together.
     """
     spec = schedule_spec(name)
     owner = f"schedule {spec.name!r}"
@@ -218,14 +142,53 @@ def make_schedule(name: str, lr: float, *, horizon: int | None = None, **kw: Any
         elif value is FROM_RUN:
             if horizon is None:
                 raise ParamError(key, "missing (the run's number of steps is not known here)", owner)
-            values[key] = horizon
+            values[key] = spec.table.get(key).check(horizon)
         elif isinstance(value, Marker):  # pragma: no cover - a table with a marker no one fills
             raise TypeError(f"unfilled default {value!r} of {key}")
-    message = spec.conflict(lr, values) if spec.conflict else None
+    if "schedules" in values:
+        values["schedules"] = _chained(lr, values["schedules"], owner)
+    message = _conflict(spec, lr, values, horizon)
     if message:
         raise ConfigError(f"{owner}: {message}")
+    if "warmup" not in spec.table.names:  # linear (its start_factor is its own) and plateau
+        return Schedule(spec.name, lr, tuple(values.items()))
     warmup, start_factor = values.pop("warmup"), values.pop("start_factor")
     return Schedule(spec.name, lr, tuple(values.items()), warmup, start_factor)
+
+
+def _conflict(spec: ScheduleSpec, lr: float, values: dict[str, Any], horizon: int | None) -> str | None:
+    message = spec.conflict(lr, values) if spec.conflict else None
+    if message:
+        return message
+    if spec.sets_momentum and values.get("cycle_momentum") and values.get("warmup"):
+        return "a warmup cannot precede a momentum cycle (set cycle_momentum=false)"
+    total = values.get("total_steps")
+    if total is not None and horizon is not None and horizon > total:
+        return f"total_steps={total!r} is shorter than the run's {horizon} steps (torch raises past it)"
+    return None
+
+
+def _chained(lr: float, entries: tuple[Any, ...], owner: str) -> tuple[Schedule, ...]:
+    """Sequential's schedules, each built on the run's lr; they must be functions of the step alone."""
+    out = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, Schedule):
+            entry = {k: v for k, v in entry.to_dict().items() if k != "lr"}
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, Mapping) or "lr" in entry:
+            raise ParamError(("schedules", i), "give a schedule name or mapping without lr (it takes the run's)", owner)
+        try:
+            child = make_schedule(**{"lr": lr, **entry})
+        except ParamError as exc:
+            raise exc.within("schedules", i, owner=owner) from None
+        except ConfigError as exc:
+            raise ParamError(("schedules", i), str(exc), owner) from None
+        if child.needs_metric or child.cycles_momentum:
+            what = "follows the objective" if child.needs_metric else "cycles momentum (set cycle_momentum=false)"
+            raise ParamError(("schedules", i), f"{child.name} {what}; sequential chains lr-only schedules", owner)
+        out.append(child)
+    return tuple(out)
 
 
 def as_schedule(value: float | Schedule | Mapping[str, Any]) -> Schedule:

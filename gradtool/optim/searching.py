@@ -105,6 +105,12 @@ def make_line_search(value: Mapping[str, Any]) -> Callable[..., Any] | None:
     return lambda evaluate, d, f, g, gtd, t: function(evaluate, d, f, g, gtd, t, **params)
 
 
+def line_search_changes(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A normalized ``line_search`` value's parameters that differ from that search's defaults."""
+    table = LINE_SEARCHES[value["name"]].table
+    return {k: v for k, v in value.items() if k != "name" and table.get(k).default != v}
+
+
 def uses_line_search(hyper: Mapping[str, Any]) -> bool:
     """Whether a configured optimizer's ``line_search`` is set (not ``none``)."""
     value = hyper.get("line_search")

@@ -57,12 +57,13 @@ def heavy_ball(momentum: float, dampening: float, weight_decay: float, nesterov:
     sequence (``v = -lr * buf``), under a schedule they differ: a lr change rescales the whole torch buffer
     at once but only the newest term of the velocity.
     """
-    mu, keep = momentum, 1.0 - dampening
+    keep = 1.0 - dampening
 
     def init(params: np.ndarray) -> MomentumState:
         return MomentumState(0, np.zeros_like(params, dtype=float))
 
-    def update(grad, state, params, lr):
+    def update(grad, state, params, lr, momentum=momentum):  # a schedule may cycle momentum per step
+        mu = momentum
         if weight_decay:
             grad = grad + weight_decay * params
         # copy: the caller may reuse its gradient buffer
@@ -93,3 +94,45 @@ def nesterov(momentum: float, dampening: float, weight_decay: float) -> tuple[In
     (torch's rule); it is accepted so that configs written for torch get a clear message.
     """
     return heavy_ball(momentum, dampening, weight_decay, nesterov=True)
+
+
+class ASGDState(NamedTuple):
+    """torch's ``eta`` (None before the first step, which starts it at that step's lr), ``mu`` and the
+    averaged iterate ``ax``."""
+
+    step: int
+    eta: np.ndarray | float | None
+    mu: float
+    ax: np.ndarray
+
+
+def asgd(lambd: float, alpha: float, t0: float, weight_decay: float) -> tuple[InitFn, UpdateFn]:
+    """Averaged SGD (Polyak & Juditsky 1992) as torch ``ASGD``, step t = 1, 2, ...::
+
+        g = grad + weight_decay * x
+        x = x * (1 - lambd * eta)                # eta = lr on the first step
+        x = x - eta * g
+        ax = ax + mu * (x - ax)                  (ax = x while mu = 1)
+        eta = lr / (1 + lambd * lr * t) ** alpha
+        mu = 1 / max(1, t - t0)
+
+    The iterate is ``x``, as in torch; the average ``ax`` (what ASGD's theory is about) starts when ``t``
+    passes ``t0`` (default 1e6, i.e. not within a usual run) and lives in the state. Optax and Keras have
+    no ASGD.
+    """
+
+    def init(params: np.ndarray) -> ASGDState:
+        return ASGDState(0, None, 1.0, np.zeros_like(params, dtype=float))
+
+    def update(grad, state, params, lr):
+        step = state.step + 1
+        eta = lr if state.eta is None else state.eta
+        if weight_decay:
+            grad = grad + weight_decay * params
+        params = params * (1 - lambd * eta)
+        params = params + -eta * grad
+        ax = state.ax + (params - state.ax) * state.mu if state.mu != 1 else params.copy()
+        eta = lr / ((1 + lambd * lr * step) ** alpha)
+        return params, ASGDState(step, eta, 1 / max(1, step - t0), ax)
+
+    return init, update

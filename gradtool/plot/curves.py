@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from gradtool.plot.figure import PANELS, WIDE, PlotError, new_figure, short, styled, wants_log
 
+Panel = Callable[[Any], None]  # draws one more panel of a picture into the matplotlib Axes it is given
+THREE_PANELS = (16.0, 4.5)
 # one labelled series: (label, values) with steps 0, 1, 2, ..., or (label, steps, values)
 Series = tuple[str, Sequence[float]] | tuple[str, Sequence[float], Sequence[float]]
 
@@ -48,6 +51,7 @@ def draw_loss(
     ylabel: str = "f",
     log: bool | None = None,
     note: str | None = None,
+    panel: Panel | None = None,
 ):
     """Loss curves: one line per labelled series; log y when every value is positive and spans decades.
 
@@ -56,12 +60,16 @@ def draw_loss(
             ``[(label, steps, values), ...]``. Non-finite values (a diverged run) leave a gap.
         log: force the y scale; None decides from the data.
         note: a sentence under the title (e.g. why there is no contour).
+        panel: draws one more panel, to the right, into the axes it is given.
 
     Returns:
         The matplotlib Figure.
     """
     items = _normalize(series)
-    fig, ax = new_figure(WIDE)
+    fig, ax = new_figure(WIDE) if panel is None else new_figure(PANELS, ncols=2)
+    if panel is not None:
+        ax, extra = ax
+        panel(extra)
     _loss_axes(ax, items, title=title if note is None else note, xlabel=xlabel, ylabel=ylabel, log=log)
     if note is not None:
         ax.title.set_fontsize(9)
@@ -168,6 +176,7 @@ def draw_fit(
     ylabel: str = "y",
     loss_label: str = "loss",
     loss_steps: Sequence[int] | None = None,
+    panel: Panel | None = None,
 ):
     """A model of one input: the data and the fitted curve (left), train/test loss per epoch (right).
 
@@ -175,13 +184,18 @@ def draw_fit(
         x, y: the training data; x_test, y_test: held-out data (drawn hollow), optional.
         curve_x, curve_y: the model's prediction on a fine grid of x (sorted).
         train_loss, test_loss: loss per epoch, or at the epochs ``loss_steps`` when given.
+        panel: draws a third panel, to the right, into the axes it is given.
 
     Returns:
-        The matplotlib Figure with two panels.
+        The matplotlib Figure with two panels (three with ``panel``).
     """
     if len(x) != len(y) or len(curve_x) != len(curve_y):
         raise PlotError("fit picture: x and y (and the curve's x and y) must have the same length")
-    fig, (left, right) = new_figure(PANELS, ncols=2)
+    if panel is None:
+        fig, (left, right) = new_figure(PANELS, ncols=2)
+    else:
+        fig, (left, right, extra) = new_figure(THREE_PANELS, ncols=3)
+        panel(extra)
     left.scatter(x, y, s=12, color="C0", alpha=0.7, label="train data", zorder=3)
     if x_test is not None and y_test is not None:
         left.scatter(x_test, y_test, s=16, facecolors="none", edgecolors="C1", label="test data", zorder=3)

@@ -151,9 +151,38 @@ def styled(draw):
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
         with _style(), np.errstate(all="ignore"):  # f may overflow or be undefined somewhere: drawn as gaps
-            return draw(*args, **kwargs)
+            figure = draw(*args, **kwargs)
+            if hasattr(figure, "axes"):  # a drawing function's Figure (save_figure returns None)
+                plain_log_ticks(figure)
+            return figure
 
     return wrapper
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def plain_log_ticks(fig) -> None:
+    """Log axes label their ticks with mathtext (``$\\mathdefault{10^{-2}}$``), which ``text.parse_math: False``
+    (user text is drawn as typed) would print verbatim: label them ``10⁻²`` in Unicode superscripts instead."""
+    from matplotlib.ticker import LogFormatter, LogFormatterSciNotation
+
+    class PowerLabels(LogFormatter):
+        def __call__(self, x, pos=None):
+            text = super().__call__(x, pos)  # "" for a tick left unlabelled, else a plain number
+            exponent = math.log(x, self._base) if text and x > 0 else math.nan
+            if math.isfinite(exponent) and abs(exponent - round(exponent)) < 1e-9:
+                return f"{self._base:g}" + str(round(exponent)).translate(SUPERSCRIPTS)
+            return text
+
+    for axis in (a for ax in fig.axes for a in (ax.xaxis, ax.yaxis)):
+        for get, put in (
+            (axis.get_major_formatter, axis.set_major_formatter),
+            (axis.get_minor_formatter, axis.set_minor_formatter),
+        ):
+            current = get()
+            if isinstance(current, LogFormatterSciNotation):  # only the default: never a formatter we chose
+                put(PowerLabels(current._base, labelOnlyBase=current.labelOnlyBase))
 
 
 def new_figure(size: tuple[float, float] = WIDE, ncols: int = 1):

@@ -274,6 +274,11 @@ def draw_fit_result(problem, result):
     or a bce probability); else train/test loss against epoch (from the sampled table rows)."""
     from gradtool.plot.curves import draw_fit, draw_loss
 
+    panel = None
+    if result.grad_stats is not None:  # fit --grad-stats: every layer's gradient norm, a panel on the right
+        from gradtool.plot.gradstats import grad_norm_panel
+
+        panel = grad_norm_panel(result.grad_stats)
     rows = result.rows
     epochs = [r.epoch for r in rows]
     train = [r.train for r in rows]
@@ -306,7 +311,8 @@ def draw_fit_result(problem, result):
             ylabel=model.targets[0],
             loss_label=result.loss_function,
             loss_steps=epochs,
+            panel=panel,
             **extra,
         )
     series = [("train", epochs, train)] + ([("test", epochs, test)] if test is not None else [])
-    return draw_loss(series, title=f"fit of {result.model}", xlabel="epoch", ylabel=result.loss_function)
+    return draw_loss(series, title=f"fit of {result.model}", xlabel="epoch", ylabel=result.loss_function, panel=panel)

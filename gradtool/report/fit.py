@@ -7,6 +7,7 @@ from typing import Any
 
 from gradtool.fitting.result import FitResult
 from gradtool.report.common import literal, num, stdout_console
+from gradtool.report.gradstats import first_last, layers_table
 from gradtool.report.runs import sparkline
 
 MAX_CHECK_ROWS = 24
@@ -19,11 +20,14 @@ def epoch_table(result: FitResult):
     table = Table(title=f"{result.optimizer['name']} on {literal(result.model)} ({setting})")
     test = result.data["test"] > 0
     classifier = result.accuracy is not None
+    stats = result.grad_stats
+    layers = [] if stats is None else ["|dW1|", f"|dW{len(stats['layers'])}|"]  # the first and last layer's
     columns = [
         "epoch",
         "train loss",
         *(["test loss"] if test else []),
         "|g|",
+        *layers,
         "lr",
         *(["accuracy"] if classifier else []),
         *(["test acc."] if classifier and test else []),
@@ -36,6 +40,7 @@ def epoch_table(result: FitResult):
             num(row.train, 8),
             *([num(row.test, 8)] if test else []),
             num(row.grad_norm, 3),
+            *(first_last(stats, row.epoch) if stats else []),
             num(row.lr, 3),
             *([_percent(row.accuracy)] if classifier else []),
             *([_percent(row.test_accuracy)] if classifier and test else []),
@@ -155,6 +160,8 @@ def show_fit(result: FitResult, quiet: bool = False, console=None) -> None:
         confusion = confusion_table(result)
         if confusion is not None:
             console.print(confusion)
+        if result.grad_stats is not None:
+            console.print(layers_table([("", result.grad_stats)]))
     console.print(summary_panel(result))
 
 
@@ -240,6 +247,9 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
     console.print(fit_runs_table(fr.runs, literal(title)))
     if quiet:
         return
+    stats = [(r.label or "", r.grad_stats) for r in fr.runs if r.grad_stats and r.grad_stats["epochs"]]
+    if stats:
+        console.print(layers_table(stats))
     if fr.best is None:
         console.print("[red]every fit diverged[/]")
         return

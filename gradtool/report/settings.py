@@ -35,10 +35,9 @@ def optimizer_text(optimizer: dict[str, Any], lr: bool = True) -> str:
 
 def line_search_text(value: dict[str, Any]) -> str:
     """``armijo(c1=0.3)``: a line search's name and its parameters away from their defaults."""
-    from gradtool.optim.searching import LINE_SEARCHES
+    from gradtool.optim.searching import line_search_changes
 
-    defaults = {p.name: p.default for p in LINE_SEARCHES[value["name"]].table.params}
-    params = ",".join(f"{k}={_value(v)}" for k, v in value.items() if k != "name" and defaults.get(k) != v)
+    params = ",".join(f"{k}={_value(v)}" for k, v in line_search_changes(value).items())
     return f"{value['name']}({params})" if params else value["name"]
 
 
