@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ class Stopping:
                 raise ConfigError(f"{param.name} must be {param.allowed}, got {value!r}") from None
 
 
+TAIL_ROWS = 5  # the last steps a method that searches always shows (Newton's quadratic convergence)
 MAX_ROWS = 10_000  # sampled table rows kept in memory (and printed): --every 1 over 10^8 steps would not fit
 
 
@@ -117,6 +119,7 @@ def iterate(
     lr = float(watched.lr) if observe else schedule(0)
     sense = -1.0 if maximize else 1.0
     rows = [Row(0, f, gn, lr, x.tolist())]
+    tail = deque(maxlen=TAIL_ROWS) if step is not None else None
     path, values = ([x.tolist()], [f]) if record else (None, None)
     if sink:
         sink(0, x, f, gn, float("nan"))
@@ -164,6 +167,8 @@ def iterate(
                 best_x, best_f, best_t = x, f, t
             if t % every == 0:
                 rows.append(Row(t, f, gn, lr, x.tolist()))
+            elif tail is not None:  # a method that searches shows its last steps too: its rate of convergence
+                tail.append(Row(t, f, gn, lr, x.tolist()))
             if progress and t % 1000 == 0:
                 progress(t)
             if ftol is not None and df <= ftol:
@@ -185,6 +190,8 @@ def iterate(
         if sense * f < sense * best_f:
             best_x, best_f, best_t = x, f, t
     last = t - 1 if status == "diverged" else t  # the step of the last finite iterate x
+    if tail:
+        rows = sorted([*rows, *tail], key=lambda row: row.step)
     if rows[-1].step != last:
         rows.append(Row(last, f, gn, lr, x.tolist()))
     return Outcome(x, f, g, t, status, reason, best_x, best_f, best_t, rows, t + 1, path, values)

@@ -164,10 +164,13 @@ def test_strong_wolfe_matches_torch_step_for_step(fn, x, turn, t0):
         return fx, torch.tensor(gx)
 
     dt, gt = torch.tensor(d), torch.tensor(g)
-    f_ref, g_ref, t_ref, evals = _strong_wolfe(
-        objective, torch.tensor(x), t0, dt, f, gt, gt.dot(dt), tolerance_change=0.0, max_ls=25
-    )
     found = strong_wolfe(_searching(fn, x, d), d, f, g, gtd, t0, tolerance_change=0.0, max_ls=25)
+    try:
+        f_ref, g_ref, t_ref, evals = _strong_wolfe(
+            objective, torch.tensor(x), t0, dt, f, gt, gt.dot(dt), tolerance_change=0.0, max_ls=25
+        )
+    except ZeroDivisionError:  # torch's interpolation divides floats by a zero bracket width; ours bisects
+        return
     assert found.t == pytest.approx(float(t_ref), rel=1e-12, abs=1e-300)
     assert found.f == pytest.approx(float(f_ref), rel=1e-12, abs=1e-300) and found.evaluations == evals
     np.testing.assert_allclose(found.g, g_ref.numpy(), rtol=1e-10, atol=1e-12)

@@ -284,9 +284,12 @@ class AnalyticEngine:
         return AutodiffEngine(self.expr, self.symbols)
 
     def hessian(self, x) -> np.ndarray:
-        """The Hessian at one point, shape ``(n, n)`` (or ``(batch, n, n)``): SymPy's, or for a big sum
-        (one point) the term groups' Hessians from the tape, where SymPy's n x n table would be too big."""
-        if self._groups is not None and np.ndim(x) == 1:
+        """The Hessian at one point, shape ``(n, n)`` (or ``(batch, n, n)``): SymPy's up to ``GROUPED_ABOVE``
+        variables; beyond, where SymPy's n x n table would be too big, our tape's (one point): term group by
+        term group for a big sum, else one tangent sweep of the whole expression."""
+        if self.n > GROUPED_ABOVE and np.ndim(x) == 1:
+            if self._groups is None:
+                return self._tape_engine.hessian(x)
             h = np.zeros((self.n, self.n))
             with np.errstate(all="ignore"):
                 for group in self._groups:

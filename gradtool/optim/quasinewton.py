@@ -69,7 +69,10 @@ def _bfgs_update(h: np.ndarray | None, s: np.ndarray, y: np.ndarray) -> np.ndarr
         return h
     h = np.eye(len(s)) if h is None else h
     rho, hy = 1.0 / ys, h @ y
-    return h - rho * (np.outer(s, hy) + np.outer(hy, s)) + (rho * rho * float(y @ hy) + rho) * np.outer(s, s)
+    # H - rho (s Hy^T + Hy s^T) + (rho^2 y.Hy + rho) s s^T, as two outer products into one new matrix
+    out = h + np.outer(s, (rho * rho * float(y @ hy) + rho) * s - rho * hy)
+    out -= np.outer(rho * hy, s)
+    return out
 
 
 class LBFGSState(NamedTuple):
