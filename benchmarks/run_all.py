@@ -262,6 +262,8 @@ def main() -> None:
     for bench in ("bench_graph.py", "bench_search.py"):
         path = ROOT / "benchmarks" / bench
         numeric += "\n" + subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=ROOT).stdout
+    sweep_bench = ROOT / "benchmarks" / "bench_sweep.py"  # serial vs --jobs vs Dask (needs the dask extra)
+    sweeps = subprocess.run([sys.executable, str(sweep_bench)], capture_output=True, text=True, cwd=ROOT).stdout
     table = ["| measurement | result | goal / note |", "| --- | --- | --- |"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     text = "\n".join(table)
@@ -269,6 +271,7 @@ def main() -> None:
     if extra:
         print(extra)
     print(numeric)
+    print(sweeps)
     if args.write:
         header = (
             "# Performance\n\nMeasured by `make bench` (`python benchmarks/run_all.py --write docs/performance.md`)"
@@ -285,6 +288,7 @@ def main() -> None:
             + ("\n## Fitting\n\n" + extra if extra else "")
             + "\n"
             + numeric
+            + ("\n" + sweeps if sweeps.strip() else "")
         )
 
 

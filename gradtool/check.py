@@ -171,7 +171,7 @@ def check_points(
     numeric method's own error estimate. With ``user``, a failing component names the variable.
     """
     check_size(len(points), objective.n)
-    analytic = AnalyticEngine(objective.expr, objective.symbols)
+    analytic = AnalyticEngine(objective)
     numeric = make_engine("numeric", objective, method=method, h=h, analytic=analytic).estimate(points)
     sources = {
         "analytic": analytic.gradient(points),
@@ -214,7 +214,7 @@ def check_points(
 def sweep_steps(objective: Objective, point: np.ndarray) -> dict:
     """Forward and central difference errors for h = 1e-1 ... 1e-15, the best h of each, and the adaptive
     method's error, estimated error and steps (``adaptive``), all relative errors maxed over components."""
-    engine = AnalyticEngine(objective.expr, objective.symbols)
+    engine = AnalyticEngine(objective)
     exact = engine.gradient(point)
     table = step_sweep(engine.value, point, exact, SWEEP_STEPS)
     out: dict = {"h": table["h"].tolist()}

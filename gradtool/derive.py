@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
 from gradtool.errors import ConfigError, ParseError
 from gradtool.expr.objective import Objective
-from gradtool.grad.analytic import AnalyticEngine, symbolic_hessian
+from gradtool.grad.analytic import AnalyticEngine
+
+if TYPE_CHECKING:  # SymPy is imported where an expression is printed: a cached run classifies without it
+    import sympy as sp
 
 SIMPLIFY_MAX_OPS = 60  # simplify() is exponential in the worst case: only small partials are simplified
 SIMPLIFY_MAX_VARS = 20  # simplify() takes ~0.1 s a partial: 1,000 of them took minutes
@@ -17,6 +21,8 @@ HESSIAN_MAX_VARS = 50
 
 def tidy(expr: sp.Expr) -> sp.Expr:
     """``simplify`` small expressions, leave big ones (or high powers of sums) as SymPy built them."""
+    import sympy as sp
+
     if sp.count_ops(expr) <= SIMPLIFY_MAX_OPS and not _has_high_power(expr):
         try:
             simpler = sp.simplify(expr)
@@ -28,6 +34,8 @@ def tidy(expr: sp.Expr) -> sp.Expr:
 
 
 def _has_high_power(expr: sp.Expr) -> bool:
+    import sympy as sp
+
     return any(
         not p.base.is_Atom and p.exp.is_Rational and max(abs(p.exp.p), p.exp.q) > SIMPLIFY_MAX_POWER
         for p in expr.atoms(sp.Pow)
@@ -67,7 +75,7 @@ def point_engine(objective: Objective, analytic: AnalyticEngine):
     from gradtool.grad.autodiff import AutodiffEngine
 
     try:
-        return AutodiffEngine(objective.expr, objective.symbols)
+        return AutodiffEngine(objective)
     except ParseError:  # too large for the code generator
         return analytic
 
@@ -78,7 +86,7 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
         raise ConfigError(
             f"the Hessian is shown for at most {HESSIAN_MAX_VARS} variables; {objective.text} has {objective.n}"
         )
-    engine = AnalyticEngine(objective.expr, objective.symbols)
+    engine = AnalyticEngine(objective)
     names = objective.variables
     neat = tidy if objective.n <= SIMPLIFY_MAX_VARS else (lambda e: e)
     partials = [neat(g) for g in engine.gradient_exprs]
@@ -96,6 +104,8 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
         "_pretty": partials,
     }
     if hessian:
+        from gradtool.grad.symbolic import symbolic_hessian
+
         rows = symbolic_hessian(engine.gradient_exprs, objective.symbols)
         out["hessian_exprs"] = [[str(neat(e)) for e in row] for row in rows]
     if at is not None:
@@ -121,7 +131,7 @@ def stationary_kinds(objective: Objective, points: np.ndarray, engine=None) -> l
         return [None] * len(points)
     try:
         if not isinstance(engine, AnalyticEngine):
-            engine = AnalyticEngine(objective.expr, objective.symbols)
+            engine = AnalyticEngine(objective)
         with np.errstate(all="ignore"):
             g = engine.gradient(points)
             h = engine.hessian(points)

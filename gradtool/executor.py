@@ -1,10 +1,13 @@
 """Executors: run independent tasks and return their results in task order, here or in worker processes.
 
-An executor has one method, ``map(fn, tasks, on_result=None) -> results``: ``fn`` is a module-level function
-(it may travel to another process), results come back in task order, and ``on_result(index, result)`` is
-called as each one arrives (in completion order); an exception it raises stops everything. :class:`Serial`
-runs in this process; :class:`LocalProcesses` runs ``--jobs`` worker processes that stop cleanly when
-interrupted (Ctrl-C, SIGTERM) and never outlive this process, even when it is killed by SIGKILL.
+An executor has one method, ``map(fn, tasks, on_result=None, on_error=None) -> results``: ``fn`` is a
+module-level function (it may travel to another process), results come back in task order, and
+``on_result(index, result)`` is called as each one arrives (in completion order); an exception it raises
+stops everything. A task that raises an Exception gets ``on_error(index, exception)`` as its result (without
+``on_error`` the exception stops everything). There are three: :class:`Serial` runs in this process;
+:class:`LocalProcesses` runs ``--jobs`` worker processes that stop cleanly when interrupted (Ctrl-C, SIGTERM)
+and never outlive this process, even when it is killed by SIGKILL; ``gradtool.cluster.Dask`` runs on a Dask
+cluster (``--cluster``; it imports dask only when used).
 """
 
 from __future__ import annotations
@@ -31,17 +34,26 @@ class ExecutorError(GradtoolError):
 
 class Executor(Protocol):
     def map(
-        self, fn: Callable[[Any], Any], tasks: Sequence[Any], on_result: Callable[[int, Any], None] | None = None
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        on_result: Callable[[int, Any], None] | None = None,
+        on_error: Callable[[int, BaseException], Any] | None = None,
     ) -> list[Any]: ...
 
 
 class Serial:
     """Every task in this process, one after the other."""
 
-    def map(self, fn, tasks, on_result=None):
+    def map(self, fn, tasks, on_result=None, on_error=None):
         results = []
         for index, task in enumerate(tasks):
-            results.append(fn(task))
+            try:
+                results.append(fn(task))
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                results.append(on_error(index, exc))
             if on_result:
                 on_result(index, results[-1])
         return results
@@ -59,7 +71,7 @@ class LocalProcesses:
     workers: int
     grace: float = GRACE_S
 
-    def map(self, fn, tasks, on_result=None):
+    def map(self, fn, tasks, on_result=None, on_error=None):
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
@@ -69,7 +81,13 @@ class LocalProcesses:
             futures = {pool.submit(run_task, fn, task): i for i, task in enumerate(tasks)}
             for future in as_completed(futures):
                 index = futures[future]
-                results[index] = future.result()
+                failure = future.exception()
+                if failure is None:
+                    results[index] = future.result()
+                elif on_error is None or isinstance(failure, BrokenProcessPool):
+                    raise failure
+                else:
+                    results[index] = on_error(index, failure)
                 if on_result:
                     on_result(index, results[index])
         except BrokenProcessPool:

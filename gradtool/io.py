@@ -4,12 +4,16 @@ folder, renamed into place when complete); character devices, FIFOs and ``-`` (s
 Symlinks are followed (the link stays; its target is written, atomically when it is a regular file). Anything
 else (a folder, a block device, a socket) is an error. ``check_outputs`` refuses, before a command runs, an
 output that is one of the command's inputs, two outputs that are the same file, and two outputs on stdout.
+Within ``capture_outputs()`` (a task on a Dask worker) outputs go to memory instead, to be written where the
+command runs (``write_captured``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
+import io
 import os
 import stat
 import sys
@@ -21,6 +25,11 @@ from typing import IO
 from gradtool.errors import GradtoolError
 
 STDOUT = "-"
+
+# path -> (mode, content) of the outputs completed inside capture_outputs(); None: write files as usual
+_captured: contextvars.ContextVar[dict[str, tuple[str, str | bytes]] | None] = contextvars.ContextVar(
+    "gradtool_captured_outputs", default=None
+)
 
 
 class OutputError(GradtoolError):
@@ -88,6 +97,12 @@ def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     in place; ``-`` is stdout. A write that fails (a full disk) raises OutputError naming the path; a broken
     pipe on stdout stays a BrokenPipeError (the reader has gone: the caller stops quietly).
     """
+    captured = _captured.get()
+    if captured is not None:
+        buffer = io.BytesIO() if "b" in mode else io.StringIO(newline="")
+        yield buffer
+        captured[str(path)] = (mode, buffer.getvalue())
+        return
     kind, real = output_target(path)
     try:
         if kind == "stdout":
@@ -111,21 +126,49 @@ def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 
 @contextlib.contextmanager
-def _atomic(target: Path, mode: str) -> Iterator[IO]:
+def _atomic(target: Path, mode: str, permissions: int | None = None) -> Iterator[IO]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as handle:
             yield handle
-        try:
-            permissions = stat.S_IMODE(os.stat(target).st_mode)  # replacing a file keeps its permissions
-        except FileNotFoundError:
-            permissions = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual permissions
+        if permissions is None:
+            try:
+                permissions = stat.S_IMODE(os.stat(target).st_mode)  # replacing a file keeps its permissions
+            except FileNotFoundError:
+                permissions = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual permissions
         os.chmod(tmp, permissions)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_private(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to the regular file ``path`` atomically (as :func:`open_output` does), readable and
+    writable by the user alone, and never captured: a file of gradtool's own (a compile-cache entry), not an
+    output of the command. Raises OSError."""
+    with _atomic(Path(path), "wb", 0o600) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def capture_outputs() -> Iterator[dict[str, tuple[str, str | bytes]]]:
+    """Within the block (this thread), :func:`open_output` writes into memory: the dict yielded gets
+    ``path: (mode, content)`` for each output completed (one that fails or is interrupted is left out)."""
+    files: dict[str, tuple[str, str | bytes]] = {}
+    token = _captured.set(files)
+    try:
+        yield files
+    finally:
+        _captured.reset(token)
+
+
+def write_captured(files: dict[str, tuple[str, str | bytes]]) -> None:
+    """Write the outputs :func:`capture_outputs` kept, each through :func:`open_output`."""
+    for path, (mode, content) in files.items():
+        with open_output(path, mode) as handle:
+            handle.write(content)
 
 
 # The name the output mechanism had when it only wrote regular files.

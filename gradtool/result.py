@@ -19,6 +19,7 @@ STATUS: dict[str, tuple[bool, str]] = {
         True,
         "stopped after epoch {epochs}: no lower test loss in {patience} epochs; epoch {best_epoch}'s parameters kept",
     ),
+    "error": (False, "{reason}"),  # a run of a sweep raised instead of returning a result (see NoResult)
 }
 
 EXIT_CODES = {
@@ -29,6 +30,7 @@ EXIT_CODES = {
     "interrupted": 130,
     "completed": 0,
     "early_stopped": 0,
+    "error": 3,
 }
 
 
@@ -118,3 +120,21 @@ class RunResult:
             out["starts"] = self.starts
             out["minima"] = self.minima
         return out
+
+
+@dataclass
+class NoResult:
+    """A run of a sweep that returned no result: it raised (status ``error``, e.g. on a Dask worker, or its
+    workers kept dying), or ``--cluster`` cancelled it on Ctrl-C / SIGTERM before it finished
+    (``interrupted``). Its JSON is ``{"label", "status", "message"}``."""
+
+    label: str | None
+    status: str
+    message: str
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "status": self.status, "message": self.message}

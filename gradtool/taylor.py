@@ -44,7 +44,7 @@ def taylor_orders(
     A correct gradient gives order ~2 (the remainder shrinks like t^2), a wrong one ~1. The steps are
     t = 2^-k max(1, |x|_inf), k = 1 ... 60; see :func:`remainder_order` for the steps that count.
     """
-    engine = AnalyticEngine(objective.expr, objective.symbols)
+    engine = AnalyticEngine(objective)
     rng = np.random.default_rng(seed)
     ts = STEPS * max(1.0, float(np.max(np.abs(point))))
     f0 = engine.value(point)

@@ -1,11 +1,38 @@
-"""Shared fixtures: Rich pinned to a fixed width without colour, and a Typer CliRunner."""
+"""Shared fixtures: Rich pinned to a fixed width without colour, a Typer CliRunner, and a compile cache of the
+test session's own (never the user's)."""
 
+import atexit
 import json
+import os
+import shutil
+import signal
+import tempfile
 
 import pytest
 from typer.testing import CliRunner
 
 PINNED_ENV = {"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
+
+# The suite uses the compile cache, in a folder of its own that starts empty: an expression's first use in the
+# session is cold (SymPy), later ones warm, so both paths run (subprocesses inherit the folder).
+SESSION_CACHE = tempfile.mkdtemp(prefix="gradtool-test-cache-")
+os.environ["GRADTOOL_CACHE_DIR"] = SESSION_CACHE
+os.environ.pop("GRADTOOL_CACHE", None)
+atexit.register(shutil.rmtree, SESSION_CACHE, True)
+
+
+@pytest.fixture(autouse=True)
+def _session_cache(monkeypatch):
+    """Every test starts with the session's cache on (``--no-cache`` sets GRADTOOL_CACHE=0 in the process)."""
+    monkeypatch.setenv("GRADTOOL_CACHE_DIR", SESSION_CACHE)
+    monkeypatch.delenv("GRADTOOL_CACHE", raising=False)
+
+
+# A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec: the
+# gradtool processes the tests interrupt would then never see Ctrl-C (as Unix wants of a background job).
+# The tests are not a background job of the user's: give their children the default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -59,9 +59,9 @@ FIT_BAD = [
         "target: {dir}/data/linear.csv: no target column 'z'",
     ),
     ("task: fit\nmodel: w*x\ndata: data/nope.csv\ntarget: y\n", 3, "data: {dir}/data/nope.csv: no such file"),
-    (FIT + "init: {w: 1, q: 2}\n", 5, "init: --init: unknown variable 'q'"),
-    (XOR + "gradient: analytic\n", 6, "gradient: --grad analytic is for expression models"),
-    (XOR + "test_split: 0.1\n", 6, "test_split: --test-split 0.1 of 4 rows leaves 0 test"),
+    (FIT + "init: {w: 1, q: 2}\n", 5, "init: unknown variable 'q'"),
+    (XOR + "gradient: analytic\n", 6, "gradient: analytic is for expression models"),
+    (XOR + "test_split: 0.1\n", 6, "test_split: 0.1 of 4 rows leaves 0 test"),
     (XOR + "sweep: {batch_size: [2, 0]}\n", 6, "sweep.batch_size[1]: 0 is invalid; must be an integer >= 1"),
     (FIT.replace("linear", "xor") + "params: w,b\n", 3, "data: {dir}/data/xor.csv: no input column 'x' in the data"),
     (XOR.replace("xor", "linear").replace("loss: bce\n", ""), 2, "model: {dir}/data/linear.csv: the network takes 2"),
@@ -432,9 +432,9 @@ def test_a_failing_run_leaves_no_half_written_file(tmp_path, monkeypatch):
     monkeypatch.setattr(TrajectoryCSV, "__call__", explode)
     text = SWEEP + f"output: {{trajectory: '{tmp_path}/{{label}}.csv', json: {tmp_path}/r.json}}\n"
     config = write(tmp_path, text)
-    with pytest.raises(RuntimeError):
-        run_files([config])
-    assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
+    (result,) = run_files([config])  # a run that raises gets status error (the others would go on)
+    assert [r.to_dict()["message"] for r in result.runs] == ["RuntimeError: disk on fire"] * len(result.runs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "r.json"]  # no trajectory, no temporary file
 
 
 def test_a_diverged_run_does_not_stop_the_others(tmp_path):

@@ -108,3 +108,19 @@ def test_a_worker_exits_when_its_parent_is_killed(mechanism, tmp_path):
         assert _wait_gone(child, 60), f"the child of a killed parent is still running ({mechanism})"
     finally:
         parent.kill()
+
+
+def fail_on_two(x: int) -> int:
+    if x == 2:
+        raise ValueError(f"task {x} failed")
+    return x
+
+
+@pytest.mark.parametrize("executor", [Serial(), LocalProcesses(2)], ids=["serial", "processes"])
+def test_a_task_that_raises_gets_on_errors_value_or_stops_everything(executor):
+    def failed(index, exc):
+        return f"{index}: {exc}"
+
+    assert executor.map(fail_on_two, list(range(4)), on_error=failed) == [0, 1, "2: task 2 failed", 3]
+    with pytest.raises(ValueError, match="task 2 failed"):
+        executor.map(fail_on_two, list(range(4)))

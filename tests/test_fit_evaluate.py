@@ -139,13 +139,13 @@ BAD = {
         {"x": [1, 2, 3, 4], "y": [1.5, 2.5, 3.5, 4.5]},
         None,
         ["--test-split", "0.5", "--stratify"],
-        "--stratify needs a classification target",
+        "--stratify: needs a classification target",
     ),
     "early stopping without held-out rows": (
         {"x": [1, 2, 3, 4], "y": [1.5, 2.5, 3.5, 4.5]},
         None,
         ["--early-stopping", "5"],
-        "--early-stopping watches the held-out rows' loss",
+        "--early-stopping: watches the held-out rows' loss",
     ),
     "cross-entropy on an expression": ({"x": [1, 2], "y": ["a", "b"]}, None, ["--loss", "ce"], "an expression has one"),
 }

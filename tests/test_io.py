@@ -237,3 +237,24 @@ def test_a_full_device_fails_every_kind_of_output_in_one_line(tmp_path, invoke):
         assert result.exit_code == 2, (what, result.output)
         assert result.stderr == f"error: cannot write {full}: No space left on device\n", what
     assert stat.S_ISCHR(full.stat().st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "full"]
+
+
+def test_captured_outputs_stay_in_memory_until_written_as_they_would_have_been(tmp_path):
+    from gradtool.io import capture_outputs, write_captured
+
+    text, data = tmp_path / "a.csv", tmp_path / "b.npz"
+    with capture_outputs() as files:
+        with open_output(text) as handle:
+            handle.write("step,x\r\n0,1\n")
+        with open_output(data, "wb") as handle:
+            handle.write(b"\x00\x01")
+        with pytest.raises(RuntimeError), open_output(tmp_path / "failed.csv") as handle:
+            handle.write("half")
+            raise RuntimeError
+    assert list(tmp_path.iterdir()) == []  # nothing on disk inside the block
+    assert files == {str(text): ("w", "step,x\r\n0,1\n"), str(data): ("wb", b"\x00\x01")}
+    write_captured(files)
+    assert text.read_bytes() == b"step,x\r\n0,1\n" and data.read_bytes() == b"\x00\x01"
+    with open_output(tmp_path / "after.csv") as handle:  # outside the block: files again
+        handle.write("x\n")
+    assert (tmp_path / "after.csv").read_text() == "x\n"

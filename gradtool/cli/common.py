@@ -56,6 +56,10 @@ def handled(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            if kwargs.get("no_cache"):  # the commands that declare --no-cache: off here and in worker processes
+                from gradtool.cache import disable
+
+                disable()
             return func(*args, **kwargs)
         except ParamError as exc:  # a parameter's error in command-line terms: --beta1: ...
             from gradtool.cli.choices import cli_message
@@ -132,6 +136,15 @@ PlotFile = Annotated[
     str | None,
     typer.Option(
         "--plot", help="Also draw a picture into this file: .png, .svg or .pdf (needs matplotlib; see docs/plots.md)."
+    ),
+]
+
+NoCache = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Neither read nor write the compile cache: SymPy derives and compiles everything afresh "
+        "(as GRADTOOL_CACHE=0 does; see README 'The compile cache').",
     ),
 ]
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
+from gradtool.cli.cluster import TIMEOUT_S, Cluster, ClusterTimeout, Workers, cluster_executor, show_progress
 from gradtool.cli.common import (
     EXPRESSION_FIRST,
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -31,17 +35,33 @@ Jobs = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the comparison tables.")]
 
 
-def _jobs(jobs: int, runs: int) -> int:
-    """``--jobs`` bounded by the number of runs and by ``max_jobs()`` (2 per usable CPU), saying so on stderr
-    when that lowers it."""
+def _jobs(jobs: int, runs: int, flag: str = "--jobs") -> int:
+    """``--jobs`` (or ``--workers``) bounded by the number of runs and by ``max_jobs()`` (2 per usable CPU),
+    saying so on stderr when that lowers it."""
     from gradtool.executor import JOBS_PER_CPU, max_jobs, usable_cpus
 
     bound = max(1, min(runs, max_jobs()))
     if isinstance(jobs, int) and jobs > bound:
         why = _count(runs, "run") if runs <= max_jobs() else f"{JOBS_PER_CPU} per CPU, {_count(usable_cpus(), 'CPU')}"
-        typer.echo(f"note: --jobs {jobs} lowered to {bound} ({why})", err=True)
+        typer.echo(f"note: {flag} {jobs} lowered to {bound} ({why})", err=True)
         return bound
     return jobs
+
+
+@contextlib.contextmanager
+def _executor(runs: int, jobs: int, cluster: str | None, workers: int | None, timeout: float) -> Iterator[dict]:
+    """The keywords of ``run_plans`` for the executor the options choose: ``jobs`` (serial or local processes,
+    bounded), or Dask (``--cluster``, ``--workers`` bounded the same way) with a progress bar on a terminal."""
+    executor = cluster_executor(cluster, workers, timeout, jobs)
+    if executor is None:
+        yield {"jobs": _jobs(jobs, runs)}
+        return
+    from gradtool.report.progress import sweep_progress
+
+    if executor.workers:
+        executor.workers = _jobs(executor.workers, runs, "--workers")
+    with sweep_progress(runs, show_progress(executor)) as progress:
+        yield {"executor": executor, "progress": progress}
 
 
 def _count(n: int, noun: str) -> str:
@@ -89,16 +109,20 @@ def run(
         ),
     ] = None,
     jobs: Jobs = 1,
+    cluster: Cluster = None,
+    workers: Workers = None,
+    cluster_timeout: ClusterTimeout = TIMEOUT_S,
     plot: PlotFile = None,
     json: Json = False,
     quiet: Quiet = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f
     (fit configs: by final training loss).
 
     Every file is validated before anything runs. Exit status: 0 every run finished (converged or max
     steps; fits completed or early-stopped) and every gradient check passed, 1 a run diverged or a check
-    failed, 2 bad input.
+    failed, 2 bad input, 3 a run failed with an error (e.g. on a Dask worker).
     """
     from gradtool.config import load_configs
     from gradtool.config.execute import run_plans
@@ -114,7 +138,8 @@ def run(
     to_stdout = claim_outputs(json, plot=plot) or to_stdout
     _check_plot(plot)
     runs = sum(len(p.runs) for p in plans if hasattr(p, "runs"))
-    results = run_plans(plans, jobs=_jobs(jobs, runs), record=plot is not None)
+    with _executor(runs, jobs, cluster, workers, cluster_timeout) as how:
+        results = run_plans(plans, record=plot is not None, **how)
     if plot is not None:
         from gradtool.plot.runs import draw_file_results
 
@@ -139,11 +164,15 @@ def compare(
     box: Box = None,
     seed: Seed = 0,
     jobs: Jobs = 1,
+    cluster: Cluster = None,
+    workers: Workers = None,
+    cluster_timeout: ClusterTimeout = TIMEOUT_S,
     plot: PlotFile = None,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
     quiet: Quiet = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
 
@@ -163,22 +192,17 @@ def compare(
         objective = load_objective(expr, dim, vars)
         check_picture(objective, multistart=starts is not None)
     run = dict(gradient=gradient, steps=steps, tol=tol, ftol=ftol, xtol=xtol, dim=dim, variables=vars)
+    run["record"] = plot is not None
     entries, schedule = choice.entries(), choice.schedule_entry()
-    result = run_compare(
-        expr,
-        entries,
-        x0=x0,
-        schedule=schedule,
-        starts=multi,
-        jobs=_jobs(jobs, len(entries)),
-        record=plot is not None,
-        **run,
-    )
+    with _executor(len(entries), jobs, cluster, workers, cluster_timeout) as how:
+        result = run_compare(expr, entries, x0=x0, schedule=schedule, starts=multi, **run, **how)
     if plot is not None:
         from gradtool.plot.runs import draw_file_results, draw_runs
+        from gradtool.result import RunResult
 
-        multistart = any(r.starts is not None for r in result.runs)
-        _save_plot(draw_file_results([result]) if multistart else draw_runs(result.runs, objective=objective), plot)
+        runs = [r for r in result.runs if isinstance(r, RunResult)]  # not the runs that raised or were cancelled
+        multistart = any(r.starts is not None for r in runs)
+        _save_plot(draw_file_results([result]) if multistart else draw_runs(runs, objective=objective), plot)
     with report_stream(to_stdout):
         _report_runs([result], json, quiet)
 
@@ -209,6 +233,7 @@ def lr_find(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Learning-rate range test: every lr of a geometric range runs from x0 as one batch.
 

@@ -11,6 +11,7 @@ from gradtool.cli.common import (
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -37,6 +38,7 @@ def grad(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    no_cache: NoCache = False,
 ) -> None:
     """The symbolic gradient (simplified), and its value at --at."""
     from gradtool.derive import describe_gradient
@@ -132,6 +134,7 @@ def check_grad(
     activation: Activation = None,
     loss: Loss = None,
     l2: L2 = 0.0,
+    no_cache: NoCache = False,
 ) -> None:
     """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.
 

@@ -13,6 +13,7 @@ from gradtool.cli.common import (
     Dim,
     Expr,
     Json,
+    NoCache,
     PlotFile,
     Vars,
     app,
@@ -109,6 +110,7 @@ def minimize(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Minimize an expression with a descent variant; print the iteration table and a summary.
 

@@ -73,17 +73,25 @@ def load_configs(files: Sequence[str], overrides: Sequence[str] = ()) -> list:
     return plans
 
 
-def run_files(files: Sequence[str], overrides: Sequence[str] = (), jobs: int = 1, record: bool = False):
+def run_files(
+    files: Sequence[str],
+    overrides: Sequence[str] = (),
+    jobs: int = 1,
+    record: bool = False,
+    executor: Any = None,
+    progress: Any = None,
+):
     """`gradtool run`: validate every file first (nothing runs if one is bad), then run them all.
 
     Returns one :class:`~gradtool.config.execute.FileResult` per file, in order. ``record`` keeps every
-    iterate of minimize runs (for pictures).
+    iterate of minimize runs (for pictures); ``jobs``, ``executor`` (e.g. ``gradtool.cluster.Dask``) and
+    ``progress``: see :func:`~gradtool.config.execute.run_plans`.
     """
     from gradtool.config.execute import run_plans
 
     if not files:
         raise ConfigError("no config file given")
-    return run_plans(load_configs(files, overrides), jobs=jobs, record=record)
+    return run_plans(load_configs(files, overrides), jobs=jobs, record=record, executor=executor, progress=progress)
 
 
 def compare(
@@ -97,6 +105,8 @@ def compare(
     starts: dict[str, Any] | None = None,
     jobs: int = 1,
     record: bool = False,
+    executor: Any = None,
+    progress: Any = None,
     **run: Any,
 ):
     """`gradtool compare`: the config a file would hold, built from options, validated and run the same way.
@@ -105,7 +115,7 @@ def compare(
     hyperparameter in ``hyper`` goes to every listed optimizer that has it and does not set it itself (a
     ParamError if none has it); ``schedule`` is a name, a call or a mapping (``schedule_options`` are added
     to it); ``run`` holds top-level keys (gradient, steps, tol, ftol, xtol, dim, variables; None means the
-    default).
+    default); ``jobs``, ``executor`` and ``progress`` as for :func:`~gradtool.config.execute.run_plans`.
     """
     from gradtool.config.calls import is_call, parse_call
     from gradtool.config.execute import run_plans
@@ -123,4 +133,5 @@ def compare(
     data.update({k: v for k, v in {**run, "x0": x0, "starts": starts}.items() if v is not None})
     if schedule is not None or schedule_options:
         data["schedule"] = {**entry(schedule or "constant"), **(schedule_options or {})}
-    return run_plans([validate(data, Where("compare"))], jobs=jobs, record=record)[0]
+    plan = validate(data, Where("compare"))
+    return run_plans([plan], jobs=jobs, record=record, executor=executor, progress=progress)[0]

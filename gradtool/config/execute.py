@@ -1,4 +1,4 @@
-"""Running plans: every run serially or in worker processes (same results, same order; see
+"""Running plans: every run serially, in worker processes or on a Dask cluster (same results, same order; see
 ``gradtool.executor``), outputs written through ``gradtool.io``, one FileResult per config."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 from gradtool.config.fit import FitPlan, FitRunSpec, execute_fit
 from gradtool.config.plan import CheckPlan, MinimizePlan, RunSpec
-from gradtool.errors import ConfigError
-from gradtool.result import STATUS
+from gradtool.errors import ConfigError, GradtoolError
+from gradtool.result import STATUS, NoResult
 
 FINISHED = tuple(status for status, (finished, _) in STATUS.items() if finished)
 
@@ -70,22 +70,44 @@ def execute_run(spec: RunSpec | FitRunSpec) -> Any:
     return result
 
 
-def execute_all(specs: list[RunSpec | FitRunSpec], jobs: int = 1) -> list[Any]:
-    """Every run, in order; with ``jobs > 1`` in worker processes (each run is deterministic, so the results
-    are those of a serial run). A run stopped by Ctrl-C or SIGTERM stops the whole command."""
+def execute_all(
+    specs: list[RunSpec | FitRunSpec], jobs: int = 1, executor: Any = None, progress: Any = None
+) -> list[Any]:
+    """Every run, in order: with ``executor`` (see ``gradtool.executor``), else serially or, with
+    ``jobs > 1``, in worker processes; each run is deterministic, so the results are those of a serial run.
+    ``progress(index, result)`` is called as each run ends. A run stopped by Ctrl-C or SIGTERM stops the whole
+    command; a run that raises (a GradtoolError aside, which stops the command) gets status ``error``."""
     from gradtool.executor import make_executor
 
-    def stop_if_interrupted(index: int, result: Any) -> None:
+    executor = executor or make_executor(jobs, len(specs))
+
+    def arrived(index: int, result: Any) -> None:
+        if progress:
+            progress(index, result)
         if result.status == "interrupted":
             raise KeyboardInterrupt
 
-    return make_executor(jobs, len(specs)).map(execute_run, specs, stop_if_interrupted)
+    def failed(index: int, exc: BaseException) -> NoResult:
+        if isinstance(exc, GradtoolError):
+            raise exc
+        if isinstance(exc, KeyboardInterrupt):  # a cluster's runs that had not finished
+            from gradtool.interrupt import stop_reason
+
+            return NoResult(specs[index].label, "interrupted", f"cancelled by {stop_reason(exc)} before it finished")
+        return NoResult(specs[index].label, "error", f"{type(exc).__name__}: {exc}")
+
+    return executor.map(execute_run, specs, arrived, failed)
 
 
 def run_plans(
-    plans: Sequence[MinimizePlan | FitPlan | CheckPlan], jobs: int = 1, record: bool = False
+    plans: Sequence[MinimizePlan | FitPlan | CheckPlan],
+    jobs: int = 1,
+    record: bool = False,
+    executor: Any = None,
+    progress: Any = None,
 ) -> list[FileResult]:
-    """Run every plan; the runs of all minimize and fit plans share one pool of ``jobs`` processes (order kept).
+    """Run every plan; the runs of all minimize and fit plans share one pool of ``jobs`` processes, or
+    ``executor`` (order kept; ``progress`` as in :func:`execute_all`).
 
     A diverged run is a result like any other and never stops the others. A plan's JSON output is written
     (atomically) once all of its runs are done. ``record`` keeps every iterate of minimize runs (pictures).
@@ -95,7 +117,7 @@ def run_plans(
     specs = [s for p in plans if not isinstance(p, CheckPlan) for s in p.runs]
     if record:
         specs = [replace(s, record=True) if isinstance(s, RunSpec) else s for s in specs]
-    done = iter(execute_all(specs, jobs))
+    done = iter(execute_all(specs, jobs, executor, progress))
     out = []
     for plan in plans:
         if not isinstance(plan, CheckPlan):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gradtool.config.fields import Boolean, Const, Field, Number, Path, Text, Where
@@ -127,11 +126,14 @@ def fit_fields() -> Record:
 
 @dataclass
 class FitRunSpec:
-    """One fit as plain, picklable data: ``gradtool.fit(**options)``, then saved to ``save`` (unless diverged)."""
+    """One fit as plain, picklable data: ``gradtool.fit(**options, **inputs)``, then saved to ``save`` (unless
+    diverged). ``inputs`` holds the files read when the config was validated (``data``, ``test_data``: tables;
+    ``load``: the saved model), so a run reads no file: a worker elsewhere (``--cluster``) gets them with it."""
 
     label: str
     options: dict[str, Any]
     save: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -143,17 +145,9 @@ class FitPlan:
     task: str = "fit"
 
 
-# The fit library's messages name options as `gradtool fit` flags: which config key each flag is.
-FLAG_KEYS = {"--grad": "gradient", **{f"--{k.replace('_', '-')}": k for k in FIT_KEYS}}
-
-
 def _blamed_key(message: str, options: dict[str, Any]) -> str:
-    """The key an error of ``prepare_fit`` is about: the flag it names, the target, the file it starts with,
-    else the model (which combines params, inputs, activation, init); a key the config does not set is
-    reported as the model's."""
-    for flag, key in FLAG_KEYS.items():
-        if re.search(rf"{re.escape(flag)}\b(?!-)", message):
-            return key
+    """The key an error of ``prepare_fit`` that names no parameter is about: the target's, a data file's
+    (its message starts with the path), else the model's (which combines params, inputs, activation)."""
     if "target" in message:
         return "target"
     for key in ("load", "test_data", "data"):
@@ -162,26 +156,39 @@ def _blamed_key(message: str, options: dict[str, Any]) -> str:
     return "model"
 
 
+def _read_inputs(data: dict[str, Any], where: Where) -> dict[str, Any]:
+    """The files a fit config reads, read: ``data`` and ``test_data`` as tables, ``load`` as a saved model."""
+    from gradtool.fitting.data import as_table
+    from gradtool.fitting.persist import read_saved
+
+    readers = {"data": as_table, "test_data": as_table, "load": read_saved}
+    return {key: located(where, (key,), read, data[key]) for key, read in readers.items() if data.get(key)}
+
+
 def fit_plan(data: dict[str, Any], where: Where) -> FitPlan:
     """Expand a validated fit config into runs; build every run (nothing trains) and check every output path."""
-    from gradtool.fitting.data import as_table
     from gradtool.fitting.prepare import prepare_fit
 
-    table = located(where, ("data",), as_table, data["data"])  # read once to check every run against it
+    inputs = _read_inputs(data, where)  # read once: every run is checked against them, and carries them
     common = {k: data[k] for k in FIT_KEYS if k in data and k not in NOT_PASSED}
     sweep = data.get("sweep", {})
 
     def check(path: Path, schedule_path: Path, options: dict[str, Any]) -> None:
         try:
-            prepare_fit(**{**options, "data": table})
+            prepare_fit(**{**options, **inputs})
         except ParamError as exc:
-            raise run_error(where, exc, path, schedule_path, sweep) from None
+            if exc.key[0] not in FIT_KEYS:  # an optimizer's or its schedule's parameter
+                raise run_error(where, exc, path, schedule_path, sweep) from None
+            key, detail = str(exc.key[0]), exc.detail
         except GradtoolError as exc:
-            key = _blamed_key(str(exc), options)
-            at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)
-            raise where.error(at, str(exc)) from None
+            key, detail = _blamed_key(str(exc), options), str(exc)
+        else:
+            return
+        at = ("sweep", key) if key in sweep else (key,) if key in data else ("model",)
+        raise where.error(at, detail)
 
-    runs = [FitRunSpec(label, options) for label, options in expand_runs(data, where, FIT_RUN_KEYS, common, check)]
+    expanded = expand_runs(data, where, FIT_RUN_KEYS, common, check)
+    runs = [FitRunSpec(label, options, inputs=inputs) for label, options in expanded]
     if "save" in data:
         for run, target in zip(
             runs, labelled_paths([r.label for r in runs], data["save"], where, ("save",)), strict=True
@@ -196,7 +203,7 @@ def execute_fit(spec: FitRunSpec):
     """Train one FitRunSpec (here or in a worker process); its model file appears only when complete."""
     from gradtool.fitting.prepare import fit
 
-    result = fit(**spec.options)
+    result = fit(**{**spec.options, **spec.inputs})
     if spec.save and result.status != "diverged":  # as `gradtool fit --save`
         result.save(spec.save)
     result.label = spec.label

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -303,9 +303,19 @@ TASKS: dict[str, TaskSpec] = {
     "fit": TaskSpec("fit", _lazy("gradtool.config.fit", "fit_fields"), _lazy("gradtool.config.fit", "fit_plan")),
 }
 
-CONFIG = Tagged(
-    "task",
-    lambda: {name: spec.fields() for name, spec in TASKS.items()},
-    what="task",
-    default="minimize",
-)
+
+class _TaskFields(Mapping):
+    """Each task's record, built when it is looked up: a minimize config is checked without building a fit's
+    fields, which import the fitting package (and SymPy, that a run from the compile cache does without)."""
+
+    def __getitem__(self, name: str) -> Record:
+        return TASKS[name].fields()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TASKS)
+
+    def __len__(self) -> int:
+        return len(TASKS)
+
+
+CONFIG = Tagged("task", _TaskFields, what="task", default="minimize")

@@ -1,16 +1,18 @@
-"""Named optimization test functions as SymPy expressions, with domains, start points and global minima."""
+"""Named optimization test functions: domains, start points and global minima; their SymPy formulas on demand."""
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-
-import sympy as sp
+from typing import TYPE_CHECKING
 
 from gradtool.errors import ConfigError, ParseError
 from gradtool.expr import library_data as data
 from gradtool.expr.library_data import Minimum, Point
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 MAX_DIM = 10_000
 DEFAULT_DIM = 2
@@ -28,7 +30,8 @@ class TestFunction:
         n_dim: True if the function takes any ``dim >= min_dim`` (variables ``x1..xn``);
             False for fixed 2-D functions (variables ``x, y``).
         min_dim: Smallest accepted dimension.
-        builder: Real symbols -> SymPy expression.
+        builder: The name of its SymPy builder in ``library_formulas`` (real symbols -> expression), imported
+            only when the formula is built: the registry itself needs no SymPy.
         start_rule: dim -> default start point (documented in ``start_text``).
         minima_rule: dim -> every global minimum.
         start_text: How the start point is chosen, for people.
@@ -44,7 +47,7 @@ class TestFunction:
     domain: tuple[float, float]
     n_dim: bool
     min_dim: int
-    builder: Callable[[Sequence[sp.Symbol]], sp.Expr]
+    builder: str
     start_rule: Callable[[int], Point]
     minima_rule: Callable[[int], tuple[Minimum, ...]]
     start_text: str
@@ -69,12 +72,22 @@ class TestFunction:
             raise ConfigError(f"dim for {self.name} must be between {self.min_dim} and {MAX_DIM}; got {dim}")
         return dim
 
-    def variables(self, dim: int | None = None) -> tuple[sp.Symbol, ...]:
-        """Real symbols in order: ``(x, y)`` for 2-D functions, ``(x1, ..., xn)`` for n-D ones."""
+    def variable_names(self, dim: int | None = None) -> tuple[str, ...]:
+        """The variables in order: ``(x, y)`` for 2-D functions, ``(x1, ..., xn)`` for n-D ones."""
         dim = self.resolve_dim(dim)
-        if not self.n_dim:
-            return (sp.Symbol("x", real=True), sp.Symbol("y", real=True))
-        return tuple(sp.Symbol(f"x{i}", real=True) for i in range(1, dim + 1))
+        return ("x", "y") if not self.n_dim else tuple(f"x{i}" for i in range(1, dim + 1))
+
+    def variables(self, dim: int | None = None) -> tuple[sp.Symbol, ...]:
+        """The variables as real SymPy symbols, in order."""
+        import sympy as sp
+
+        return tuple(sp.Symbol(name, real=True) for name in self.variable_names(dim))
+
+    def build(self, variables: tuple[sp.Symbol, ...]) -> sp.Expr:
+        """The SymPy expression over ``variables`` (real symbols, in order)."""
+        from gradtool.expr import library_formulas
+
+        return getattr(library_formulas, self.builder)(variables)
 
     def start(self, dim: int | None = None) -> Point:
         """Default start point, one float per variable."""
@@ -97,7 +110,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-5.12, 5.12),
         n_dim=True,
         min_dim=1,
-        builder=data.sphere,
+        builder="sphere",
         start_rule=data.constant_point(3.0),
         minima_rule=data.single_minimum(0.0),
         start_text="x_i = 3",
@@ -109,7 +122,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-10.0, 10.0),
         n_dim=False,
         min_dim=2,
-        builder=data.booth,
+        builder="booth",
         start_rule=data.fixed_point(0.0, 0.0),
         minima_rule=data.fixed_minima([(1.0, 3.0)], 0.0),
         start_text="(0, 0)",
@@ -121,7 +134,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-10.0, 10.0),
         n_dim=False,
         min_dim=2,
-        builder=data.matyas,
+        builder="matyas",
         start_rule=data.fixed_point(3.0, -1.0),
         minima_rule=data.fixed_minima([(0.0, 0.0)], 0.0),
         start_text="(3, -1)",
@@ -133,7 +146,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-4.5, 4.5),
         n_dim=False,
         min_dim=2,
-        builder=data.beale,
+        builder="beale",
         start_rule=data.fixed_point(1.0, 1.0),
         minima_rule=data.fixed_minima([(3.0, 0.5)], 0.0),
         start_text="(1, 1), as in More, Garbow & Hillstrom (1981)",
@@ -145,7 +158,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-5.0, 5.0),
         n_dim=False,
         min_dim=2,
-        builder=data.himmelblau,
+        builder="himmelblau",
         start_rule=data.fixed_point(0.0, 0.0),
         minima_rule=data.fixed_minima(data.HIMMELBLAU_MINIMA, 0.0),
         start_text="(0, 0)",
@@ -158,7 +171,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-5.0, 5.0),
         n_dim=False,
         min_dim=2,
-        builder=data.three_hump_camel,
+        builder="three_hump_camel",
         start_rule=data.fixed_point(-1.0, 1.0),
         minima_rule=data.fixed_minima([(0.0, 0.0)], 0.0),
         start_text="(-1, 1)",
@@ -173,7 +186,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-2.0, 2.0),
         n_dim=False,
         min_dim=2,
-        builder=data.goldstein_price,
+        builder="goldstein_price",
         start_rule=data.fixed_point(0.5, 0.5),
         minima_rule=data.fixed_minima([(0.0, -1.0)], 3.0),
         start_text="(0.5, 0.5)",
@@ -185,7 +198,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-2.048, 2.048),
         n_dim=True,
         min_dim=2,
-        builder=data.rosenbrock,
+        builder="rosenbrock",
         start_rule=data.rosenbrock_start,
         minima_rule=data.single_minimum(1.0),
         start_text="(-1.2, 1, -1.2, 1, ...): Rosenbrock's (-1.2, 1), alternated",
@@ -198,7 +211,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-5.12, 5.12),
         n_dim=True,
         min_dim=1,
-        builder=data.rastrigin,
+        builder="rastrigin",
         start_rule=data.constant_point(3.0),
         minima_rule=data.single_minimum(0.0),
         start_text="x_i = 3",
@@ -210,7 +223,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-32.768, 32.768),
         n_dim=True,
         min_dim=1,
-        builder=data.ackley,
+        builder="ackley",
         start_rule=data.constant_point(3.0),
         minima_rule=data.single_minimum(0.0),
         start_text="x_i = 3",
@@ -227,7 +240,7 @@ TEST_FUNCTIONS: dict[str, TestFunction] = _entries(
         domain=(-5.0, 5.0),
         n_dim=True,
         min_dim=1,
-        builder=data.styblinski_tang,
+        builder="styblinski_tang",
         start_rule=data.constant_point(0.0),
         minima_rule=data.single_minimum(data.STYBLINSKI_TANG_ROOT, data.STYBLINSKI_TANG_VALUE),
         start_text="x_i = 0",
@@ -270,7 +283,7 @@ def get_function(name: str, dim: int | None = None) -> tuple[sp.Expr, tuple[sp.S
     """
     entry = lookup(name)
     variables = entry.variables(dim)
-    return entry.builder(variables), variables
+    return entry.build(variables), variables
 
 
 def describe(name: str, dim: int | None = None) -> dict:
@@ -282,7 +295,7 @@ def describe(name: str, dim: int | None = None) -> dict:
     """
     entry = lookup(name)
     dim = entry.resolve_dim(dim)
-    names = [str(v) for v in entry.variables(dim)]
+    names = list(entry.variable_names(dim))
 
     def as_dict(point: Point) -> dict[str, float]:
         return dict(zip(names, point, strict=True))

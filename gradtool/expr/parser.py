@@ -8,38 +8,20 @@ No user text ever reaches ``eval``, ``sympify`` or ``parse_expr``: the text is p
 from __future__ import annotations
 
 import ast
-import io
-import keyword
 import math
-import re
-import tokenize
 from typing import Any, NamedTuple
 
 import sympy as sp
 
 from gradtool.errors import ParseError
-from gradtool.expr import fold
+from gradtool.expr import fold, syntax
+from gradtool.expr.syntax import MAX_LENGTH, Syntax, variable_name_problem
 from gradtool.expr.vocabulary import CONSTANTS, MATH_FUNCTIONS
 
-MAX_LENGTH = 200_000
+__all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_LENGTH", "parse_expression", "variable_name_problem"]
+
 MAX_DEPTH = 200
 MAX_DIGITS = fold.MAX_DIGITS
-_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_RESERVED = {"lambda", "None", "True", "False", "numpy", "math", "mpmath", "builtins", "sympy"}
-
-
-def _column_map(text: str) -> tuple[str, list[int]]:
-    """Replace ``^`` by ``**`` and map each column of the result back to the user's column."""
-    out, cols = [], []
-    for i, ch in enumerate(text):
-        if ch == "^":
-            out.append("**")
-            cols.extend((i, i))
-        else:
-            out.append(ch)
-            cols.append(i)
-    cols.append(len(text))
-    return "".join(out), cols
 
 
 class Term(NamedTuple):
@@ -205,19 +187,6 @@ class _Builder:
 _MINUS_ONE = Term(sp.S.NegativeOne, fold.constant_value(sp.S.NegativeOne))
 
 
-def variable_name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a variable of the expression language (None when it can)."""
-    if name in CONSTANTS:
-        return "is a constant of the expression language, not a variable name"
-    if name in MATH_FUNCTIONS:
-        return "is a function of the expression language, not a variable name"
-    if name in _RESERVED or keyword.iskeyword(name):
-        return "is a reserved word, not an allowed variable name"
-    if not _IDENT.match(name):
-        return "is not an allowed variable name (letters, digits, '_'; starting with a letter)"
-    return None
-
-
 _OP_TEXT = {
     ast.FloorDiv: "//",
     ast.Mod: "%",
@@ -264,76 +233,15 @@ def _describe(node: ast.AST) -> str:
     return _KIND.get(type(node).__name__, type(node).__name__)
 
 
-def _syntax_error(exc: SyntaxError, cols: list[int], shift: int) -> ParseError:
-    offset = max((exc.offset or 1) - 1 + shift, 0)
-    msg = exc.msg.split(";")[0]  # a 5,000-digit number: Python goes on to advise sys.set_int_max_str_digits
-    return ParseError(f"syntax error: {msg} at column {cols[min(offset, len(cols) - 1)] + 1}")
-
-
-def _ends_operand(tok: tokenize.TokenInfo | None) -> bool:
-    """Whether a + or - after ``tok`` is binary (after a name, number or closing bracket)."""
-    if tok is None:
-        return False
-    if tok.type == tokenize.NAME:
-        return not keyword.iskeyword(tok.string)
-    return tok.type == tokenize.NUMBER or tok.string in (")", "]", "}")
-
-
-def _parse_terms(body: str, cols: list[int], lead: int) -> list[tuple[int, ast.expr]]:
-    """Parse ``body`` one term at a time, cut at its top-level binary + and - (sign, term AST)."""
-    cuts, depth, prev = [(1, -1)], 0, None
-    for tok in tokenize.generate_tokens(io.StringIO(body).readline):
-        if tok.string in ("(", "[", "{"):
-            depth += 1
-        elif tok.string in (")", "]", "}"):
-            depth -= 1
-        elif tok.string in ("+", "-") and depth == 0 and _ends_operand(prev):
-            cuts.append((1 if tok.string == "+" else -1, tok.start[1]))
-        prev = tok
-    ends = [at for _, at in cuts[1:]] + [len(body)]
-    terms = []
-    for (sign, at), end in zip(cuts, ends, strict=True):
-        chunk = body[at + 1 : end]
-        start = at + 1 + len(chunk) - len(chunk.lstrip())
-        try:
-            node = ast.parse(chunk.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise _syntax_error(exc, cols, lead + start) from None
-        except (RecursionError, MemoryError, ValueError):
-            raise ParseError("expression too deeply nested or malformed") from None
-        for sub in ast.walk(node):  # columns relative to the whole text, for error messages
-            if hasattr(sub, "col_offset"):
-                sub.col_offset += start
-                sub.end_col_offset += start
-        terms.append((sign, node))
-    return terms
-
-
-def parse_expression(text: str) -> tuple[sp.Expr, dict[str, sp.Symbol]]:
-    """Parse ``text`` into a SymPy expression and the symbols it uses (by name).
+def parse_expression(text: str, read: Syntax | None = None) -> tuple[sp.Expr, dict[str, sp.Symbol]]:
+    """Parse ``text`` into a SymPy expression and the symbols it uses (by name); ``read`` is ``text`` already
+    read by ``syntax.read`` (the compile cache reads it first, for its key).
 
     Raises:
         ParseError: for anything outside the expression language, naming the problem and its column.
     """
-    if not isinstance(text, str) or not text.strip():
-        raise ParseError("empty expression")
-    if len(text) > MAX_LENGTH:
-        raise ParseError(f"expression longer than {MAX_LENGTH} characters")
-    for i, ch in enumerate(text):
-        if not (ch.isascii() and (ch.isprintable() or ch in " \t")):
-            raise ParseError(f"character {ch!r} is not allowed at column {i + 1}")
-    source, cols = _column_map(text)
-    lead = len(source) - len(source.lstrip())
-    body = source.strip()
-    try:
-        terms = [(1, ast.parse(body, mode="eval").body)]
-    except SyntaxError as exc:
-        raise _syntax_error(exc, cols, lead) from None
-    except RecursionError:  # Python's parser recurses over a long flat sum: parse it term by term
-        terms = _parse_terms(body, cols, lead)
-    except (MemoryError, ValueError):
-        raise ParseError("expression too deeply nested or malformed") from None
-    builder = _Builder(body, cols[lead:], text)
+    text, body, cols, terms = read or syntax.read(text)
+    builder = _Builder(body, cols, text)
     try:
         built = [builder.build(node) if sign > 0 else builder.negate(node, builder.build(node)) for sign, node in terms]
         expr = built[0].expr if len(built) == 1 else builder.make(None, "add", sp.Add, built).expr

@@ -32,7 +32,7 @@ def order_variables(found: list[str] | set[str], given: str | list[str] | None =
     bad = [n for n in names if not (isinstance(n, str) and _NAME.fullmatch(n))]
     if bad:
         raise PointError(f"{bad[0]!r} is not a variable name (ASCII letters, digits and '_', starting with a letter)")
-    from gradtool.expr.parser import variable_name_problem  # the parser's own rule: pi, sin, lambda are not names
+    from gradtool.expr.syntax import variable_name_problem  # the parser's own rule: pi, sin, lambda are not names
 
     for n in names:
         reason = variable_name_problem(n)

@@ -1,9 +1,15 @@
-"""The expression language's vocabulary: whitelisted functions, constants and their numpy implementations."""
+"""The expression language's vocabulary in SymPy: the whitelisted functions and constants (names: syntax.py;
+numpy implementations: numpy_functions.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import sympy as sp
+
+from gradtool.expr.numpy_functions import NUMPY_NAMESPACE
+from gradtool.expr.syntax import CONSTANTS as CONSTANT_NAMES
+from gradtool.expr.syntax import FUNCTIONS
+
+__all__ = ["CONSTANTS", "MATH_FUNCTIONS", "NUMPY_NAMESPACE", "relu", "sigmoid", "softplus"]
 
 
 class sigmoid(sp.Function):  # noqa: N801 - the user-facing name
@@ -82,56 +88,31 @@ def _log(x, base=None):
     return sp.log(x) / log_base
 
 
-# name -> (SymPy builder, allowed argument counts; None = two or more)
+_BUILDERS = {
+    "sin": sp.sin,
+    "cos": sp.cos,
+    "tan": sp.tan,
+    "asin": sp.asin,
+    "acos": sp.acos,
+    "atan": sp.atan,
+    "sinh": sp.sinh,
+    "cosh": sp.cosh,
+    "tanh": sp.tanh,
+    "exp": sp.exp,
+    "log": _log,
+    "sqrt": sp.sqrt,
+    "abs": sp.Abs,
+    "sigmoid": sigmoid,
+    "relu": relu,
+    "softplus": softplus,
+    "min": sp.Min,
+    "max": sp.Max,
+}
+
+# name -> (SymPy builder, allowed argument counts; None = two or more): the names and counts are syntax.FUNCTIONS
 MATH_FUNCTIONS: dict[str, tuple[object, tuple[int, ...] | None]] = {
-    "sin": (sp.sin, (1,)),
-    "cos": (sp.cos, (1,)),
-    "tan": (sp.tan, (1,)),
-    "asin": (sp.asin, (1,)),
-    "acos": (sp.acos, (1,)),
-    "atan": (sp.atan, (1,)),
-    "sinh": (sp.sinh, (1,)),
-    "cosh": (sp.cosh, (1,)),
-    "tanh": (sp.tanh, (1,)),
-    "exp": (sp.exp, (1,)),
-    "log": (_log, (1, 2)),
-    "sqrt": (sp.sqrt, (1,)),
-    "abs": (sp.Abs, (1,)),
-    "sigmoid": (sigmoid, (1,)),
-    "relu": (relu, (1,)),
-    "softplus": (softplus, (1,)),
-    "min": (sp.Min, None),
-    "max": (sp.Max, None),
+    name: (_BUILDERS[name], counts) for name, counts in FUNCTIONS.items()
 }
 
-CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
-
-
-def _np_sigmoid(x):
-    # with e = exp(-|x|) in (0, 1], never overflowing: 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0; within
-    # ~1 ulp everywhere and 3x faster than exp(-logaddexp(0, -x)), which loses digits for large |x|
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
-
-
-def _np_softplus(x):
-    return np.logaddexp(0.0, x)
-
-
-def _np_relu(x):
-    return np.maximum(x, 0.0)
-
-
-def _np_dirac_delta(x, *order):
-    # second derivatives of relu, abs, min and max: zero away from the kink, and zero at it too, in
-    # line with the one-sided first-derivative conventions (relu'(0) = 1, abs'(0) = 0)
-    return np.zeros_like(x, dtype=float)
-
-
-# The explicit namespace handed to lambdify: generated code can reach nothing else by name.
-NUMPY_NAMESPACE: dict[str, object] = {
-    "sigmoid": _np_sigmoid,
-    "softplus": _np_softplus,
-    "relu": _np_relu,
-    "DiracDelta": _np_dirac_delta,
-}
+_VALUES = {"pi": sp.pi, "e": sp.E}
+CONSTANTS: dict[str, sp.Expr] = {name: _VALUES[name] for name in CONSTANT_NAMES}

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gradtool.errors import ConfigError, DataError
+from gradtool.errors import DataError
 from gradtool.fitting.csvfile import BLANKS, MAX_BYTES, cell_problem, parse_cell, parse_csv, read_csv
 from gradtool.fitting.table import Table
+from gradtool.params import ParamError
 
 __all__ = ["MAX_BYTES", "Table", "as_table", "check_binary", "holdout", "parse_csv", "read_csv"]
 
@@ -81,13 +82,11 @@ def holdout(
     if test_split is None or test_split == 0:
         return np.arange(rows), np.arange(0)
     if not (isinstance(test_split, int | float) and 0 < test_split < 1):
-        raise ConfigError(f"--test-split must be a fraction between 0 and 1, got {test_split!r}")
+        raise ParamError("test_split", f"must be a fraction between 0 and 1, got {test_split!r}")
     test = round(rows * test_split)
     if not 1 <= test <= rows - 1:
-        raise ConfigError(
-            f"--test-split {test_split:g} of {rows} rows leaves {test} test and {rows - test} "
-            f"training rows; each needs at least one"
-        )
+        left = f"{test} test and {rows - test} training rows"
+        raise ParamError("test_split", f"{test_split:g} of {rows} rows leaves {left}; each needs at least one")
     if strata is not None:
         return _stratified(test_split, rng, strata)
     order = rng.permutation(rows)
@@ -103,5 +102,5 @@ def _stratified(test_split: float, rng: np.random.Generator, strata: np.ndarray)
         train.append(members[held:])
     test_rows = np.sort(np.concatenate(test))
     if not len(test_rows):
-        raise ConfigError(f"--test-split {test_split:g} holds out no row of any class; raise it")
+        raise ParamError("test_split", f"{test_split:g} holds out no row of any class; raise it")
     return np.sort(np.concatenate(train)), test_rows

@@ -13,6 +13,7 @@ from gradtool.expr.point import natural_key, parse_point
 from gradtool.fitting import fusion
 from gradtool.fitting.layout import Layout
 from gradtool.grad.tape import Node, Tape
+from gradtool.params import ParamError
 
 
 def intercepts(expr: sp.Expr, params: list[sp.Symbol]) -> set[sp.Symbol]:
@@ -59,7 +60,7 @@ class ExpressionModel:
         try:
             return np.array(parse_point(init, names), dtype=float)
         except PointError as exc:
-            raise PointError(f"--init: {exc}") from None
+            raise ParamError("init", str(exc)) from None
 
     def build(self, rows: int) -> tuple[Tape, Node, list[Node], list[Node]]:
         """``(tape, output (rows,) or (), parameter nodes, data nodes)``: a vector node per fused block and
@@ -127,6 +128,6 @@ def expression_model(
         )
     ordered = params if params is not None else [n for n in names if n in chosen]
     if inputs is not None:
-        raise ConfigError("--inputs applies to mlp models; an expression's inputs are its column symbols")
+        raise ParamError("inputs", "applies to mlp models; an expression's inputs are its column symbols")
     inputs_found = [found[n] for n in names if n not in chosen]
     return ExpressionModel(text.strip(), expr, [found[n] for n in ordered], inputs_found, targets[0], fuse)

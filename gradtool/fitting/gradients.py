@@ -17,6 +17,7 @@ from gradtool.fitting.losses import Loss, penalty_nodes
 from gradtool.grad.base import quietly
 from gradtool.grad.tangent import compile_hvp
 from gradtool.grad.tape import compile_gradient, compile_value
+from gradtool.params import ParamError
 
 EPS = float(np.finfo(float).eps)
 MAX_SWEEP_BYTES = 2 << 30  # working memory of one forward + reverse sweep (a batch, or a chunk of rows)
@@ -31,7 +32,7 @@ class Objective:
 
     def __init__(self, model, loss: Loss, l2: float = 0.0):
         if not (isinstance(l2, int | float) and np.isfinite(l2) and l2 >= 0):
-            raise ConfigError(f"--l2 must be a number >= 0, got {l2!r}")
+            raise ParamError("l2", f"must be a number >= 0, got {l2!r}")
         self.model, self.loss, self.l2 = model, loss, float(l2)
         self.layout = model.layout
         self._tapes: dict[int, tuple] = {}
@@ -179,9 +180,9 @@ class AnalyticGradient:
 
     def __init__(self, objective: Objective):
         if objective.model.kind != "expression":
-            raise ConfigError("--grad analytic is for expression models; networks use autodiff or numeric")
+            raise ParamError("gradient", "analytic is for expression models; networks use autodiff or numeric")
         if objective.model.fused:  # its sweeps take feature matrices; SymPy's function takes the columns
-            raise ConfigError("--grad analytic needs the expression model built with fuse=False")
+            raise ParamError("gradient", "analytic needs the expression model built with fuse=False")
         self.objective = objective
 
     @cached_property

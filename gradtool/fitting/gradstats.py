@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradtool.errors import ConfigError
+from gradtool.params import ParamError
 
 MAX_RECORDS = 10_000  # epochs kept per fit; longer fits keep every k-th epoch (and every table row's)
 
@@ -54,7 +54,7 @@ class GradStats:
         """A recorder for ``model``'s layers; ConfigError for a model without layers (an expression)."""
         layers = layer_slices(model.layout) if model.kind != "expression" else []
         if not layers:
-            raise ConfigError("--grad-stats records per-layer gradients of networks (mlp, linear, logistic)")
+            raise ParamError("grad_stats", "records per-layer gradients of networks (mlp, linear, logistic)")
         return cls(layers, max(1, math.ceil(epochs / MAX_RECORDS)), every)
 
     def clear(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gradtool.errors import ConfigError
+from gradtool.params import ParamError
 
 if TYPE_CHECKING:
     from gradtool.fitting.expression import ExpressionModel
@@ -51,9 +52,9 @@ def names_list(value: str | Sequence[str] | None, what: str) -> list[str] | None
         return None
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else [str(n) for n in value]
     if not names or any(not n for n in names):
-        raise ConfigError(f"{what}: empty name in {value!r}")
+        raise ParamError(what, f"empty name in {value!r}")
     if len(set(names)) != len(names):
-        raise ConfigError(f"{what}: a name is listed twice in {value!r}")
+        raise ParamError(what, f"a name is listed twice in {value!r}")
     return names
 
 
@@ -86,15 +87,15 @@ def make_model(
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError('the model is empty: give mlp:IN-H-...-OUT, linear, logistic or an expression ("w*x + b")')
-    params, inputs = names_list(params, "--params"), names_list(inputs, "--inputs")
+    params, inputs = names_list(params, "params"), names_list(inputs, "inputs")
     count = len(targets)
     outputs = outputs or (count, f"{count} target column{'s' if count != 1 else ''} given")
     match = _MLP.fullmatch(spec)
     if match or spec.strip() in NAMED:
         if params is not None:
-            raise ConfigError("--params applies to expression models; a network's parameters are its layers")
+            raise ParamError("params", "applies to expression models; a network's parameters are its layers")
         if not match and activation is not None:
-            raise ConfigError(f"--activation applies to mlp models; {spec.strip()} has no hidden layer")
+            raise ParamError("activation", f"applies to mlp models; {spec.strip()} has no hidden layer")
         inputs = inputs_of(columns, targets, inputs)
         if not match:
             return _named(spec.strip(), inputs, targets, outputs, task)
@@ -102,7 +103,7 @@ def make_model(
     if re.match(r"\s*mlp\s*(:|\d)", spec):  # a malformed network, not an expression in a symbol "mlp"
         raise ConfigError(f"model {spec.strip()!r}: write a network as mlp:IN-H1-...-OUT, e.g. mlp:2-4-1")
     if activation is not None:
-        raise ConfigError("--activation applies to mlp models; write activations into the expression")
+        raise ParamError("activation", "applies to mlp models; write activations into the expression")
     if task == "multiclass":
         raise ConfigError(
             "cross-entropy needs one output per class and an expression has one: use bce for two classes, "

@@ -15,6 +15,7 @@ import numpy as np
 from gradtool.errors import ConfigError, DataError
 from gradtool.fitting.layout import Layout
 from gradtool.grad.tape import Node, Tape
+from gradtool.params import ParamError
 
 #: hidden-layer activation -> the weight initialisation scheme that keeps activations' variance steady
 ACTIVATIONS: dict[str, str] = {"sigmoid": "xavier", "tanh": "xavier", "relu": "he", "softplus": "he"}
@@ -124,9 +125,10 @@ def init_scale(init: Any) -> float:
     except ValueError:
         scale = math.nan
     if not (math.isfinite(scale) and scale > 0):
-        raise ConfigError(
+        raise ParamError(
+            "init",
             "a network starts from its seeded random initialisation (--init random, or --init scale=K to multiply "
-            f"its weights by K > 0) or from saved weights (--load); got --init {init!r}"
+            f"its weights by K > 0) or from saved weights (--load); got {init!r}",
         )
     return scale
 
@@ -200,9 +202,10 @@ def network(spec: re.Match, inputs: list[str], targets: list[str], outputs: tupl
     if activation not in ACTIVATIONS:
         raise ConfigError(f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
     if sizes[0] != len(inputs):
-        raise DataError(
+        raise ParamError(
+            "inputs",
             f"the network takes {sizes[0]} input{'s' if sizes[0] != 1 else ''} but the data has "
-            f"{len(inputs)} ({', '.join(inputs) or 'none'}); pick columns with --inputs"
+            f"{len(inputs)} ({', '.join(inputs) or 'none'}); pick columns with --inputs",
         )
     if sizes[-1] != outputs[0]:
         raise ConfigError(f"the network has {sizes[-1]} output{'s' if sizes[-1] != 1 else ''} but {outputs[1]}")

@@ -177,9 +177,27 @@ def load_model(path: str | Path) -> tuple[Objective, np.ndarray]:
     return fitted.objective, fitted.theta
 
 
-def load_parameters(path: str | Path, model) -> np.ndarray:
-    """Saved parameters to start a fit from: the file must hold the same model (same parameter layout)."""
-    meta, theta = _read(path)
+@dataclass(frozen=True)
+class Saved:
+    """A saved model read into memory (a config reads its ``load`` file once; its runs carry this instead)."""
+
+    path: str
+    meta: dict[str, Any]
+    theta: np.ndarray
+
+    def __str__(self) -> str:  # messages name the file
+        return self.path
+
+
+def read_saved(path: str | Path) -> Saved:
+    """Read and check a file of `gradtool fit --save` (a DataError naming it if it is not one)."""
+    return Saved(str(path), *_read(path))
+
+
+def load_parameters(path: str | Path | Saved, model) -> np.ndarray:
+    """Saved parameters to start a fit from (a path, or a :class:`Saved` already read): the file must hold
+    the same model (same parameter layout)."""
+    meta, theta = (path.meta, path.theta) if isinstance(path, Saved) else _read(path)
     if (
         meta.get("model") != model.text
         or meta.get("names") != list(model.layout.names)

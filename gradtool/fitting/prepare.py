@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gradtool.errors import ConfigError, DataError
+from gradtool.errors import DataError
 from gradtool.fitting.data import Table, as_table, holdout
 from gradtool.fitting.gradients import Objective, make_fit_engine
 from gradtool.fitting.gradstats import GradStats
@@ -28,15 +28,16 @@ MAX_EPOCHS = 10_000_000
 
 
 def whole(value: Any, name: str, low: int) -> int:
+    """``value`` if it is a whole number from ``low`` to MAX_EPOCHS, else a ParamError naming the option."""
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_EPOCHS:
-        raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+        raise ParamError(name, f"must be a whole number >= {low}, got {value!r}")
     return value
 
 
 def streams(seed: Any) -> list[np.random.Generator]:
     """Independent generators for the initialisation, the holdout split and the per-epoch shuffles."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"--seed must be a whole number >= 0, got {seed!r}")
+        raise ParamError("seed", f"must be a whole number >= 0, got {seed!r}")
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
 
 
@@ -55,13 +56,13 @@ def _held_out(table: Table, columns: list[str], task: str, options: dict[str, An
     split, stratify, test_data = options["test_split"], options["stratify"], options["test_data"]
     if test_data is not None:
         if split:
-            raise ConfigError("give --test-split or --test-data, not both")
+            raise ParamError("test_data", "give --test-split or --test-data, not both")
         if stratify:
-            raise ConfigError("--stratify applies to --test-split (the rows of --test-data are given)")
+            raise ParamError("stratify", "applies to --test-split (the rows of --test-data are given)")
         test_table = as_table(test_data) if not isinstance(test_data, Table) else test_data
         return Held(table, np.arange(table.rows), test_table, np.arange(test_table.rows))
     if stratify and not split:
-        raise ConfigError("--stratify needs --test-split: it keeps each class's share in the held-out rows")
+        raise ParamError("stratify", "needs --test-split: it keeps each class's share in the held-out rows")
     train, test = holdout(table.rows, split, rng, strata(table, columns, task) if stratify else None)
     return Held(table, train, table if len(test) else None, test)
 
@@ -95,6 +96,10 @@ def _build_model(spec, table: Table, columns, targets: Targets, options: dict[st
         )
     except DataError as exc:  # a column the model needs is missing: name the file too
         raise DataError(f"{table.source}: {exc}") from None
+    except ParamError as exc:
+        if exc.detail.startswith("the network takes"):  # the data's inputs do not suit it: name the file too
+            raise ParamError(exc.key, f"{table.source}: {exc.detail}") from None
+        raise
 
 
 def _warnings(model, x: np.ndarray, loss: str, optimizer: str, lr: float) -> list[str]:
@@ -136,7 +141,7 @@ def prepare_fit(
     seed: int = 0,
     gradient: str = "autodiff",
     every: int | None = None,
-    load: str | None = None,
+    load: Any = None,
     grad_stats: bool = False,
     **hyper: Any,
 ):
@@ -147,14 +152,14 @@ def prepare_fit(
     options |= dict(stratify=stratify, test_data=test_data, standardize=standardize)
     columns, table, lossfn, held, targets, net = _problem(model, data, target, loss, options, split_rng)
     (x, x_test), (y, y_test) = _inputs(net, held), _encode(targets, held)
-    scaler = Standardizer.fit(net.inputs, x) if _boolean(standardize, "--standardize") else None
+    scaler = Standardizer.fit(net.inputs, x) if _boolean(standardize, "standardize") else None
     if scaler is not None:
         x, x_test = scaler.apply(x), None if x_test is None else scaler.apply(x_test)
     objective = Objective(net, lossfn, l2)
     train = Split(x, y, objective.args(x, y))
     test = None if x_test is None else Split(x_test, y_test, objective.args(x_test, y_test))
     if early_stopping is not None and test is None:
-        raise ConfigError("--early-stopping watches the held-out rows' loss: give --test-split or --test-data")
+        raise ParamError("early_stopping", "watches the held-out rows' loss: give --test-split or --test-data")
     engine = make_fit_engine(gradient, objective)
     theta0 = _start(net, init, load, init_rng)
     size = min(batch_size or train.rows, train.rows)
@@ -164,7 +169,7 @@ def prepare_fit(
         _refuse_minibatches(opt)
     found = [] if scaler else _warnings(net, x, lossfn.name, opt.name, opt.hyper["lr"])
     info = _info(held, net, columns, train.rows, 0 if test is None else test.rows)
-    stats = GradStats.for_model(net, epochs, every) if _boolean(grad_stats, "--grad-stats") else None
+    stats = GradStats.for_model(net, epochs, every) if _boolean(grad_stats, "grad_stats") else None
     return PreparedFit(
         objective, engine, opt, sched, theta0, train, test, epochs, size, every, shuffle_rng, seed, info,
         targets=targets, scaler=scaler, early_stopping=early_stopping, warnings=found, grad_stats=stats,
@@ -175,26 +180,27 @@ def _refuse_minibatches(opt: Any) -> None:
     """A method that evaluates where it needs compares f at trial points of one function: full batches only."""
     optimizer_spec(opt.name).refuse("minibatch")
     if opt.step is not None:
-        raise ConfigError(
+        raise ParamError(
+            "batch_size",
             f"optimizer {opt.name!r} with a line search cannot use mini-batches: its trial points must see the "
-            "same function (no --batch-size)"
+            "same function (full batches: no batch size)",
         )
 
 
 def _boolean(value: Any, name: str) -> bool:
     if value not in (True, False, None) or isinstance(value, int | float) and not isinstance(value, bool):
-        raise ConfigError(f"{name} is true or false, got {value!r}")
+        raise ParamError(name, f"is true or false, got {value!r}")
     return bool(value)
 
 
 def _problem(spec: str, data: Any, target: Any, loss: Any, options: dict[str, Any], rng):
     """``(target columns, table, loss, held-out rows, targets, model)``, each checked."""
-    columns = names_list(target, "--target") or []
+    columns = names_list(target, "target") or []
     table = as_table(data)
     for name in columns:  # before the model: a missing target is the clearest message
         table.cells(name, "target")
     lossfn = make_loss(loss if loss is not None else default_loss(spec, table, columns))
-    options["stratify"] = _boolean(options["stratify"], "--stratify")
+    options["stratify"] = _boolean(options["stratify"], "stratify")
     held = _held_out(table, columns, lossfn.task, options, rng)
     targets = resolve_targets(table, columns, lossfn.task, held.train)
     return columns, table, lossfn, held, targets, _build_model(spec, table, columns, targets, options)
@@ -202,11 +208,11 @@ def _problem(spec: str, data: Any, target: Any, loss: Any, options: dict[str, An
 
 def _counts(epochs: Any, batch_size: Any, every: Any, early_stopping: Any) -> tuple:
     epochs = whole(epochs, "epochs", 0)
-    batch_size = None if batch_size is None else whole(batch_size, "--batch-size", 1)
+    batch_size = None if batch_size is None else whole(batch_size, "batch_size", 1)
     if every is not None:
-        every = whole(every, "--every", 1)
+        every = whole(every, "every", 1)
         check_rows(epochs, every, "epochs")
-    early_stopping = None if early_stopping is None else whole(early_stopping, "--early-stopping", 1)
+    early_stopping = None if early_stopping is None else whole(early_stopping, "early_stopping", 1)
     return epochs, batch_size, every or default_every(epochs), early_stopping
 
 
@@ -219,11 +225,11 @@ def _optimizer(name: str, lr: Any, hyper: dict[str, Any], schedule: Any, options
     return configure(name, hyper, lr=lr, schedule=schedule, schedule_options=options, horizon=steps)
 
 
-def _start(model, init: Any, load: str | None, rng: np.random.Generator) -> np.ndarray:
+def _start(model, init: Any, load: Any, rng: np.random.Generator) -> np.ndarray:
     if load is None:
         return model.init(rng, init)
     if init is not None:
-        raise ConfigError("give --init or --load, not both")
+        raise ParamError("load", "give --init or --load, not both")
     from gradtool.fitting.persist import load_parameters
 
     return load_parameters(load, model)

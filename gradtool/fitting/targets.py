@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from gradtool.errors import ConfigError, DataError
+from gradtool.errors import DataError
 from gradtool.fitting.data import Table
+from gradtool.params import ParamError
 
 MODES = ("values", "binary", "labels", "onehot")
 MAX_CLASSES = 1000
@@ -188,9 +189,9 @@ def resolve_targets(table: Table, columns: list[str], task: str, train_rows: np.
 def strata(table: Table, columns: list[str], task: str) -> np.ndarray:
     """One class code per row of ``table`` for a stratified split (before the classes are fixed)."""
     if task == "regression":
-        raise ConfigError("--stratify needs a classification target (loss bce or cross-entropy), not a regression one")
+        raise ParamError("stratify", "needs a classification target (loss bce or cross-entropy), not a regression one")
     if task == "binary" and len(columns) > 1:
-        raise ConfigError("--stratify needs one label column or one-hot columns, not several bce columns")
+        raise ParamError("stratify", "needs one label column or one-hot columns, not several bce columns")
     if task == "multiclass" and len(columns) > 1:
         return np.argmax(_onehot_rows(table, columns), axis=1)
     if task == "binary" and _is_probability_column(table, columns[0]):

@@ -1,121 +1,69 @@
-"""The analytic engine: SymPy derivatives, compiled once by lambdify (with CSE) into numpy functions."""
+"""The analytic engine: SymPy's exact derivatives compiled (as lambdify would, with CSE) into numpy functions.
+
+The code comes from the compile cache when it has the expression, else from gradtool.grad.symbolic (SymPy,
+imported only then); either way it is checked by the whitelist of generated code (``ANALYTIC_CODE``) before it
+runs, and runs with an explicit namespace: the numpy functions SymPy's printer writes and our own.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy as sp
 
-from gradtool.errors import ParseError
-from gradtool.expr.vocabulary import NUMPY_NAMESPACE
+from gradtool.expr.numpy_functions import NUMPY_NAMESPACE
+from gradtool.expr.objective import Objective
 from gradtool.grad.base import as_points, quietly
+from gradtool.grad.tape import CodeRules, check_source, load
+
+if TYPE_CHECKING:
+    import sympy as sp
+
+GROUPED_ABOVE = 64  # variables; above this a sum is compiled term group by term group
+
+# What SymPy's NumPyPrinter writes for the expression language, its derivatives and their Piecewise conditions
+# (found by printing every function to second derivatives; a test keeps it complete), by the name it prints.
+_NUMPY_NAMES = (
+    *("sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh"),
+    *("arcsinh", "arccosh", "arctanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "cbrt", "abs"),
+    *("sign", "heaviside", "maximum", "minimum", "amax", "amin", "select", "where", "real", "imag", "angle"),
+    *("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"),
+    *("logical_and", "logical_or", "logical_not", "logical_xor", "pi", "e", "nan", "inf"),
+)
+ANALYTIC_NAMESPACE: dict[str, object] = {
+    **{name: getattr(np, name) for name in _NUMPY_NAMES if hasattr(np, name)},
+    "reduce": functools.reduce,  # reduce(maximum, [a, b, c]) and logical_or.reduce(...): Max, Min, Or, And
+    **NUMPY_NAMESPACE,
+}
+ANALYTIC_CODE = CodeRules(
+    frozenset(ANALYTIC_NAMESPACE),
+    function="_lambdifygenerated",
+    local=re.compile(r"[vx][0-9]+"),  # v<k>: the variables, x<k>: common subexpressions
+    words=frozenset({"default"}),  # select(..., default=nan)
+    too_large="expression too deeply nested for symbolic differentiation; simplify it",
+)
 
 
-def within_recursion_limit(func):
-    """SymPy recurses once per nesting level (and more for derivatives): a RecursionError is an input error."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except RecursionError:
-            raise ParseError("expression too deeply nested for symbolic differentiation; simplify it") from None
-
-    return wrapper
+def numpy_function(source: str, arity: int, namespace: dict | None = None) -> Callable:
+    """The function of checked analytic ``source``; ``namespace`` replaces some of our own functions' numpy
+    versions (complex-safe ones, for example). ``.source`` holds the source."""
+    function = load(
+        check_source(source, ANALYTIC_CODE, arity), {**ANALYTIC_NAMESPACE, **(namespace or {})}, ANALYTIC_CODE.function
+    )
+    function.source = source
+    return function
 
 
-@within_recursion_limit
-def symbolic_gradient(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[sp.Expr]:
-    """The partial derivatives of ``expr``, one per symbol.
+def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol], namespace: dict | None = None) -> Callable:
+    """The numpy function of ``len(symbols)`` positional arguments returning the list of ``exprs``' values, as
+    ``lambdify(..., cse=True)`` makes it (see ``symbolic.numpy_source``), checked before it runs."""
+    from gradtool.grad.symbolic import numpy_source
 
-    A sum is differentiated term by term, each term only by its own free symbols, so set-up is linear
-    (not quadratic) in the number of variables for sums of local terms such as Rosenbrock's.
-    """
-    index = {s: i for i, s in enumerate(symbols)}
-    parts: list[list[sp.Expr]] = [[] for _ in symbols]
-    for term in sp.Add.make_args(expr):
-        for s in term.free_symbols:
-            if s in index:
-                parts[index[s]].append(term.diff(s))
-    return [sp.Add(*p) for p in parts]
-
-
-@within_recursion_limit
-def symbolic_hessian(gradient: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> list[list[sp.Expr]]:
-    """The Hessian matrix from a gradient, differentiating each entry only by the symbols it contains."""
-    n = len(symbols)
-    index = {s: i for i, s in enumerate(symbols)}
-    rows = [[sp.S.Zero] * n for _ in range(n)]
-    for i, g in enumerate(gradient):
-        for s in g.free_symbols:
-            if s in index:
-                rows[i][index[s]] = g.diff(s)
-    return rows
-
-
-@within_recursion_limit
-def compile_numpy(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol], namespace: dict | None = None):
-    """lambdify ``exprs`` into one numpy function of ``len(symbols)`` positional arguments.
-
-    ``namespace`` replaces some of our own functions' numpy versions (complex-safe ones, for example).
-
-    The user's symbols are renamed to internal ones first, and the namespace is explicit, so the code
-    lambdify generates and executes contains only names we chose. The numpy *module* (not the string
-    "numpy") is passed: the string makes lambdify run ``from numpy import *``, which loads numpy.testing
-    and f2py and costs ~0.4 s on the first call.
-    """
-    internal = [sp.Symbol(f"v{i}", real=True) for i in range(len(symbols))]
-    mapping = dict(zip(symbols, internal, strict=True))
-    renamed = [as_floats(sp.sympify(e).xreplace(mapping)) for e in exprs]
-    modules = [{**NUMPY_NAMESPACE, **(namespace or {})}, np]
-    return sp.lambdify(internal, renamed, modules=modules, cse=True, docstring_limit=0)
-
-
-EXACT_LIMIT = 2**53  # integers beyond this reach numpy as Python ints it cannot take: sin(10**300) fails
-
-
-def _float_of(constant: sp.Expr) -> sp.Expr:
-    """One float for a symbol-free expression: correctly rounded; inf beyond the float range (the Hessian of
-    x^(10^300) holds a 10^600), nan when it is not real (numpy's real arithmetic would give nan too)."""
-    value = constant.evalf(20)
-    if not isinstance(value, sp.Float):
-        real, imag = value.as_real_imag()
-        if imag != 0 or not isinstance(real, sp.Float | sp.Integer):
-            return sp.nan
-        value = sp.Float(real)
-    try:
-        return sp.Float(float(value))
-    except OverflowError:
-        return sp.Float(value, 17)  # printed as 1.0e+600, which Python reads as inf
-
-
-def as_floats(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with every symbol-free part that Python would compute in floats by itself (``pi**3540``
-    raises OverflowError there, ``sin(10**300)`` a TypeError) replaced by its value as one float literal;
-    numbers numpy takes as they are (small integers and rationals, pi, e) are kept."""
-    memo: dict[sp.Expr, tuple[sp.Expr, bool]] = {}
-
-    def walk(e: sp.Expr) -> tuple[sp.Expr, bool]:  # (new expression, whether it has a symbol)
-        if e not in memo:
-            if e.is_Symbol:
-                memo[e] = (e, True)
-            elif not e.args:
-                small = isinstance(e, sp.Rational) and max(abs(e.p), e.q) <= EXACT_LIMIT
-                keep = small or e in (sp.pi, sp.E) or not isinstance(e, sp.Expr)  # True: a Piecewise condition
-                memo[e] = (e if keep else _float_of(e), False)
-            else:
-                parts = [walk(a) for a in e.args]
-                has = any(has for _, has in parts)
-                if has or not isinstance(e, sp.Expr):  # a Piecewise's (value, condition) pairs are no numbers
-                    changed = any(new is not old for (new, _), old in zip(parts, e.args, strict=True))
-                    memo[e] = (e.func(*(new for new, _ in parts)) if changed else e, has)
-                else:
-                    memo[e] = (_float_of(e), False)
-        return memo[e]
-
-    return walk(expr)[0]
+    functions = {**NUMPY_NAMESPACE, **(namespace or {})}
+    return numpy_function(numpy_source(exprs, symbols, functions), len(symbols), namespace)
 
 
 def _stack(values: list, batch: int) -> np.ndarray:
@@ -126,55 +74,25 @@ def _stack(values: list, batch: int) -> np.ndarray:
     return out
 
 
-def _shape_key(expr: sp.Basic, local: dict[sp.Symbol, int]) -> tuple:
-    """A hashable key of ``expr``'s tree with each symbol replaced by its local index."""
-    if expr.is_Symbol:
-        return ("s", local[expr])
-    if not expr.args:
-        return (expr,)
-    return (expr.func, *(_shape_key(a, local) for a in expr.args))
-
-
 class TermGroup:
     """Terms of a sum that are one template in different variables, evaluated as one vectorized call."""
 
-    def __init__(self, template: sp.Expr, placeholders: list[sp.Symbol]):
-        self.indices: list[list[int]] = []
-        self.template, self.placeholders = template, placeholders
-        self.func = compile_numpy([template, *symbolic_gradient(template, placeholders)], placeholders)
+    def __init__(self, func: Callable, value_func: Callable, indices: np.ndarray):
+        self.func, self.value_func, self.indices = func, value_func, indices
 
-    @functools.cached_property
-    def value_func(self):
-        """The template alone: values without the partials (what finite differences evaluate)."""
-        return compile_numpy([self.template], self.placeholders)
-
-    @functools.cached_property
-    def tangent_func(self):
-        """The template's Hessian-vector product from our reverse-mode tape (forward-over-reverse)."""
-        from gradtool.grad.autodiff import expression_to_tape
-        from gradtool.grad.tangent import compile_hvp
-
-        return compile_hvp(*expression_to_tape(self.template, self.placeholders))
-
-    def accumulate_hvp(self, x: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
-        """Add the group's terms' ``H v`` to ``out`` (one point), all terms in one vectorized sweep."""
-        idx = np.asarray(self.indices)
-        _, _, tangents = self.tangent_func(*x[idx.T], *v[idx.T])
-        for j, t in enumerate(tangents):
-            np.add.at(out, idx[:, j], np.broadcast_to(t, (len(idx),)))
-
-    def accumulate_hessian(self, x: np.ndarray, h: np.ndarray) -> None:
-        """Add the group's terms' Hessians (k x k blocks, k the template's variables) to ``h``."""
-        idx = np.asarray(self.indices)
-        k = idx.shape[1]
-        for i in range(k):
-            _, _, tangents = self.tangent_func(*x[idx.T], *np.eye(k)[i][:, None].repeat(len(idx), axis=1))
-            for j, t in enumerate(tangents):
-                np.add.at(h, (idx[:, j], idx[:, i]), np.broadcast_to(t, (len(idx),)))
+    @classmethod
+    def load(cls, group: dict[str, Any], n: int) -> TermGroup:
+        """A group of an ``analytic_part`` payload over ``n`` variables (its indices checked)."""
+        rows = group["indices"]
+        k = len(rows[0])  # 0 for the constant terms of a sum
+        indices = np.array(rows, dtype=np.int64).reshape(len(rows), k)
+        if not ((indices >= 0) & (indices < n)).all():
+            raise ValueError("term indices out of range")
+        return cls(numpy_function(group["fg"], k), numpy_function(group["f"], k), indices)
 
     def accumulate(self, pts: np.ndarray, f: np.ndarray, g: np.ndarray | None = None) -> None:
         """Add the group's terms to ``f`` and, unless ``g`` is None, their partials to ``g``."""
-        idx = np.asarray(self.indices)
+        idx = self.indices
         columns = (pts[:, idx[:, j]] for j in range(idx.shape[1]))
         out = self.func(*columns) if g is not None else self.value_func(*columns)
         f += np.sum(np.broadcast_to(out[0], (len(pts), len(idx))), axis=1)
@@ -182,53 +100,57 @@ class TermGroup:
             np.add.at(g, (slice(None), idx[:, j]), np.broadcast_to(partial, (len(pts), len(idx))))
 
 
-def group_terms(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[TermGroup]:
-    """Group the terms of a sum by shape, so each distinct shape is differentiated once."""
-    index = {s: i for i, s in enumerate(symbols)}
-    groups: dict[tuple, TermGroup] = {}
-    for term in sp.Add.make_args(expr):
-        own = sorted(term.free_symbols, key=index.__getitem__)
-        local = {s: k for k, s in enumerate(own)}
-        key = (len(own), _shape_key(term, local))
-        if key not in groups:
-            holders = [sp.Symbol(f"p{k}", real=True) for k in range(len(own))]
-            groups[key] = TermGroup(term.xreplace(dict(zip(own, holders, strict=True))), holders)
-        groups[key].indices.append([index[s] for s in own])
-    return list(groups.values())
-
-
-GROUPED_ABOVE = 64  # variables; above this a sum is compiled term group by term group
-
-
 class AnalyticEngine:
     """Value, gradient and Hessian from SymPy's exact derivatives.
 
-    Up to ``GROUPED_ABOVE`` variables the value and all partials are one lambdified function with common
-    subexpressions shared. Beyond that a sum is split into groups of terms of one shape (Rosenbrock's
-    1,000-variable chain is two shapes), each differentiated once and evaluated vectorized over its terms.
+    ``AnalyticEngine(objective)`` takes its code from the compile cache when it can; ``AnalyticEngine(expr,
+    symbols)`` compiles a SymPy expression (never cached). Up to ``GROUPED_ABOVE`` variables the value and all
+    partials are one function with common subexpressions shared. Beyond that a sum is split into groups of
+    terms of one shape (Rosenbrock's 1,000-variable chain is two shapes), each differentiated once and
+    evaluated vectorized over its terms.
     """
 
     name = "analytic"
 
-    def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]):
-        self.expr = expr
-        self.symbols = tuple(symbols)
-        self.n = len(self.symbols)
-        self._groups = None
+    def __init__(self, expr: Objective | sp.Expr, symbols: Sequence[sp.Symbol] | None = None):
+        self.objective = expr if symbols is None else Objective.of(expr, symbols)
+        self.n = self.objective.n
         self._gradient_exprs = None
-        if self.n > GROUPED_ABOVE and expr.is_Add:
-            self._groups = group_terms(expr, self.symbols)
-        else:
-            self._f_and_g = compile_numpy([expr, *self.gradient_exprs], self.symbols)
-            self._f = compile_numpy([expr], self.symbols)
         self._hessian = None
+        self._groups = self._f_and_g = self._f = None
+        code = self.objective.compiled("analytic", self._build, self._load)
+        if isinstance(code, list):
+            self._groups = code
+        else:
+            self._f_and_g, self._f = code
+
+    @property
+    def expr(self) -> sp.Expr:
+        return self.objective.expr
+
+    @property
+    def symbols(self) -> tuple[sp.Symbol, ...]:
+        return self.objective.symbols
 
     @property
     def gradient_exprs(self) -> list[sp.Expr]:
-        """The symbolic partial derivatives (computed on first use for large grouped sums)."""
+        """The symbolic partial derivatives (SymPy; computed on first use)."""
         if self._gradient_exprs is None:
-            self._gradient_exprs = symbolic_gradient(self.expr, self.symbols)
+            from gradtool.grad.symbolic import symbolic_gradient
+
+            self._gradient_exprs = symbolic_gradient(self.objective.expr, self.objective.symbols)
         return self._gradient_exprs
+
+    def _build(self, objective: Objective) -> dict[str, Any]:
+        from gradtool.grad.symbolic import analytic_part
+
+        gradient = lambda: self.gradient_exprs  # noqa: E731
+        return analytic_part(objective.expr, objective.symbols, gradient, NUMPY_NAMESPACE, GROUPED_ABOVE)
+
+    def _load(self, code: dict[str, Any]):
+        if "groups" in code:
+            return [TermGroup.load(group, self.n) for group in code["groups"]]
+        return numpy_function(code["fg"], self.n), numpy_function(code["f"], self.n)
 
     def _grouped(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         f, g = np.zeros(len(pts)), np.zeros(pts.shape)
@@ -266,40 +188,53 @@ class AnalyticEngine:
     def gradient(self, x):
         return self.value_and_gradient(x)[1]
 
-    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """``H(x) v`` at one point from our reverse-mode tape (forward-over-reverse): a big sum term group by
-        term group, vectorized over each group's terms; never an n x n matrix."""
-        if self._groups is None:
-            return self._tape_engine.hvp(x, v)
-        out = np.zeros(self.n)
-        with np.errstate(all="ignore"):
-            for group in self._groups:
-                group.accumulate_hvp(np.asarray(x, float), np.asarray(v, float), out)
-        return out
+    def _build_hessian(self, objective: Objective) -> dict[str, Any]:
+        from gradtool.grad.symbolic import hessian_part
+
+        return hessian_part(objective.symbols, lambda: self.gradient_exprs, NUMPY_NAMESPACE)
 
     @functools.cached_property
-    def _tape_engine(self):
-        from gradtool.grad.autodiff import AutodiffEngine
+    def _tangents(self):
+        """Hessian-vector products of our reverse-mode tape: term group by term group for a big sum (each
+        vectorized over its terms), else the autodiff engine's tangent sweep of the whole expression."""
+        if self._groups is None:
+            from gradtool.grad.autodiff import AutodiffEngine
 
-        return AutodiffEngine(self.expr, self.symbols)
+            return AutodiffEngine(self.objective)
+        from gradtool.grad.tangent import TangentGroups, tangent_groups_part
+
+        use = functools.partial(TangentGroups.load, n=self.n)
+        return self.objective.compiled("analytic-hvp", tangent_groups_part, use)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``H(x) v`` at one point, forward-over-reverse on our tape: never an n x n matrix."""
+        with np.errstate(all="ignore"):
+            return self._tangents.hvp(np.asarray(x, float), np.asarray(v, float))
 
     def hessian(self, x) -> np.ndarray:
         """The Hessian at one point, shape ``(n, n)`` (or ``(batch, n, n)``): SymPy's up to ``GROUPED_ABOVE``
-        variables; beyond, where SymPy's n x n table would be too big, our tape's (one point): term group by
-        term group for a big sum, else one tangent sweep of the whole expression."""
+        variables; beyond, where SymPy's n x n table would be too big, our tape's (one point)."""
         if self.n > GROUPED_ABOVE and np.ndim(x) == 1:
-            if self._groups is None:
-                return self._tape_engine.hessian(x)
-            h = np.zeros((self.n, self.n))
             with np.errstate(all="ignore"):
-                for group in self._groups:
-                    group.accumulate_hessian(np.asarray(x, float), h)
-            return h
+                return self._tangents.hessian(np.asarray(x, float))
         if self._hessian is None:
-            rows = symbolic_hessian(self.gradient_exprs, self.symbols)
-            self._hessian = compile_numpy([e for row in rows for e in row], self.symbols)
+            load_source = functools.partial(_hessian_function, n=self.n)
+            self._hessian = self.objective.compiled("analytic-hessian", self._build_hessian, load_source)
         pts, single = as_points(x, self.n)
         with np.errstate(all="ignore"):
             flat = _stack(self._hessian(*pts.T), len(pts))
         h = flat.reshape(len(pts), self.n, self.n)
         return h[0] if single else h
+
+
+def _hessian_function(code: dict[str, Any], n: int) -> Callable:
+    return numpy_function(code["source"], n)
+
+
+def __getattr__(name: str):
+    """The SymPy side's functions, for callers that import them from here (imported, with SymPy, on first use)."""
+    if name in ("symbolic_gradient", "symbolic_hessian", "as_floats", "within_recursion_limit", "group_terms"):
+        from gradtool.grad import symbolic
+
+        return getattr(symbolic, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,105 +1,25 @@
-"""Reverse-mode autodiff of SymPy expressions: expression -> tape -> one compiled forward + reverse sweep."""
+"""Reverse-mode autodiff: expression -> tape (gradtool.grad.convert) -> one compiled forward + reverse sweep.
+
+The sweep's source comes from the compile cache when it has the expression, else it is generated from the
+tape (SymPy, imported only then); either way it is checked by the tape's whitelist before it runs.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from functools import cached_property
+from types import CodeType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy as sp
 
-from gradtool.expr.vocabulary import relu, sigmoid, softplus
+from gradtool.expr.objective import Objective
 from gradtool.grad.base import as_points, quietly
-from gradtool.grad.rules import Shape, missing_rule
-from gradtool.grad.tangent import compile_hvp
-from gradtool.grad.tape import Node, Tape, compile_gradient, compile_value
+from gradtool.grad.rules import NAMESPACE
+from gradtool.grad.tape import check_source, generate_source, load
 
-# SymPy head -> primitive in rules.RULES. Pow is split by its exponent (see _convert); sqrt arrives as
-# Pow, log(x, b) as log(x) / log(b), and subtraction and division as Add, Mul and Pow.
-SYMPY_PRIMITIVES: dict[type, str] = {
-    sp.Add: "add",
-    sp.Mul: "mul",
-    sp.exp: "exp",
-    sp.log: "log",
-    sp.sin: "sin",
-    sp.cos: "cos",
-    sp.tan: "tan",
-    sp.asin: "asin",
-    sp.acos: "acos",
-    sp.atan: "atan",
-    sp.sinh: "sinh",
-    sp.cosh: "cosh",
-    sp.tanh: "tanh",
-    sp.Abs: "abs",
-    sp.Max: "max",
-    sp.Min: "min",
-    sigmoid: "sigmoid",
-    relu: "relu",
-    softplus: "softplus",
-}
-
-
-def _constant(expr: sp.Expr) -> float:
-    # non-real constants (log(-1) = I*pi, 1/0 = zoo) become nan, as numpy's real arithmetic would give;
-    # numbers beyond the float range (the parser refuses them in f) become inf, as numpy would give
-    try:
-        return float(expr)
-    except TypeError:
-        return float("nan")
-    except OverflowError:
-        return math.copysign(math.inf, expr)
-
-
-def _convert(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
-    # memo over hashable SymPy subtrees: each distinct subexpression becomes one node (CSE for free)
-    if expr in memo:
-        return memo[expr]
-    if expr.is_Symbol:
-        raise ValueError(f"the expression uses {expr}, which is not among the engine's variables")
-    primitive = "pow" if expr.is_Pow else SYMPY_PRIMITIVES.get(type(expr))
-    if primitive is None and expr.free_symbols:
-        raise missing_rule(type(expr).__name__)
-    if expr.is_Pow and expr.base.free_symbols and not expr.exp.free_symbols:
-        # x ** c: its own rule, no log(x) adjoint; c is an attribute, not a (dead) constant node on the tape
-        node = tape.pow(_convert(expr.base, tape, memo), _constant(expr.exp))
-    else:
-        args = [] if primitive is None else [_convert(arg, tape, memo) for arg in expr.args]
-        if all(arg.op == "const" for arg in args):
-            node = tape.const(_constant(expr))  # numbers, pi, E, and symbol-free subtrees, evaluated by SymPy
-        else:
-            node = tape.apply(primitive, *args)
-    memo[expr] = node
-    return node
-
-
-def convert_expression(expr: sp.Expr, tape: Tape, memo: dict[sp.Expr, Node]) -> Node:
-    """Append ``expr`` to ``tape``; ``memo`` maps its symbols (or whole subexpressions) to existing nodes.
-
-    Raises:
-        MissingRuleError: an operation without a derivative rule. ValueError: a symbol not in ``memo``.
-    """
-    return _convert(sp.sympify(expr), tape, dict(memo))
-
-
-def expression_to_tape(
-    expr: sp.Expr, symbols: Sequence[sp.Symbol], shapes: Sequence[Shape] | None = None
-) -> tuple[Tape, Node, list[Node]]:
-    """Return ``(tape, output node, input nodes)`` for ``expr`` as a function of ``symbols`` (in order).
-
-    ``shapes`` (one per symbol) declares the inputs' shapes, e.g. ``()`` for a scalar parameter and
-    ``(rows,)`` for a data column, so that gradients are summed back to each input's shape; by default
-    every input is elementwise over whatever arrays are passed in.
-
-    Raises:
-        MissingRuleError: ``expr`` contains an operation without a derivative rule (the message names it).
-        ValueError: ``expr`` uses a symbol not in ``symbols``.
-    """
-    tape = Tape()
-    shapes = [None] * len(symbols) if shapes is None else shapes
-    inputs = [tape.input(str(symbol), shape) for symbol, shape in zip(symbols, shapes, strict=True)]
-    output = _convert(sp.sympify(expr), tape, dict(zip(symbols, inputs, strict=True)))
-    return tape, output, inputs
+if TYPE_CHECKING:
+    import sympy as sp
 
 
 class AutodiffEngine:
@@ -111,18 +31,36 @@ class AutodiffEngine:
 
     name = "autodiff"
 
-    def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> None:
-        self.n = len(symbols)
-        self._tape, self._output, self._inputs = expression_to_tape(expr, symbols)
-        self._sweep = compile_gradient(self._tape, self._output, self._inputs)
+    def __init__(self, expr: Objective | sp.Expr, symbols: Sequence[sp.Symbol] | None = None) -> None:
+        objective = expr if symbols is None else Objective.of(expr, symbols)
+        self.objective = objective
+        self.n = objective.n
+        self._code = objective.compiled("autodiff", _sources, self._check)
+        self._sweep = self._function("gradient")
+
+    def _check(self, sources: dict[str, Any]) -> dict[str, CodeType]:
+        return {
+            **{name: check_source(sources[name], arity=self.n) for name in ("gradient", "value")},
+            "sources": sources,
+        }
+
+    def _function(self, name: str) -> Callable:
+        function = load(self._code[name], NAMESPACE)
+        function.source = self._code["sources"][name]
+        return function
 
     @cached_property
     def _value(self) -> Callable:
-        return compile_value(self._tape, self._output)  # on first use: many callers never ask for it
+        return self._function("value")  # on first use: many callers never ask for it
 
     @cached_property
     def _tangent(self) -> Callable:
-        return compile_hvp(self._tape, self._output, self._inputs)
+        """The tangent of the gradient sweep (forward-over-reverse), built from its source on first use."""
+        from gradtool.grad.tangent import sweep_tangent, tangent_function
+
+        source = self._code["sources"]["gradient"]
+        build = lambda objective: sweep_tangent(source, self.n)  # noqa: E731
+        return self.objective.compiled("autodiff-hvp", build, lambda p: tangent_function(p["source"], 2 * self.n))
 
     def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """The Hessian-vector product ``H(x) v`` at one point: forward-over-reverse, no n x n matrix."""
@@ -168,3 +106,20 @@ def _filled(shape: tuple[int, ...], value) -> np.ndarray:
     out = np.empty(shape)
     out[...] = value
     return out
+
+
+def _sources(objective: Objective) -> dict[str, str]:
+    """The sweep of the gradient and the forward pass alone, as source (SymPy builds the tape)."""
+    from gradtool.grad.convert import expression_to_tape
+
+    tape, output, inputs = expression_to_tape(objective.expr, objective.symbols)
+    return {"gradient": generate_source(tape, output, inputs), "value": generate_source(tape, output)}
+
+
+def __getattr__(name: str):
+    """The SymPy side (gradtool.grad.convert), for callers that import it from here (with SymPy, on first use)."""
+    if name in ("SYMPY_PRIMITIVES", "expression_to_tape", "convert_expression"):
+        from gradtool.grad import convert
+
+        return getattr(convert, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,13 +13,13 @@ from gradtool.grad.numeric import METHODS, NumericEngine
 
 
 def _analytic(obj: Objective, **_: object) -> AnalyticEngine:
-    return AnalyticEngine(obj.expr, obj.symbols)
+    return AnalyticEngine(obj)
 
 
 def _autodiff(obj: Objective, **_: object) -> GradientEngine:
     from gradtool.grad.autodiff import AutodiffEngine
 
-    return AutodiffEngine(obj.expr, obj.symbols)
+    return AutodiffEngine(obj)
 
 
 def _numeric(
@@ -39,7 +39,7 @@ def _numeric(
         from gradtool.grad.complexstep import complex_function
 
         complex_fn = complex_function(obj.expr, obj.symbols)
-    values = (analytic or AnalyticEngine(obj.expr, obj.symbols)).value
+    values = (analytic or AnalyticEngine(obj)).value
     return NumericEngine(values, obj.n, method, h, complex_fn)
 
 

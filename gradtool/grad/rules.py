@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from gradtool.errors import GradtoolError
-from gradtool.expr.vocabulary import NUMPY_NAMESPACE
+from gradtool.expr.numpy_functions import NUMPY_NAMESPACE
 
 Shape = tuple[int, ...] | None  # None: elementwise over whatever the inputs are (the SymPy path's batches)
 

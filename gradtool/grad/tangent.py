@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from gradtool.grad.base import quietly
 from gradtool.grad.rules import NAMESPACE
-from gradtool.grad.tape import Node, Tape, _compile, _source_names, generate_source
+from gradtool.grad.tape import CodeRules, Node, Tape, _source_names, check_source, generate_source, load
 
 Zero = None  # a tangent known to be zero is not computed
 
@@ -49,6 +50,8 @@ NAMESPACE_TANGENT: dict[str, object] = {
     "expand_along": expand_along,
     "logsumexp_tangent": logsumexp_tangent,
 }
+# the sweep's own rules, with these helpers, temporaries q<k> and the tangents d<name> of every local
+TANGENT_CODE = CodeRules(frozenset(NAMESPACE_TANGENT), local=re.compile(r"d?[tavq][0-9]+"))
 
 
 def _zero(t: str | None) -> str:
@@ -251,9 +254,75 @@ def tangent_source(source: str, wrt: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def tangent_function(source: str, arity: int | None = None) -> Callable:
+    """The function of a checked tangent sweep (``arity``: its inputs and their directions)."""
+    function = load(check_source(source, TANGENT_CODE, arity), NAMESPACE_TANGENT)
+    function.source = source
+    return function
+
+
 def compile_hvp(tape: Tape, output: Node, wrt: Sequence[Node]) -> Callable:
     """``f(*inputs, *directions) -> (value, [gradient per wrt], [H v per wrt])``: one forward sweep, one
     reverse sweep and the tangent of both. A tangent known to be zero comes back as the scalar 0.0."""
     names = _source_names(tape)
     source = tangent_source(generate_source(tape, output, list(wrt)), [names[node.index] for node in wrt])
-    return _compile(source, NAMESPACE_TANGENT)
+    return tangent_function(source, len(tape.inputs) + len(wrt))
+
+
+def sweep_tangent(gradient_source: str, n: int) -> dict[str, str]:
+    """The tangent of a gradient sweep over its ``n`` inputs ``v0 ... v(n-1)`` (an engine's cached part)."""
+    return {"source": tangent_source(gradient_source, [f"v{k}" for k in range(n)])}
+
+
+class TangentGroups:
+    """``H v`` and ``H`` of a big sum, term group by term group: each group's template has its own tangent
+    sweep, run once over all of its terms (columns of x and v), and its ``k`` partials are scattered back."""
+
+    def __init__(self, groups: list[tuple[Callable, np.ndarray]], n: int):
+        self.groups, self.n = groups, n
+
+    @classmethod
+    def load(cls, payload: dict, n: int) -> TangentGroups:
+        groups = []
+        for group in payload["groups"]:
+            indices = np.array(group["indices"], dtype=np.int64)
+            if indices.ndim != 2 or not ((indices >= 0) & (indices < n)).all():
+                raise ValueError("term indices out of range")
+            groups.append((tangent_function(group["source"], 2 * indices.shape[1]), indices))
+        return cls(groups, n)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n)
+        for function, idx in self.groups:
+            _, _, tangents = quietly(function, *x[idx.T], *v[idx.T])
+            for j, t in enumerate(tangents):
+                np.add.at(out, idx[:, j], np.broadcast_to(t, (len(idx),)))
+        return out
+
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        """The k x k blocks of every term (k directions per group), added into the n x n matrix."""
+        h = np.zeros((self.n, self.n))
+        for function, idx in self.groups:
+            k = idx.shape[1]
+            for i in range(k):
+                directions = np.zeros((k, len(idx)))
+                directions[i] = 1.0
+                _, _, tangents = quietly(function, *x[idx.T], *directions)
+                for j, t in enumerate(tangents):
+                    np.add.at(h, (idx[:, j], idx[:, i]), np.broadcast_to(t, (len(idx),)))
+        return h
+
+
+def tangent_groups_part(objective) -> dict:
+    """The payload of :class:`TangentGroups` for a sum (SymPy: the analytic engine's term groups, each
+    template put on a tape): ``{"groups": [{"source", "indices"}, ...]}``, constant terms left out."""
+    from gradtool.grad.convert import expression_to_tape
+    from gradtool.grad.symbolic import group_terms
+
+    groups = []
+    for template, holders, indices in group_terms(objective.expr, objective.symbols):
+        if holders:
+            tape, output, inputs = expression_to_tape(template, holders)
+            source = sweep_tangent(generate_source(tape, output, inputs), len(holders))["source"]
+            groups.append({"source": source, "indices": indices})
+    return {"groups": groups}

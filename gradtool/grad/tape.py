@@ -6,11 +6,10 @@ the nodes reachable from an output into straight-line Python source (one stateme
 then one per adjoint contribution in reverse) and execs it once; every later call runs no graph walk.
 
 Safety invariant: the generated source contains only internal identifiers (``v<k>`` inputs, ``t<i>``
-values, ``a<i>`` adjoints, ``q<k>`` temporaries, and ``d`` + one of these for a tangent, see
-``gradtool.grad.tangent``), names from ``rules.NAMESPACE`` (the tangent code: its superset), and numeric
-literals made by ``repr`` of a float or int (axes, shapes). Input names and every other user-supplied
-string stay in Python data and never reach ``exec``; ``check_source`` verifies this on the compiled code
-before each exec, and exec gets that namespace with empty builtins as its only globals.
+values, ``a<i>`` adjoints), names from ``rules.NAMESPACE``, and numeric literals made by ``repr`` of
+a float or int (axes, shapes). Input names and every other user-supplied string stay in Python data and
+never reach ``exec``; ``check_source`` verifies this on the compiled code before each exec, and exec
+gets ``rules.NAMESPACE`` with empty builtins as its only globals.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from typing import Any
 from gradtool.errors import ParseError
 from gradtool.grad.rules import ARRAY_PRIMITIVES, NAMESPACE, RULES, Shape, literal, missing_rule
 
-_INTERNAL_NAME = re.compile(r"d?[tavq][0-9]+")  # values, adjoints, inputs, temporaries; d: their tangents
+_INTERNAL_NAME = re.compile(r"[tav][0-9]+")
 _SIMPLE = re.compile(r"[tav][0-9]+|[0-9.e+-]+|\(-[0-9.e+-]+\)")  # a name or a float literal
 
 
@@ -249,41 +248,67 @@ def generate_source(tape: Tape, output: Node, wrt: Sequence[Node] | None = None,
     return "\n".join([*lines, *reverse, f"    return {result}"])
 
 
-def _is_data(value: object) -> bool:
-    """A constant the compiler may emit for our source: a number, None, or a tuple of such (nested).
+def _is_data(value: object, words: frozenset[str] = frozenset()) -> bool:
+    """A constant the compiler may emit for our source: a number, a bool, None, or a tuple of such (nested);
+    a string only when it is one of ``words`` (keyword-argument names, such as select's ``default``).
 
     Shapes are int tuples, and CPython folds a list or tuple display of constants (``[1.0, 1.0, 1.0]``,
     3 or more items) into one tuple constant loaded by ``LIST_EXTEND``. Tuples are data, never code;
-    strings, bytes, frozensets and code objects are still refused.
+    other strings, bytes, frozensets and code objects are still refused.
     """
     if type(value) is tuple:
-        return all(_is_data(item) for item in value)
-    return value is None or type(value) in (int, float)
+        return all(_is_data(item, words) for item in value)
+    if type(value) is str:
+        return value in words
+    return value is None or type(value) in (int, float, bool)
 
 
-def check_source(source: str, namespace: dict[str, object] = NAMESPACE) -> CodeType:
-    """Compile generated source; raise ``RuntimeError`` unless the code can reach only ``namespace`` globals,
-    internal locals and numeric constants (checked on the compiled code objects: exactly what runs)."""
+@dataclass(frozen=True)
+class CodeRules:
+    """What generated code may contain: one function named ``function`` whose globals and attributes are
+    ``names``, whose locals match ``local`` and whose string constants are among ``words``."""
+
+    names: frozenset[str]
+    function: str = "sweep"
+    local: re.Pattern = _INTERNAL_NAME
+    words: frozenset[str] = frozenset()
+    too_large: str = "expression too large for the autodiff engine; use the analytic engine"
+
+
+TAPE_CODE = CodeRules(frozenset(NAMESPACE))
+
+
+def check_source(source: str, rules: CodeRules = TAPE_CODE, arity: int | None = None) -> CodeType:
+    """Compile generated source; raise ``RuntimeError`` unless the code can reach only the names ``rules``
+    allows, internal locals and numeric constants (checked on the compiled code objects: exactly what runs),
+    and its function takes ``arity`` positional arguments (when given) and nothing else."""
     try:
-        module = compile(source, "<gradtool tape>", "exec")
+        module = compile(source, "<gradtool generated>", "exec")
     except (RecursionError, MemoryError):
-        raise ParseError("expression too large for the autodiff engine; use the analytic engine") from None
+        raise ParseError(rules.too_large) from None
     functions = [c for c in module.co_consts if isinstance(c, CodeType)]
-    problems = [] if module.co_names == ("sweep",) and len(functions) == 1 else ["a module-level statement"]
+    problems = [] if module.co_names == (rules.function,) and len(functions) == 1 else ["a module-level statement"]
     for code in functions:
-        problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in namespace]
-        problems += [f"the local {n!r}" for n in code.co_varnames if not _INTERNAL_NAME.fullmatch(n)]
-        problems += [f"the constant {c!r}" for c in code.co_consts if not _is_data(c)]
+        problems += [f"the global or attribute {n!r}" for n in code.co_names if n not in rules.names]
+        problems += [f"the local {n!r}" for n in code.co_varnames if not rules.local.fullmatch(n)]
+        problems += [f"the constant {c!r}" for c in code.co_consts if not _is_data(c, rules.words)]
         problems += [f"the closure variable {n!r}" for n in code.co_freevars + code.co_cellvars]
+        if arity is not None and (code.co_argcount, code.co_kwonlyargcount, code.co_flags & 0x0C) != (arity, 0, 0):
+            problems.append(f"a signature other than {arity} positional arguments")
     if problems:
         raise RuntimeError(f"generated source uses {problems[0]}")
     return module
 
 
-def _compile(source: str, allowed: dict[str, object] = NAMESPACE) -> Callable:
-    namespace = {**allowed, "__builtins__": {}}
-    exec(check_source(source, allowed), namespace)  # noqa: S102 - see the module docstring
-    function = namespace["sweep"]
+def load(code: CodeType, namespace: dict[str, object], function: str = "sweep") -> Callable:
+    """The function defined by checked ``code``, executed with ``namespace`` and no builtins as its globals."""
+    scope = {**namespace, "__builtins__": {}}
+    exec(code, scope)  # noqa: S102 - see the module docstring
+    return scope[function]
+
+
+def _compile(source: str) -> Callable:
+    function = load(check_source(source), NAMESPACE)
     function.source = source
     return function
 

@@ -107,8 +107,14 @@ class _Point(NamedTuple):
     gtd: float
 
 
-def _lower(points: list[_Point]) -> tuple[int, int]:
-    """``(low, high)`` positions in a bracket of two points (a nan f is never the low one)."""
+def _lower(points: list[_Point], f: float, c1: float, gtd: float) -> tuple[int, int]:
+    """``(low, high)`` positions in a bracket of two points: low is the lower of those with sufficient
+    decrease (Nocedal & Wright's alpha_lo). torch takes the lower f of the two even when it lacks sufficient
+    decrease, which can leave zoom no acceptable point to find; the two agree whenever that one has it. A nan
+    f is never the low one."""
+    fine = [p.t == 0 or p.f <= f + c1 * p.t * gtd for p in points]
+    if fine[0] != fine[1]:
+        return (0, 1) if fine[0] else (1, 0)
     return (1, 0) if points[1].f < points[0].f else (0, 1)
 
 
@@ -121,12 +127,13 @@ def strong_wolfe(
     t: float,
     c1: float = 1e-4,
     c2: float = 0.9,
-    tolerance_change: float = 1e-9,
+    tolerance_change: float = 0.0,
     max_ls: int = 25,
 ) -> Search:
     """Strong Wolfe step: bracketing, then zoom with cubic interpolation (Nocedal & Wright Alg. 3.5, 3.6).
 
-    Step for step as torch's ``_strong_wolfe`` (torch.optim.LBFGS). The accepted t satisfies::
+    Step for step as torch's ``_strong_wolfe`` (torch.optim.LBFGS), but for the bracket's low end: always
+    a point with sufficient decrease, as in Nocedal & Wright (see ``_lower``). The accepted t satisfies::
 
         f(x + t d) <= f(x) + c1 * t * g.d          sufficient decrease
         |g(x + t d).d| <= c2 * |g.d|               curvature
@@ -149,7 +156,7 @@ def strong_wolfe(
         return Search(last.t, last.f, last.g, calls + 1, why)
     if not done:
         bracket, done, calls = _zoom(evaluate, d, bracket, calls, f, gtd, c1, c2, tolerance_change, max_ls)
-    best = bracket[_lower(bracket)[0]] if len(bracket) == 2 else bracket[0]
+    best = bracket[_lower(bracket, f, c1, gtd)[0]] if len(bracket) == 2 else bracket[0]
     if done:
         return Search(best.t, best.f, best.g, calls + 1)
     why = f"no step satisfies the strong Wolfe conditions (c1={c1:g}, c2={c2:g}) after {calls + 1} evaluations"
@@ -182,7 +189,7 @@ def _zoom(evaluate, d, bracket, calls, f, gtd, c1, c2, tolerance_change, max_ls)
     """Nocedal & Wright Alg. 3.6 with torch's safeguard: ``(bracket, done, evaluations after the first)``."""
     d_norm = float(np.max(np.abs(d)))
     insufficient = False
-    low, high = _lower(bracket)
+    low, high = _lower(bracket, f, c1, gtd)
     while calls < max_ls:
         if abs(bracket[1].t - bracket[0].t) * d_norm < tolerance_change:
             break
@@ -193,7 +200,7 @@ def _zoom(evaluate, d, bracket, calls, f, gtd, c1, c2, tolerance_change, max_ls)
         calls += 1
         if not new.f <= f + c1 * t * gtd or new.f >= bracket[low].f:
             bracket[high] = new
-            low, high = _lower(bracket)
+            low, high = _lower(bracket, f, c1, gtd)
             continue
         if abs(new.gtd) <= -c2 * gtd:
             bracket[low] = new

@@ -10,7 +10,7 @@ from gradtool.expr.objective import Objective, load_objective
 from gradtool.plot.curves import draw_loss
 from gradtool.plot.figure import Marks, PlotError, Trace, short
 from gradtool.plot.landscape import draw_contour, draw_curve
-from gradtool.result import RunResult
+from gradtool.result import NoResult, RunResult
 
 DEFAULT_RANGE = (-5.0, 5.0)
 GRID = 200
@@ -61,7 +61,7 @@ def known_minima(objective: Objective) -> list[Marks]:
 def _value_function(objective: Objective):
     from gradtool.grad.analytic import AnalyticEngine
 
-    engine = AnalyticEngine(objective.expr, objective.symbols)
+    engine = AnalyticEngine(objective)
     return engine, (lambda pts: np.asarray(engine.value(np.asarray(pts, float)), float).reshape(-1))
 
 
@@ -211,6 +211,8 @@ def draw_file_results(files: Sequence) -> object:
     for file in files:
         for run in file.runs or []:
             label = f"{run.label}" if len(files) == 1 else f"{file.source}: {run.label}"
+            if isinstance(run, NoResult):  # it raised, or was cancelled: no curve
+                continue
             if isinstance(run, RunResult):
                 ((_, steps, values),) = series_of([run])
                 ylabel.add("f")

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from gradtool.report.common import literal, num, stdout_console
 from gradtool.report.settings import optimizer_text, setting
-from gradtool.result import RunResult
+from gradtool.result import NoResult, RunResult
 
 STATUS_STYLE = {"converged": "green", "max_steps": "yellow"}
 
@@ -45,9 +46,7 @@ def comparison_table(runs: list[RunResult], title: str):
 
 def show_file_results(results: list[Any], quiet: bool = False) -> None:
     """Every config's results: a comparison table (fit runs: see report.fit; or the gradient check), minima
-    of multi-start runs."""
-    from gradtool.report.runs import minima_table
-
+    of multi-start runs; then the runs that returned no result (error, or cancelled), one line each."""
     console = stdout_console()
     for fr in results:
         if fr.check is not None:
@@ -61,28 +60,40 @@ def show_file_results(results: list[Any], quiet: bool = False) -> None:
             if fr.check.get("sweep") is not None:
                 show_sweep(fr.check["sweep"])
             continue
-        if fr.task == "fit":
-            from gradtool.report.fit import show_fit_runs
-
-            show_fit_runs(fr, quiet, console)
-            continue
-        title = literal(fr.source + (f": {fr.description}" if fr.description and not quiet else ""))
-        console.print(comparison_table(fr.runs, title))
-        if quiet:
-            continue
-        for r in fr.runs:
-            if r.minima is not None:
-                console.print(minima_table(r))
-        if fr.best is not None:
-            b = fr.runs[fr.best]
-            point = ", ".join(f"{k} = {num(v, 8)}" for k, v in zip(b.variables, b.x, strict=True))
-            console.print(
-                f"best: {literal(b.label)}: f = {num(b.f, 10)} at {point}"
-                if len(b.variables) <= 8
-                else f"best: {literal(b.label)}: f = {num(b.f, 10)}"
-            )
+        missing = [r for r in fr.runs if isinstance(r, NoResult)]
+        if len(missing) < len(fr.runs):
+            _show_runs(replace(fr, runs=[r for r in fr.runs if not isinstance(r, NoResult)]), quiet, console)
         else:
-            console.print("[red]every run diverged[/]")
+            console.print(f"[bold]{literal(fr.source)}[/]: no run returned a result")
+        for r in missing:
+            console.print(f"[red]{literal(r.label)}: {r.status}[/]: {literal(r.message)}", soft_wrap=True)
+
+
+def _show_runs(fr: Any, quiet: bool, console) -> None:
+    from gradtool.report.runs import minima_table
+
+    if fr.task == "fit":
+        from gradtool.report.fit import show_fit_runs
+
+        show_fit_runs(fr, quiet, console)
+        return
+    title = literal(fr.source + (f": {fr.description}" if fr.description and not quiet else ""))
+    console.print(comparison_table(fr.runs, title))
+    if quiet:
+        return
+    for r in fr.runs:
+        if r.minima is not None:
+            console.print(minima_table(r))
+    if fr.best is not None:
+        b = fr.runs[fr.best]
+        point = ", ".join(f"{k} = {num(v, 8)}" for k, v in zip(b.variables, b.x, strict=True))
+        console.print(
+            f"best: {literal(b.label)}: f = {num(b.f, 10)} at {point}"
+            if len(b.variables) <= 8
+            else f"best: {literal(b.label)}: f = {num(b.f, 10)}"
+        )
+    else:
+        console.print("[red]every run diverged[/]")
 
 
 def show_lr_find(result) -> None:
