@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradtool.defaults import ATOL, RTOL
 from gradtool.errors import ConfigError, ParseError, PointError
 from gradtool.expr.objective import Objective
 from gradtool.expr.parser import parse_expression
@@ -161,8 +162,8 @@ def check_points(
     user: str | None = None,
     method: str = "adaptive",
     h: float | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
+    rtol: float = RTOL.default,
+    atol: float = ATOL.default,
 ) -> list[PointCheck]:
     """Compare analytic, autodiff, numeric (and the user's) gradients at each row of ``points``.
 
@@ -274,8 +275,8 @@ def run_check(
     user: str | None = None,
     method: str = "adaptive",
     h: float | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
+    rtol: float = RTOL.default,
+    atol: float = ATOL.default,
     sweep: bool = False,
     taylor: bool = False,
     seed: int = 0,

@@ -9,6 +9,8 @@ STEPS = integer("steps", 1000, "Maximum number of steps.", low=0)
 TOL = number("tol", 1e-8, "Converged when |g| <= tol (0: never stop on |g|).", low=0)
 FTOL = number("ftol", None, "Converged when |f_t - f_(t-1)| <= ftol (default: off).", low=0)
 XTOL = number("xtol", None, "Converged when the step's length |x_t - x_(t-1)| <= xtol (default: off).", low=0)
+RTOL = number("rtol", 1e-6, "Relative tolerance per gradient component (check-grad).", low=0)
+ATOL = number("atol", 1e-8, "Absolute tolerance per gradient component (check-grad).", low=0)
 ENGINE = "analytic"  # the gradient engine of minimize, compare, lr-find and plot
 
 # lr-find: the range test's learning rates and steps

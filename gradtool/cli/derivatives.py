@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -19,14 +21,17 @@ from gradtool.cli.common import (
     handled,
     report_stream,
 )
-from gradtool.cli.fit import L2, Activation, Data, Init, Inputs, Loss, Params, Target
+from gradtool.cli.fit import problem_options
+from gradtool.defaults import ATOL, RTOL
+
+At = Annotated[str | None, typer.Option("--at", help="Point: x=1,y=2 or 1,2 in variable order.")]
 
 
 @app.command(context_settings=EXPRESSION_FIRST)
 @handled
 def grad(
     expr: Expr,
-    at: Annotated[str | None, typer.Option("--at", help="Point: x=1,y=2 or 1,2 in variable order.")] = None,
+    at: At = None,
     hessian: Annotated[
         bool,
         typer.Option(
@@ -38,6 +43,7 @@ def grad(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """The symbolic gradient (simplified), and its value at --at."""
@@ -76,64 +82,71 @@ def _check_points(objective, at, random, seed, box):
     return random_points(objective, random, seed, parse_box(box) if box else None)
 
 
+Random = Annotated[int | None, typer.Option("--random", help="Check N random points in --box.")]
+CheckSeed = Annotated[int, typer.Option("--seed", help="Seed for --random and --taylor.")]
+CheckBox = Annotated[
+    str | None, typer.Option("--box", help="LO,HI for --random (default: the named function's domain, else -2,2).")
+]
+UserGrad = Annotated[
+    str | None, typer.Option("--grad", help='Your hand-derived gradient, "e1, e2, ..." in variable order.')
+]
+Method = Annotated[
+    str | None,
+    typer.Option(
+        "--method",
+        help="Numeric gradient: adaptive (default: shrinking steps, Richardson extrapolation, error "
+        "estimate), complex (complex step), central, forward, backward or five-point.",
+    ),
+]
+Step = Annotated[
+    float | None,
+    typer.Option(
+        "--h",
+        help="Fixed step of central/forward/backward/five-point (default eps^(1/k)*max(1,|x|)) "
+        "or complex (default 1e-20*|x|).",
+    ),
+]
+Rtol = Annotated[float, typer.Option("--rtol", help=RTOL.help)]
+Atol = Annotated[float, typer.Option("--atol", help=ATOL.help)]
+SweepH = Annotated[
+    bool, typer.Option("--sweep-h", help="Tabulate forward/central error for h = 1e-1 ... 1e-15 at the (first) point.")
+]
+Taylor = Annotated[
+    bool, typer.Option("--taylor", help="Step-size-free check: the Taylor remainder must shrink like t^2.")
+]
+FitModel = Annotated[
+    bool,
+    typer.Option(
+        "--fit",
+        help="EXPR is a fit model (mlp:... or an expression in data "
+        "columns and parameters): check its backprop gradients on --data.",
+    ),
+]
+
+
 @app.command("check-grad", context_settings=EXPRESSION_FIRST)
 @handled
+@problem_options(standardize=False, last=True)
 def check_grad(
     expr: Expr,
-    at: Annotated[str | None, typer.Option("--at", help="Point: x=1,y=2 or 1,2 in variable order.")] = None,
-    random: Annotated[int | None, typer.Option("--random", help="Check N random points in --box.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for --random and --taylor.")] = 0,
-    box: Annotated[
-        str | None, typer.Option("--box", help="LO,HI for --random (default: the named function's domain, else -2,2).")
-    ] = None,
-    user_grad: Annotated[
-        str | None, typer.Option("--grad", help='Your hand-derived gradient, "e1, e2, ..." in variable order.')
-    ] = None,
-    method: Annotated[
-        str | None,
-        typer.Option(
-            "--method",
-            help="Numeric gradient: adaptive (default: shrinking steps, Richardson extrapolation, error "
-            "estimate), complex (complex step), central, forward, backward or five-point.",
-        ),
-    ] = None,
-    h: Annotated[
-        float | None,
-        typer.Option(
-            "--h",
-            help="Fixed step of central/forward/backward/five-point (default eps^(1/k)*max(1,|x|)) "
-            "or complex (default 1e-20*|x|).",
-        ),
-    ] = None,
-    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance per component.")] = 1e-6,
-    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance per component.")] = 1e-8,
-    sweep_h: Annotated[
-        bool,
-        typer.Option("--sweep-h", help="Tabulate forward/central error for h = 1e-1 ... 1e-15 at the (first) point."),
-    ] = False,
-    taylor: Annotated[
-        bool, typer.Option("--taylor", help="Step-size-free check: the Taylor remainder must shrink like t^2.")
-    ] = False,
+    problem: dict,
+    at: At = None,
+    random: Random = None,
+    seed: CheckSeed = 0,
+    box: CheckBox = None,
+    user_grad: UserGrad = None,
+    method: Method = None,
+    h: Step = None,
+    rtol: Rtol = RTOL.default,
+    atol: Atol = ATOL.default,
+    sweep_h: SweepH = False,
+    taylor: Taylor = False,
     plot: PlotFile = None,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
-    fit: Annotated[
-        bool,
-        typer.Option(
-            "--fit",
-            help="EXPR is a fit model (mlp:... or an expression in data "
-            "columns and parameters): check its backprop gradients on --data.",
-        ),
-    ] = False,
-    data: Data = None,
-    target: Target = None,
-    params: Params = None,
-    inputs: Inputs = None,
-    init: Init = None,
-    activation: Activation = None,
-    loss: Loss = None,
-    l2: L2 = 0.0,
+    fit: FitModel = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.
@@ -143,57 +156,14 @@ def check_grad(
     Exit status: 0 all agree within tolerance, 1 a gradient disagrees, 2 bad input.
     """
     if fit:
-        from gradtool.cli.fit import check_fit_command, problem_options
+        from gradtool.cli.fit import check_fit_command
 
-        point_options = {
-            "--at": at,
-            "--random": random,
-            "--box": box,
-            "--grad": user_grad,
-            "--h": None,
-            "--sweep-h": sweep_h or None,
-            "--taylor": taylor or None,
-            "--plot": plot,
-            "--vars": vars,
-            "--dim": dim,
-            "--method": method,
-        }
-        ignored = [name for name, value in point_options.items() if value is not None]
-        if ignored:
-            from gradtool.errors import ConfigError
-
-            raise ConfigError(
-                f"{', '.join(ignored)} do(es) not apply with --fit (it checks every parameter of "
-                "the model at its initial values with central differences)"
-            )
-
-        return check_fit_command(
-            expr, data, target, problem_options(params, inputs, init, activation, loss, l2), seed, h, rtol, atol, json
-        )
-    from gradtool.check import run_check
-    from gradtool.expr.objective import load_objective
-
-    if plot is not None:
-        from gradtool.plot import PlotError, check_output
-
-        if not sweep_h:
-            raise PlotError("--plot draws the step-size study: add --sweep-h")
-        check_output(plot)
-    to_stdout = claim_outputs(json, plot=plot)
-    objective = load_objective(expr, dim, vars)
-    points = _check_points(objective, at, random, seed, box)
-    report = run_check(
-        objective,
-        points,
-        user=user_grad,
-        method=method or "adaptive",
-        h=h,
-        rtol=rtol,
-        atol=atol,
-        sweep=sweep_h,
-        taylor=taylor,
-        seed=seed,
-    )
+        point_options = {"--at": at, "--random": random, "--box": box, "--grad": user_grad, "--plot": plot}
+        point_options |= {"--sweep-h": sweep_h or None, "--taylor": taylor or None, "--vars": vars, "--dim": dim}
+        _refuse_with_fit({**point_options, "--method": method})
+        return check_fit_command(expr, problem, seed, h, rtol, atol, json)
+    options = dict(user=user_grad, method=method or "adaptive", h=h, rtol=rtol, atol=atol, sweep=sweep_h)
+    report, objective, to_stdout = _run_check(expr, at, random, seed, box, plot, vars, dim, json, taylor, options)
     if plot is not None:
         from gradtool.plot import draw_step_sweep, save_figure
 
@@ -201,19 +171,52 @@ def check_grad(
         at_text = ", ".join(f"{k} = {v:.4g}" for k, v in at.items()) if len(at) <= 4 else "the first point"
         save_figure(draw_step_sweep(report["sweep"], title=f"{objective.text} at {at_text}"), plot)
         typer.echo(f"wrote {plot}", err=True)
+    _report_check(report, json, to_stdout)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def _refuse_with_fit(options: dict) -> None:
+    """Point options do nothing with --fit: an error naming them, never silently ignored."""
+    ignored = [name for name, value in options.items() if value is not None]
+    if ignored:
+        from gradtool.errors import ConfigError
+
+        raise ConfigError(
+            f"{', '.join(ignored)} do(es) not apply with --fit (it checks every parameter of "
+            "the model at its initial values with central differences)"
+        )
+
+
+def _run_check(expr, at, random, seed, box, plot, vars, dim, json, taylor, options):
+    """``(report, objective, whether the report goes to stderr)``; the picture's file is checked first."""
+    from gradtool.check import run_check
+    from gradtool.expr.objective import load_objective
+
+    if plot is not None:
+        from gradtool.plot import PlotError, check_output
+
+        if not options["sweep"]:
+            raise PlotError("--plot draws the step-size study: add --sweep-h")
+        check_output(plot)
+    to_stdout = claim_outputs(json, plot=plot)
+    objective = load_objective(expr, dim, vars)
+    points = _check_points(objective, at, random, seed, box)
+    return run_check(objective, points, taylor=taylor, seed=seed, **options), objective, to_stdout
+
+
+def _report_check(report: dict, json: bool, to_stdout: bool) -> None:
     if json:
         from gradtool.report.common import print_json
 
         print_json(report)
-    else:
-        from gradtool.report.derivatives import show_check, show_sweep
+        return
+    from gradtool.report.derivatives import show_check, show_sweep
 
-        with report_stream(to_stdout):
-            show_check(report)
-            if report["sweep"] is not None:
-                show_sweep(report["sweep"])
-    if not report["ok"]:
-        raise typer.Exit(1)
+    with report_stream(to_stdout):
+        show_check(report)
+        if report["sweep"] is not None:
+            show_sweep(report["sweep"])
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated
 
 import typer
@@ -80,11 +81,76 @@ Proba = Annotated[
 ]
 
 
-def problem_options(params, inputs, init, activation, loss, l2, standardize: bool = False) -> dict:
-    """The fit-problem keyword arguments shared by fit and check-grad --fit."""
-    return dict(
-        params=params, inputs=inputs, init=init, activation=activation, loss=loss, l2=l2, standardize=standardize
-    )
+Epochs = Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")]
+BatchSize = Annotated[
+    int | None, typer.Option("--batch-size", help="Rows per step, reshuffled every epoch (default: all training rows).")
+]
+TestSplit = Annotated[
+    float | None, typer.Option("--test-split", help="Hold out this seeded fraction of the rows and report its metrics.")
+]
+Stratify = Annotated[bool, typer.Option("--stratify", help="Classifiers: hold out each class's share of --test-split.")]
+TestData = Annotated[
+    str | None, typer.Option("--test-data", help="Held-out rows from this CSV instead of --test-split.")
+]
+EarlyStopping = Annotated[
+    int | None,
+    typer.Option(
+        "--early-stopping",
+        help="Stop after PATIENCE epochs without a lower test loss; keep the best epoch's parameters.",
+    ),
+]
+FitSeed = Annotated[int, typer.Option("--seed", help="Seed of the initialisation, split and shuffles.")]
+FitGradient = Annotated[
+    str,
+    typer.Option(
+        "--gradient",
+        help="autodiff (one reverse sweep), numeric (central differences) or analytic (SymPy; expression models).",
+    ),
+]
+FitEvery = Annotated[int | None, typer.Option("--every", help="A table row every K epochs (default: about 20 rows).")]
+Save = Annotated[str | None, typer.Option("--save", help="Write the fitted model to FILE.npz.")]
+Load = Annotated[str | None, typer.Option("--load", help="Start from a model saved with --save.")]
+Predict = Annotated[str | None, typer.Option("--predict", help="Apply the fitted model to this CSV's rows.")]
+Output = Annotated[
+    str | None,
+    typer.Option("--output", help="Where --predict writes its CSV (default: stdout, with the report moved to stderr)."),
+]
+GradStats = Annotated[
+    bool,
+    typer.Option(
+        "--grad-stats",
+        help="Networks: record each layer's gradient norms (weights, biases) and update/weight ratio per "
+        "epoch; the table shows the first and last layer's, --plot adds a panel of every layer's.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")]
+
+
+PROBLEM = {
+    "data": (Data, None),
+    "target": (Target, None),
+    "params": (Params, None),
+    "inputs": (Inputs, None),
+    "init": (Init, None),
+    "activation": (Activation, None),
+    "loss": (Loss, None),
+    "l2": (L2, 0.0),
+    "standardize": (Standardize, False),
+}
+
+
+def problem_options(standardize: bool = True, last: bool = False):
+    """Add the options of a fit problem (the data, target and model options; ``--standardize`` unless
+    ``standardize`` is False) to a command whose function takes ``problem: dict``: fit and check-grad --fit
+    declare them once, here (``last``: after the command's own options)."""
+    from gradtool.cli.options import with_options
+
+    names = [name for name in PROBLEM if standardize or name != "standardize"]
+    added = [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=PROBLEM[n][1], annotation=PROBLEM[n][0])
+        for n in names
+    ]
+    return lambda func: with_options(func, "problem", added, lambda given, _: given, last)
 
 
 def required(data: str | None, target: str | None) -> tuple[str, str]:
@@ -97,71 +163,28 @@ def required(data: str | None, target: str | None) -> tuple[str, str]:
 
 @app.command()
 @handled
+@problem_options()
 @optimizer_options()
 def fit(
     model: Model,
+    problem: dict,
     choice: Choice,
-    data: Data = None,
-    target: Target = None,
-    params: Params = None,
-    inputs: Inputs = None,
-    init: Init = None,
-    activation: Activation = None,
-    loss: Loss = None,
-    l2: L2 = 0.0,
-    standardize: Standardize = False,
-    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")] = 100,
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", help="Rows per step, reshuffled every epoch (default: all training rows)."),
-    ] = None,
-    test_split: Annotated[
-        float | None,
-        typer.Option("--test-split", help="Hold out this seeded fraction of the rows and report its metrics."),
-    ] = None,
-    stratify: Annotated[
-        bool, typer.Option("--stratify", help="Classifiers: hold out each class's share of --test-split.")
-    ] = False,
-    test_data: Annotated[
-        str | None, typer.Option("--test-data", help="Held-out rows from this CSV instead of --test-split.")
-    ] = None,
-    early_stopping: Annotated[
-        int | None,
-        typer.Option(
-            "--early-stopping",
-            help="Stop after PATIENCE epochs without a lower test loss; keep the best epoch's parameters.",
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the initialisation, split and shuffles.")] = 0,
-    gradient: Annotated[
-        str,
-        typer.Option(
-            "--gradient",
-            help="autodiff (one reverse sweep), numeric (central differences) or analytic (SymPy; expression models).",
-        ),
-    ] = "autodiff",
-    every: Annotated[
-        int | None, typer.Option("--every", help="A table row every K epochs (default: about 20 rows).")
-    ] = None,
-    save: Annotated[str | None, typer.Option("--save", help="Write the fitted model to FILE.npz.")] = None,
-    load: Annotated[str | None, typer.Option("--load", help="Start from a model saved with --save.")] = None,
-    predict: Annotated[str | None, typer.Option("--predict", help="Apply the fitted model to this CSV's rows.")] = None,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output", help="Where --predict writes its CSV (default: stdout, with the report moved to stderr)."
-        ),
-    ] = None,
+    epochs: Epochs = 100,
+    batch_size: BatchSize = None,
+    test_split: TestSplit = None,
+    stratify: Stratify = False,
+    test_data: TestData = None,
+    early_stopping: EarlyStopping = None,
+    seed: FitSeed = 0,
+    gradient: FitGradient = "autodiff",
+    every: FitEvery = None,
+    save: Save = None,
+    load: Load = None,
+    predict: Predict = None,
+    output: Output = None,
     proba: Proba = False,
-    grad_stats: Annotated[
-        bool,
-        typer.Option(
-            "--grad-stats",
-            help="Networks: record each layer's gradient norms (weights, biases) and update/weight ratio per "
-            "epoch; the table shows the first and last layer's, --plot adds a panel of every layer's.",
-        ),
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
+    grad_stats: GradStats = False,
+    quiet: Quiet = False,
     plot: PlotFile = None,
     json: Json = False,
 ) -> None:
@@ -169,31 +192,15 @@ def fit(
 
     Exit status: 0 completed or early_stopped, 1 diverged (non-finite loss), 2 bad input or data, 130 interrupted.
     """
-    from gradtool.cli.optimize import ProgressBar
-    from gradtool.errors import ConfigError
     from gradtool.fitting.prepare import prepare_fit
 
-    data, target = required(data, target)
-    if predict is not None and output is None and json:
-        raise ConfigError("--json and --predict both want stdout; send the predictions to a file with --output")
-    reads = [("the --data file", data), ("the --test-data file", test_data), ("the --load file", load)]
-    reads.append(("the --predict file", predict))
-    predictions = output if output is not None or predict is None else "-"  # stdout by default
-    to_stdout = claim_outputs(json, reads, save=save, output=predictions, plot=plot)
-    for path in (save, output):
-        if path is not None:
-            from gradtool.io import check_writable
-
-            check_writable(path)
-    if plot is not None:
-        from gradtool.plot import check_output
-
-        check_output(plot)
+    data, target = required(problem.pop("data"), problem.pop("target"))
+    to_stdout = _claim_files(data, test_data, load, predict, output, save, plot, json)
     problem = prepare_fit(
         model,
         data,
         target,
-        **problem_options(params, inputs, init, activation, loss, l2, standardize),
+        **problem,
         **choice.run_options(),
         epochs=epochs,
         batch_size=batch_size,
@@ -207,19 +214,8 @@ def fit(
         load=load,
         grad_stats=grad_stats,
     )
-    if predict is not None:  # a bad file to predict must fail before training, not after it
-        from gradtool.fitting.data import read_csv
-
-        read_csv(predict, min_rows=1).matrix(problem.objective.model.inputs, "input")
-    elif proba:
-        raise ConfigError("--proba adds columns to the predictions of --predict CSV")
-    for warning in problem.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    progress = ProgressBar(epochs, not (quiet or json))
-    try:
-        result = problem.run(progress)
-    finally:
-        progress.close()
+    _check_predict(problem, predict, proba)
+    result = _train(problem, epochs, not (quiet or json))
     if save is not None and result.status != "diverged":
         result.save(save)
     if plot is not None:
@@ -235,6 +231,53 @@ def fit(
         write_predictions(result.fitted(), predict, output, proba)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+def _claim_files(data, test_data, load, predict, output, save, plot, json: bool) -> bool:
+    """Check every file fit reads and writes before anything runs; True when the report goes to stderr."""
+    from gradtool.errors import ConfigError
+
+    if predict is not None and output is None and json:
+        raise ConfigError("--json and --predict both want stdout; send the predictions to a file with --output")
+    reads = [("the --data file", data), ("the --test-data file", test_data), ("the --load file", load)]
+    reads.append(("the --predict file", predict))
+    predictions = output if output is not None or predict is None else "-"  # stdout by default
+    to_stdout = claim_outputs(json, reads, save=save, output=predictions, plot=plot)
+    for path in (save, output):
+        if path is not None:
+            from gradtool.io import check_writable
+
+            check_writable(path)
+    if plot is not None:
+        from gradtool.plot import check_output
+
+        check_output(plot)
+    return to_stdout
+
+
+def _check_predict(problem, predict: str | None, proba: bool) -> None:
+    """A bad file to predict must fail before training, not after it."""
+    if predict is not None:
+        from gradtool.fitting.data import read_csv
+
+        read_csv(predict, min_rows=1).matrix(problem.objective.model.inputs, "input")
+    elif proba:
+        from gradtool.errors import ConfigError
+
+        raise ConfigError("--proba adds columns to the predictions of --predict CSV")
+
+
+def _train(problem, epochs: int, progress_bar: bool):
+    """Run the prepared fit, its warnings on stderr and a progress bar for long runs on a terminal."""
+    from gradtool.cli.optimize import ProgressBar
+
+    for warning in problem.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    progress = ProgressBar(epochs, progress_bar)
+    try:
+        return problem.run(progress)
+    finally:
+        progress.close()
 
 
 def _report(result, json: bool, quiet: bool, to_stderr: bool) -> None:
@@ -269,11 +312,12 @@ def predict_command(
     predict_file(model, data, output, proba)
 
 
-def check_fit_command(model, data, target, problem: dict, seed: int, h, rtol: float, atol: float, json: bool) -> None:
+def check_fit_command(model, problem: dict, seed: int, h, rtol: float, atol: float, json: bool) -> None:
     """`check-grad --fit MODEL`: backprop vs central differences for every parameter; exit 1 on a mismatch."""
     from gradtool.fitting.check import check_fit
 
-    data, target = required(data, target)
+    problem = dict(problem)
+    data, target = required(problem.pop("data"), problem.pop("target"))
     report = check_fit(model, data, target, h=h, rtol=rtol, atol=atol, seed=seed, **problem)
     if json:
         from gradtool.report.common import print_json

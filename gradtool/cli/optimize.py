@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -49,6 +51,17 @@ Box = Annotated[
     ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for --starts.")]
+Every = Annotated[int | None, typer.Option("--every", help="A table row every K steps (default: about 20 rows).")]
+Trajectory = Annotated[
+    str | None,
+    typer.Option(
+        "--trajectory",
+        help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr ('-': stdout, the report then on "
+        "stderr); the last column is t, the step length, for a method that chooses it.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")]
+RequireConverged = Annotated[bool, typer.Option("--require-converged", help="Exit 1 when the run stops at max steps.")]
 
 
 class ProgressBar:
@@ -91,25 +104,15 @@ def minimize(
     starts: Starts = None,
     box: Box = None,
     seed: Seed = 0,
-    every: Annotated[
-        int | None, typer.Option("--every", help="A table row every K steps (default: about 20 rows).")
-    ] = None,
-    trajectory: Annotated[
-        str | None,
-        typer.Option(
-            "--trajectory",
-            help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr ('-': stdout, the report "
-            "then on stderr); the last column is t, the step length, for a method that chooses it.",
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
-    require_converged: Annotated[
-        bool, typer.Option("--require-converged", help="Exit 1 when the run stops at max steps.")
-    ] = False,
+    every: Every = None,
+    trajectory: Trajectory = None,
+    quiet: Quiet = False,
+    require_converged: RequireConverged = False,
     plot: PlotFile = None,
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Minimize an expression with a descent variant; print the iteration table and a summary.

@@ -1,4 +1,5 @@
-"""The optimizer and schedule options, declared once for every command that runs optimizers.
+"""Options declared once for several commands: those of the optimizer and schedule (and, through
+:func:`with_options`, any other group, such as a fit problem's).
 
 ``@optimizer_options(...)`` adds ``--optimizer`` (or ``--optimizers``), ``--lr``, the common hyperparameter
 flags, ``--schedule`` and its common flags to a command, with help read from the registries, and hands the
@@ -176,29 +177,45 @@ def optimizer_options(
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(func, eval_str=True)
-        own = [p for p in signature.parameters.values() if p.name != "choice"]
         added = _generated(many, lr, schedule, required)
-        names = [p.name for p in added]
-        if "gradient" in signature.parameters:
-            added.append(_option("grad", Annotated[str | None, typer.Option("--grad", hidden=True)], None))
+        old_name = "gradient" in inspect.signature(func).parameters
+        hidden = [_option("grad", Annotated[str | None, typer.Option("--grad", hidden=True)], None)] * old_name
 
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name in names}
-            old = kwargs.pop("grad", None)
+        def collect(given: dict[str, Any], kwargs: dict[str, Any]) -> Choice:
+            old = given.pop("grad", None)
             if old is not None:  # the engine option's old name, still accepted (hidden from --help)
                 kwargs["gradient"] = old
-            return func(*args, choice=_choice(given, many), **kwargs)
+            return _choice(given, many)
 
-        first = [p for p in own if p.default is inspect.Parameter.empty]  # the arguments, then the options
-        rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own if p not in first]
-        params = [*first, *added, *rest]
-        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in params}
-        return wrapper
+        return with_options(func, "choice", [*added, *hidden], collect)
 
     return decorate
+
+
+def with_options(
+    func: Callable[..., Any],
+    into: str,
+    added: list[inspect.Parameter],
+    collect: Callable[..., Any],
+    last: bool = False,
+) -> Callable[..., Any]:
+    """``func`` with the options ``added`` (after its arguments, or after its own options if ``last``)
+    declared for Typer; their values are handed over as ``into=collect(values, other_kwargs)``."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != into]
+    names = [p.name for p in added]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in names}
+        return func(*args, **{into: collect(given, kwargs)}, **kwargs)
+
+    first = [p for p in own if p.default is inspect.Parameter.empty]  # the arguments, then the options
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own if p not in first]
+    params = [*first, *rest, *added] if last else [*first, *added, *rest]
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def _choice(given: dict[str, Any], many: bool) -> Choice:

@@ -251,6 +251,8 @@ def minimize_fields() -> Record:
 
 @functools.cache
 def check_fields() -> Record:
+    from gradtool.defaults import ATOL, RTOL
+
     fields = {
         **_common("check-grad"),
         "at": PointOrPoints("The point, or a list of points, to check at.", several=True),
@@ -260,8 +262,8 @@ def check_fields() -> Record:
         "grad": Text(description='Your hand-derived gradient "e1, e2, ..." in variable order.'),
         "method": Text(choices=difference_methods, what="difference method", default="adaptive"),
         "h": Number(exclusiveMinimum=0, description="Fixed step (not for the adaptive method)."),
-        "rtol": Number(minimum=0, default=1e-6),
-        "atol": Number(minimum=0, default=1e-8),
+        "rtol": ParamField(RTOL),
+        "atol": ParamField(ATOL),
         "sweep_h": Boolean(default=False, description="Forward/central error for h = 1e-1 ... 1e-15."),
         "taylor": Boolean(default=False, description="Step-size-free Taylor remainder check."),
         "output": Record({"json": Text(description="The --json document of this config.")}),

@@ -11,6 +11,7 @@ from typing import Any
 
 from gradtool.config.fields import Path, Where, format_path
 from gradtool.config.keys import ENTRY_KEYS, RUN_KEYS
+from gradtool.defaults import ATOL, RTOL
 from gradtool.errors import ConfigError, GradtoolError
 from gradtool.params import ParamError
 
@@ -306,8 +307,8 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
         "user": data.get("grad"),
         "method": data.get("method", "adaptive"),
         "h": data.get("h"),
-        "rtol": data.get("rtol", 1e-6),
-        "atol": data.get("atol", 1e-8),
+        "rtol": data.get("rtol", RTOL.default),
+        "atol": data.get("atol", ATOL.default),
         "sweep": data.get("sweep_h", False),
         "taylor": data.get("taylor", False),
         "seed": seed,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradtool.defaults import ATOL, RTOL
 from gradtool.errors import ConfigError
 from gradtool.fitting.gradients import AutodiffGradient, central_gradient, in_chunks
 from gradtool.fitting.prepare import prepare_fit
@@ -18,8 +19,8 @@ def check_fit(
     target: str | list[str],
     *,
     h: float | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
+    rtol: float = RTOL.default,
+    atol: float = ATOL.default,
     **options: Any,
 ) -> dict[str, Any]:
     """Compare the one-sweep backprop gradient of the mean loss (+ l2) over all rows with central differences.

@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradtool.budget import budget
 from gradtool.expr.numpy_functions import NUMPY_NAMESPACE
 from gradtool.expr.objective import Objective
-from gradtool.grad.base import as_points, quietly
-from gradtool.grad.tape import CodeRules, check_source, load
+from gradtool.grad.base import as_points, float_evaluator, quietly
+from gradtool.grad.tape import CodeRules, check_source, load, whole_powers
 
 if TYPE_CHECKING:
     import sympy as sp
 
 GROUPED_ABOVE = 64  # variables; above this a sum is compiled term group by term group
+GRADIENT_STEP = "the symbolic gradient (SymPy)"  # each within the budget: the caller falls back or says so
+HESSIAN_STEP = "the symbolic Hessian (SymPy)"
 
 # What SymPy's NumPyPrinter writes for the expression language, its derivatives and their Piecewise conditions
 # (found by printing every function to second derivatives; a test keeps it complete), by the name it prints.
@@ -115,7 +118,7 @@ class AnalyticEngine:
     def __init__(self, expr: Objective | sp.Expr, symbols: Sequence[sp.Symbol] | None = None):
         self.objective = expr if symbols is None else Objective.of(expr, symbols)
         self.n = self.objective.n
-        self._gradient_exprs = None
+        self._gradient_exprs = self._hessian_exprs = None
         self._hessian = None
         self._groups = self._f_and_g = self._f = None
         code = self.objective.compiled("analytic", self._build, self._load)
@@ -138,14 +141,26 @@ class AnalyticEngine:
         if self._gradient_exprs is None:
             from gradtool.grad.symbolic import symbolic_gradient
 
-            self._gradient_exprs = symbolic_gradient(self.objective.expr, self.objective.symbols)
+            with budget(GRADIENT_STEP):
+                self._gradient_exprs = symbolic_gradient(self.objective.expr, self.objective.symbols)
         return self._gradient_exprs
+
+    @property
+    def hessian_exprs(self) -> list[list[sp.Expr]]:
+        """The symbolic Hessian, rows of partial derivatives (SymPy; computed on first use)."""
+        if self._hessian_exprs is None:
+            from gradtool.grad.symbolic import symbolic_hessian
+
+            with budget(HESSIAN_STEP):
+                self._hessian_exprs = symbolic_hessian(self.gradient_exprs, self.objective.symbols)
+        return self._hessian_exprs
 
     def _build(self, objective: Objective) -> dict[str, Any]:
         from gradtool.grad.symbolic import analytic_part
 
         gradient = lambda: self.gradient_exprs  # noqa: E731
-        return analytic_part(objective.expr, objective.symbols, gradient, NUMPY_NAMESPACE, GROUPED_ABOVE)
+        with budget(GRADIENT_STEP):  # only when the compile cache does not have it
+            return analytic_part(objective.expr, objective.symbols, gradient, NUMPY_NAMESPACE, GROUPED_ABOVE)
 
     def _load(self, code: dict[str, Any]):
         if "groups" in code:
@@ -188,10 +203,19 @@ class AnalyticEngine:
     def gradient(self, x):
         return self.value_and_gradient(x)[1]
 
+    def float_fg(self) -> Callable | None:
+        """``fg`` of one point of Python floats, the bits of ``value_and_gradient`` (gradtool.floats); None for a
+        grouped sum (many variables: the fast path is for a few)."""
+        if self._groups is not None:
+            return None
+        function = self._f_and_g
+        return float_evaluator(function, _head_and_tail, whole_powers(function.source))
+
     def _build_hessian(self, objective: Objective) -> dict[str, Any]:
         from gradtool.grad.symbolic import hessian_part
 
-        return hessian_part(objective.symbols, lambda: self.gradient_exprs, NUMPY_NAMESPACE)
+        with budget(HESSIAN_STEP):
+            return hessian_part(objective.symbols, lambda: self.gradient_exprs, NUMPY_NAMESPACE)
 
     @functools.cached_property
     def _tangents(self):
@@ -225,6 +249,10 @@ class AnalyticEngine:
             flat = _stack(self._hessian(*pts.T), len(pts))
         h = flat.reshape(len(pts), self.n, self.n)
         return h[0] if single else h
+
+
+def _head_and_tail(values: list) -> tuple[Any, list]:
+    return values[0], values[1:]
 
 
 def _hessian_function(code: dict[str, Any], n: int) -> Callable:
