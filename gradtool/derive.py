@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gradtool.budget import BudgetExceeded, budget
 from gradtool.errors import ConfigError, ParseError
 from gradtool.expr.objective import Objective
 from gradtool.grad.analytic import AnalyticEngine
@@ -81,51 +82,97 @@ def point_engine(objective: Objective, analytic: AnalyticEngine):
 
 
 def describe_gradient(objective: Objective, at: list[float] | None = None, hessian: bool = False) -> dict:
-    """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given."""
+    """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given.
+
+    Every symbolic step runs within the budget (:mod:`gradtool.budget`); what falls back is named in
+    ``notes``: simplification stops (the rest as SymPy built them); a symbolic gradient that is too slow
+    leaves the values at ``at`` to autodiff (an error without ``at``); a symbolic Hessian that is too slow
+    leaves its values to central differences of the gradient.
+    """
     if hessian and objective.n > HESSIAN_MAX_VARS:
         raise ConfigError(
             f"the Hessian is shown for at most {HESSIAN_MAX_VARS} variables; {objective.text} has {objective.n}"
         )
-    engine = AnalyticEngine(objective)
     names = objective.variables
-    neat = tidy if objective.n <= SIMPLIFY_MAX_VARS else (lambda e: e)
-    partials = [neat(g) for g in engine.gradient_exprs]
-    out: dict = {
-        "expression": objective.text,
-        "variables": names,
-        "gradient": {v: str(g) for v, g in zip(names, partials, strict=True)},
-        "at": None,
-        "value": None,
-        "f": None,
-        "hessian": None,
-        "hessian_exprs": None,
-        "eigenvalues": None,
-        "stationary": None,
-        "_pretty": partials,
-    }
-    if hessian:
-        from gradtool.grad.symbolic import symbolic_hessian
+    out: dict = dict.fromkeys(("at", "value", "f", "hessian", "hessian_exprs", "eigenvalues", "stationary"))
+    out = {"expression": objective.text, "variables": names, "gradient": None, **out, "notes": [], "_pretty": None}
+    try:
+        engine = AnalyticEngine(objective)
+        exprs = engine.gradient_exprs  # SymPy's, for printing (even when the compile cache had the code)
+    except BudgetExceeded as exc:
+        if at is None:
+            raise BudgetExceeded(f"{exc}; give --at for the gradient's value by autodiff, or raise --budget") from None
+        from gradtool.grad.autodiff import AutodiffEngine
 
-        rows = symbolic_hessian(engine.gradient_exprs, objective.symbols)
-        out["hessian_exprs"] = [[str(neat(e)) for e in row] for row in rows]
+        how = " (the Hessian by central differences of its gradient)" if hessian else ""
+        out["notes"].append(f"{exc}: the values are by autodiff{how}")
+        _values(out, AutodiffEngine(objective), at, hessian, None)
+        return out
+    partials = _tidied(exprs, objective.n, out["notes"], "the partial derivatives")
+    out["gradient"] = {v: str(g) for v, g in zip(names, partials, strict=True)}
+    out["_pretty"] = partials
+    rows = None
+    if hessian:
+        try:
+            rows = engine.hessian_exprs
+        except BudgetExceeded as exc:
+            out["notes"].append(f"{exc}: its values are central differences of the gradient")
+        else:
+            flat = _tidied([e for row in rows for e in row], objective.n, out["notes"], "the Hessian")
+            out["hessian_exprs"] = [
+                [str(e) for e in flat[i : i + objective.n]] for i in range(0, len(flat), objective.n)
+            ]
     if at is not None:
-        x = np.asarray(at, float)
-        f, g = point_engine(objective, engine).value_and_gradient(x)
-        out["at"] = dict(zip(names, at, strict=True))
-        out["f"] = f
-        out["value"] = dict(zip(names, g.tolist(), strict=True))
-        if hessian:
-            h = engine.hessian(x)
-            out["hessian"] = h.tolist()
-            out["stationary"], out["eigenvalues"] = classify(g, h)
+        _values(out, engine, at, hessian, rows, point_engine(objective, engine))
     return out
+
+
+def _tidied(exprs: list[sp.Expr], n: int, notes: list[str], what: str) -> list[sp.Expr]:
+    """``exprs`` simplified (up to SIMPLIFY_MAX_VARS variables) within one budget; the rest left as built."""
+    out = list(exprs)
+    if n > SIMPLIFY_MAX_VARS:
+        return out
+    try:
+        with budget(f"simplifying {what}"):
+            for i, e in enumerate(exprs):
+                out[i] = tidy(e)
+    except BudgetExceeded as exc:
+        notes.append(f"{exc}: the rest are shown as SymPy built them")
+    return out
+
+
+def _values(out: dict, engine, at: list[float], hessian: bool, rows, point=None) -> None:
+    """f, the gradient (from ``point``, default ``engine``) and, with ``hessian``, the Hessian and its
+    verdict at ``at``: the Hessian from the symbolic one when ``rows`` are known, else by central
+    differences of the engine's gradient."""
+    x = np.asarray(at, float)
+    f, g = (point or engine).value_and_gradient(x)
+    out["at"] = dict(zip(out["variables"], at, strict=True))
+    out["f"] = f
+    out["value"] = dict(zip(out["variables"], g.tolist(), strict=True))
+    if hessian:
+        h = engine.hessian(x) if rows is not None else difference_hessian(engine.gradient, x)
+        out["hessian"] = h.tolist()
+        out["stationary"], out["eigenvalues"] = classify(g, h)
+
+
+def difference_hessian(gradient, x: np.ndarray) -> np.ndarray:
+    """The Hessian by central differences of ``gradient`` (one batched call), symmetrized: row j is
+    ``(g(x + h_j e_j) - g(x - h_j e_j)) / 2 h_j`` with ``h_j = eps^(1/3) max(1, |x_j|)``."""
+    n = len(x)
+    h = np.finfo(float).eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
+    with np.errstate(all="ignore"):
+        g = np.asarray(gradient(np.concatenate([x + np.diag(h), x - np.diag(h)])), float)
+        rows = (g[:n] - g[n:]) / (2 * h)[:, None]
+    return (rows + rows.T) / 2
 
 
 def stationary_kinds(objective: Objective, points: np.ndarray, engine=None) -> list[str | None]:
     """Classify each row of ``points`` from one batched gradient and Hessian evaluation.
 
     Returns None per point above ``HESSIAN_MAX_VARS`` variables, or when f is too deeply nested for SymPy
-    (an autodiff run of it has finished: it still gets its result). ``engine`` is reused when it is analytic.
+    or its Hessian exceeds the budget (an autodiff run of it has finished: it still gets its result).
+    ``engine`` is reused when it is analytic.
     """
     if objective.n > HESSIAN_MAX_VARS or len(points) == 0:
         return [None] * len(points)
@@ -135,6 +182,6 @@ def stationary_kinds(objective: Objective, points: np.ndarray, engine=None) -> l
         with np.errstate(all="ignore"):
             g = engine.gradient(points)
             h = engine.hessian(points)
-    except ParseError:
+    except (ParseError, BudgetExceeded):  # too deep or too slow for SymPy: the run keeps its result
         return [None] * len(points)
     return [classify(gi, hi)[0] for gi, hi in zip(g, h, strict=True)]

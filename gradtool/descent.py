@@ -14,7 +14,7 @@ from gradtool.defaults import ENGINE, STEPS, TOL
 from gradtool.errors import ConfigError
 from gradtool.expr.objective import Objective, load_objective
 from gradtool.expr.point import parse_box
-from gradtool.grad.engines import make_engine
+from gradtool.grad.engines import make_run_engine
 from gradtool.optim.configure import configure
 from gradtool.result import RunResult, status_message
 from gradtool.run import Stopping, check_rows, iterate, iterate_batch
@@ -34,6 +34,7 @@ class Prepared:
     start: list[float]
     every: int | None
     classify: bool
+    note: str | None = None  # the engine is not the one asked for, and why
 
     @property
     def maximize(self) -> bool:
@@ -47,6 +48,7 @@ class Prepared:
             optimizer=self.opt.to_dict(),
             schedule=self.sched.to_dict(),
             gradient=self.engine.name,
+            note=self.note,
         )
 
     def run(
@@ -123,9 +125,9 @@ def prepare(
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ConfigError(f"every must be a whole number >= 1, got {every!r}")
         check_rows(steps, every)
-    engine = make_engine(gradient, objective)
+    engine, note = make_run_engine(gradient, objective)
     start = objective.point(x0) if x0 is not None else objective.start()
-    return Prepared(objective, engine, opt, sched, stop, start, every, classify)
+    return Prepared(objective, engine, opt, sched, stop, start, every, classify, note)
 
 
 def minimize(

@@ -76,7 +76,9 @@ class LocalProcesses:
         from concurrent.futures.process import BrokenProcessPool
 
         results: list[Any] = [None] * len(tasks)
-        pool = ProcessPoolExecutor(self.workers, initializer=worker_setup)
+        from gradtool.budget import get_budget
+
+        pool = ProcessPoolExecutor(self.workers, initializer=worker_setup, initargs=(get_budget(),))
         try:
             futures = {pool.submit(run_task, fn, task): i for i, task in enumerate(tasks)}
             for future in as_completed(futures):
@@ -146,9 +148,13 @@ _stopping = False  # SIGTERM arrived: finish the current task's files, start not
 _parent: int | None = None  # the process that started this worker
 
 
-def worker_setup() -> None:
+def worker_setup(budget: float | None = None) -> None:
     """Initializer of a worker: Ctrl-C is the parent's to handle; SIGTERM stops the task as Ctrl-C would
-    (its ``interrupted`` result and complete files) and then the worker; the worker dies with the parent."""
+    (its ``interrupted`` result and complete files) and then the worker; the worker dies with the parent;
+    symbolic steps get the command's ``--budget`` (gradtool.budget)."""
+    from gradtool.budget import set_budget
+
+    set_budget(budget)
     global _parent
     _parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)

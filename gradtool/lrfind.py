@@ -40,6 +40,7 @@ class LrFindResult:
     largest_stable: float | None
     best: float | None
     time_s: float
+    note: str | None = None  # the engine is not the one asked for, and why
 
     def to_dict(self) -> dict[str, Any]:
         runs = [
@@ -60,6 +61,7 @@ class LrFindResult:
             "largest_stable_lr": self.largest_stable,
             "best_lr": self.best,
             "time_s": self.time_s,
+            "note": self.note,
         }
 
 
@@ -102,7 +104,7 @@ def lr_find(
     import time
 
     from gradtool.expr.objective import Objective, load_objective
-    from gradtool.grad.engines import make_engine
+    from gradtool.grad.engines import make_run_engine
     from gradtool.optim import make_optimizer, optimizer_spec
     from gradtool.run import Stopping, iterate_batch
 
@@ -122,7 +124,7 @@ def lr_find(
     if opt.hyper.get("maximize"):
         raise ParamError("maximize", "lr-find recommends the lr with the lowest f; it cannot rank runs that ascend")
     stop = Stopping(steps, tol)
-    engine = make_engine(gradient, objective)
+    engine, note = make_run_engine(gradient, objective)
     start = objective.point(x0) if x0 is not None else objective.start()
     lrs = np.geomspace(lr_min, lr_max, num)
     column = lrs[:, None]
@@ -150,4 +152,5 @@ def lr_find(
         largest_stable=largest,
         best=best,
         time_s=elapsed,
+        note=note,
     )

@@ -78,6 +78,7 @@ class RunResult:
     values: list[float] | None = None
     starts: list[dict[str, Any]] | None = None
     minima: list[dict[str, Any]] | None = None
+    note: str | None = None  # e.g. the analytic gradient exceeded its budget: autodiff was used
 
     @property
     def converged(self) -> bool:
@@ -110,6 +111,7 @@ class RunResult:
             "evaluations": self.evaluations,
             "best": {"x": self.named(self.best["x"]), "f": self.best["f"], "step": self.best["step"]},
             "stationary": self.stationary,
+            "note": self.note,
         }
         if self.label is not None:
             out = {"label": self.label, **out}

@@ -26,6 +26,7 @@ GRAD_KEYS = {
     "hessian_exprs",
     "eigenvalues",
     "stationary",
+    "notes",
 }
 NAMED_FUNCTIONS = {
     "sphere",

@@ -142,6 +142,7 @@ def test_result_json_has_the_documented_keys():
         "evaluations",
         "best",
         "stationary",
+        "note",
     }
     assert d["optimizer"]["name"] == "rmsprop" and d["schedule"]["gamma"] == 0.999
     assert set(d["best"]) == {"x", "f", "step"} and set(d["evaluations"]) == {"f", "grad"}

@@ -60,6 +60,11 @@ def handled(func):
                 from gradtool.cache import disable
 
                 disable()
+            if "budget" in kwargs:  # the commands that declare --budget: every symbolic step gets it
+                from gradtool.budget import within
+
+                with within(kwargs["budget"]):
+                    return func(*args, **kwargs)
             return func(*args, **kwargs)
         except ParamError as exc:  # a parameter's error in command-line terms: --beta1: ...
             from gradtool.cli.choices import cli_message
@@ -139,6 +144,15 @@ PlotFile = Annotated[
     ),
 ]
 
+Budget = Annotated[
+    float,
+    typer.Option(
+        "--budget",
+        help="Seconds each symbolic step (SymPy's derivatives, Hessian, simplification, printing) may take; "
+        "past it the command falls back (unsimplified form, autodiff) with a note, or stops with an error.",
+    ),
+]
+BUDGET_DEFAULT = 5.0  # = gradtool.budget.DEFAULT_SECONDS (not imported here: --help stays light)
 NoCache = Annotated[
     bool,
     typer.Option(

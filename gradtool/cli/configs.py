@@ -10,7 +10,9 @@ import typer
 
 from gradtool.cli.cluster import TIMEOUT_S, Cluster, ClusterTimeout, Workers, cluster_executor, show_progress
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -115,6 +117,7 @@ def run(
     plot: PlotFile = None,
     json: Json = False,
     quiet: Quiet = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Run config files: every optimizer entry x every sweep value; a comparison table sorted by final f
@@ -172,6 +175,7 @@ def compare(
     dim: Dim = None,
     json: Json = False,
     quiet: Quiet = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Compare optimizers on one function (the comparison `run` gives for a config, without a file).
@@ -233,6 +237,7 @@ def lr_find(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Learning-rate range test: every lr of a geometric range runs from x0 as one batch.

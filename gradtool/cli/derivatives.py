@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -41,6 +43,7 @@ def grad(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """The symbolic gradient (simplified), and its value at --at."""
@@ -143,6 +146,7 @@ def check_grad(
     dim: Dim = None,
     json: Json = False,
     fit: FitModel = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Check gradients: analytic vs autodiff vs numeric differences, or YOUR gradient (--grad) vs the truth.

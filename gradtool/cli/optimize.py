@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from gradtool.cli.common import (
+    BUDGET_DEFAULT,
     EXPRESSION_FIRST,
+    Budget,
     Dim,
     Expr,
     Json,
@@ -110,6 +112,7 @@ def minimize(
     vars: Vars = None,
     dim: Dim = None,
     json: Json = False,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Minimize an expression with a descent variant; print the iteration table and a summary.

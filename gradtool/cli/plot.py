@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, NoCache, Vars, app, handled
+from gradtool.cli.common import BUDGET_DEFAULT, EXPRESSION_FIRST, Budget, Dim, Expr, NoCache, Vars, app, handled
 from gradtool.cli.optimize import X0
 from gradtool.cli.options import Choice, optimizer_options
 from gradtool.defaults import ENGINE, STEPS, TOL
@@ -111,6 +111,7 @@ def plot(
     dpi: Dpi = 150,
     vars: Vars = None,
     dim: Dim = None,
+    budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
     """Draw f: its curve (1 variable; --derivative, --tangent-at) or filled contour (2), and optimizer paths.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradtool.budget import budget
 from gradtool.expr.numpy_functions import NUMPY_NAMESPACE
 from gradtool.expr.objective import Objective
 from gradtool.grad.base import as_points, quietly
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     import sympy as sp
 
 GROUPED_ABOVE = 64  # variables; above this a sum is compiled term group by term group
+GRADIENT_STEP = "the symbolic gradient (SymPy)"  # each within the budget: the caller falls back or says so
+HESSIAN_STEP = "the symbolic Hessian (SymPy)"
 
 # What SymPy's NumPyPrinter writes for the expression language, its derivatives and their Piecewise conditions
 # (found by printing every function to second derivatives; a test keeps it complete), by the name it prints.
@@ -115,7 +118,7 @@ class AnalyticEngine:
     def __init__(self, expr: Objective | sp.Expr, symbols: Sequence[sp.Symbol] | None = None):
         self.objective = expr if symbols is None else Objective.of(expr, symbols)
         self.n = self.objective.n
-        self._gradient_exprs = None
+        self._gradient_exprs = self._hessian_exprs = None
         self._hessian = None
         self._groups = self._f_and_g = self._f = None
         code = self.objective.compiled("analytic", self._build, self._load)
@@ -138,14 +141,26 @@ class AnalyticEngine:
         if self._gradient_exprs is None:
             from gradtool.grad.symbolic import symbolic_gradient
 
-            self._gradient_exprs = symbolic_gradient(self.objective.expr, self.objective.symbols)
+            with budget(GRADIENT_STEP):
+                self._gradient_exprs = symbolic_gradient(self.objective.expr, self.objective.symbols)
         return self._gradient_exprs
+
+    @property
+    def hessian_exprs(self) -> list[list[sp.Expr]]:
+        """The symbolic Hessian, rows of partial derivatives (SymPy; computed on first use)."""
+        if self._hessian_exprs is None:
+            from gradtool.grad.symbolic import symbolic_hessian
+
+            with budget(HESSIAN_STEP):
+                self._hessian_exprs = symbolic_hessian(self.gradient_exprs, self.objective.symbols)
+        return self._hessian_exprs
 
     def _build(self, objective: Objective) -> dict[str, Any]:
         from gradtool.grad.symbolic import analytic_part
 
         gradient = lambda: self.gradient_exprs  # noqa: E731
-        return analytic_part(objective.expr, objective.symbols, gradient, NUMPY_NAMESPACE, GROUPED_ABOVE)
+        with budget(GRADIENT_STEP):  # only when the compile cache does not have it
+            return analytic_part(objective.expr, objective.symbols, gradient, NUMPY_NAMESPACE, GROUPED_ABOVE)
 
     def _load(self, code: dict[str, Any]):
         if "groups" in code:
@@ -191,7 +206,8 @@ class AnalyticEngine:
     def _build_hessian(self, objective: Objective) -> dict[str, Any]:
         from gradtool.grad.symbolic import hessian_part
 
-        return hessian_part(objective.symbols, lambda: self.gradient_exprs, NUMPY_NAMESPACE)
+        with budget(HESSIAN_STEP):
+            return hessian_part(objective.symbols, lambda: self.gradient_exprs, NUMPY_NAMESPACE)
 
     def hessian(self, x) -> np.ndarray:
         """The Hessian at one point, shape ``(n, n)``."""

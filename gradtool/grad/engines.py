@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from gradtool.budget import BudgetExceeded
 from gradtool.errors import ConfigError
 from gradtool.expr.objective import Objective
 from gradtool.grad.analytic import AnalyticEngine
@@ -57,3 +58,15 @@ def make_engine(name: str, objective: Objective, **options: object) -> GradientE
     if name not in ENGINES:
         raise ConfigError(f"unknown gradient engine {name!r} (known: {', '.join(ENGINES)})")
     return ENGINES[name](objective, **options)
+
+
+def make_run_engine(name: str, objective: Objective, **options: object) -> tuple[GradientEngine, str | None]:
+    """The engine a run asks for, and a note when it is not that one: an analytic engine whose symbolic set-up
+    (SymPy's diff and compilation) exceeds the budget is replaced by autodiff, the same gradient by reverse
+    mode without SymPy, so that a run never waits on SymPy."""
+    try:
+        return make_engine(name, objective, **options), None
+    except BudgetExceeded as exc:
+        if name != "analytic":
+            raise
+        return make_engine("autodiff", objective), f"{exc}: autodiff gradients instead"

@@ -79,6 +79,8 @@ def _show_runs(fr: Any, quiet: bool, console) -> None:
         return
     title = literal(fr.source + (f": {fr.description}" if fr.description and not quiet else ""))
     console.print(comparison_table(fr.runs, title))
+    for note in dict.fromkeys(r.note for r in fr.runs if r.note):  # the same note for every run: once
+        console.print(f"[yellow]note:[/] {literal(note)}")
     if quiet:
         return
     for r in fr.runs:
@@ -113,6 +115,8 @@ def show_lr_find(result) -> None:
         colour = STATUS_STYLE.get(st, "red") if ok or st == "diverged" else "dim"
         table.add_row(num(lr, 4), num(f, 8), num(g, 3), str(s), f"[{colour}]{st}[/]", ", ".join(notes))
     console.print(table)
+    if result.note:
+        console.print(f"[yellow]note:[/] {literal(result.note)}")
     if result.largest_stable is None:
         console.print("[red]no stable learning rate in this range[/] (every run diverged or ended above f0)")
     else:

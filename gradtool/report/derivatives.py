@@ -6,19 +6,21 @@ from gradtool.report.common import literal, num, stdout_console
 
 
 def show_gradient(info: dict, latex: bool = False) -> None:
-    import sympy as sp
     from rich.table import Table
 
     console = stdout_console()
     console.print(f"[bold]f[/] = {literal(info['expression'])}")
     console.print(f"variables: {', '.join(info['variables'])}\n")
-    for name, expr in zip(info["variables"], info["_pretty"], strict=True):
+    notes = list(info["notes"])
+    for name, text in zip(info["variables"], rendered(info["_pretty"] or [], latex, notes), strict=False):
         if latex:
-            console.print(f"\\frac{{\\partial f}}{{\\partial {name}}} = {sp.latex(expr)}", markup=False)
+            console.print(f"\\frac{{\\partial f}}{{\\partial {name}}} = {text}", markup=False)
         else:
             console.print(f"∂f/∂{name} =", markup=False)
-            console.print(sp.pretty(expr, use_unicode=True, wrap_line=False), markup=False)
+            console.print(text, markup=False)
             console.print()
+    for note in notes:
+        console.print(f"[yellow]note:[/] {literal(note)}")
     if info["hessian_exprs"] is not None and info["at"] is None:
         console.print("Hessian:")
         for row in info["hessian_exprs"]:
@@ -67,6 +69,22 @@ def _summary_table(report: dict):
 
 def _key(v) -> float:
     return float("inf") if v is None or v != v else v
+
+
+def rendered(exprs: list, latex: bool, notes: list[str]) -> list[str]:
+    """Each expression pretty-printed (or as LaTeX) within one budget; past it, the rest as plain text."""
+    import sympy as sp
+
+    from gradtool.budget import BudgetExceeded, budget
+
+    out = [str(e) for e in exprs]
+    try:
+        with budget("pretty-printing"):
+            for i, e in enumerate(exprs):
+                out[i] = sp.latex(e) if latex else sp.pretty(e, use_unicode=True, wrap_line=False)
+    except BudgetExceeded as exc:
+        notes.append(f"{exc}: the rest are printed as plain text")
+    return out
 
 
 def show_check(report: dict) -> None:

@@ -66,6 +66,8 @@ def summary_panel(result: RunResult):
         lines.append(f"best       f = {num(result.best['f'], 12)} at step {result.best['step']}")
     if result.stationary:
         lines.append(f"point      {result.stationary}")
+    if result.note:
+        lines.append(f"note       [yellow]{literal(result.note)}[/]")
     spark = sparkline([r.f for r in result.rows] if result.values is None else result.values)
     if spark:
         lines.append(f"f          {spark}")
