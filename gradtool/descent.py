@@ -14,6 +14,7 @@ from gradtool.defaults import ENGINE, STEPS, TOL
 from gradtool.errors import ConfigError
 from gradtool.expr.objective import Objective, load_objective
 from gradtool.expr.point import parse_box
+from gradtool.floats import as_arrays, fast_path
 from gradtool.grad.engines import make_run_engine
 from gradtool.optim.configure import configure
 from gradtool.result import RunResult, status_message
@@ -35,6 +36,7 @@ class Prepared:
     every: int | None
     classify: bool
     note: str | None = None  # the engine is not the one asked for, and why
+    fast: bool = True  # small runs iterate on Python floats (gradtool.floats): the same bits, ~5x faster
 
     @property
     def maximize(self) -> bool:
@@ -58,12 +60,14 @@ class Prepared:
         x0 = np.asarray(self.start, float)
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):
+            fast = fast_path(self.engine, self.opt, x0) if self.fast else None
+            fg, update, state, start = fast or (self.engine.value_and_gradient, self.opt.update, self.opt.init(x0), x0)
             out = iterate(
-                self.engine.value_and_gradient,
-                self.opt.update,
-                self.opt.init(x0),
+                fg,
+                update,
+                state,
                 self.sched,
-                x0,
+                start,
                 self.stop,
                 every=self.every,
                 sink=sink,
@@ -71,6 +75,8 @@ class Prepared:
                 progress=progress,
                 maximize=self.maximize,
             )
+        if fast:
+            out = as_arrays(out)
         elapsed = time.perf_counter() - t0
         per_grad = getattr(self.engine, "evaluations_per_gradient", 0)
         result = RunResult(

@@ -10,6 +10,7 @@ import numpy as np
 
 from gradtool.defaults import FTOL, STEPS, TOL, XTOL
 from gradtool.errors import ConfigError
+from gradtool.grad.base import Point
 from gradtool.interrupt import stop_reason
 from gradtool.params import ParamError
 from gradtool.result import Row
@@ -105,7 +106,7 @@ def iterate(
     see that step twice, if the interrupt came just after it handled it). Nothing per step is kept unless ``record``.
     """
     every = every or default_every(stop.steps)
-    x = np.array(x0, dtype=float)
+    x = x0 if type(x0) is Point else np.array(x0, dtype=float)  # a Point: the fast path (gradtool.floats)
     f, g = fg(x)
     gn = math.hypot(*g.tolist())
     observe = schedule.observe if getattr(schedule, "needs_metric", False) else None
@@ -138,7 +139,7 @@ def iterate(
                 t += 1
                 status, reason = "diverged", bad
                 break
-            df, dx = abs(f_new - f), (x_new - x)
+            df, dx = abs(f_new - f), (x_new - x if xtol is not None else None)
             # the step is taken in one assignment: an interrupt leaves t and x both before or both after it
             t, x, f, g, gn = t + 1, x_new, f_new, g_new, gn_new
             if observe:

@@ -17,8 +17,8 @@ import numpy as np
 from gradtool.budget import budget
 from gradtool.expr.numpy_functions import NUMPY_NAMESPACE
 from gradtool.expr.objective import Objective
-from gradtool.grad.base import as_points, quietly
-from gradtool.grad.tape import CodeRules, check_source, load
+from gradtool.grad.base import as_points, float_evaluator, quietly
+from gradtool.grad.tape import CodeRules, check_source, load, whole_powers
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -203,6 +203,14 @@ class AnalyticEngine:
     def gradient(self, x):
         return self.value_and_gradient(x)[1]
 
+    def float_fg(self) -> Callable | None:
+        """``fg`` of one point of Python floats, the bits of ``value_and_gradient`` (gradtool.floats); None for a
+        grouped sum (many variables: the fast path is for a few)."""
+        if self._groups is not None:
+            return None
+        function = self._f_and_g
+        return float_evaluator(function, _head_and_tail, whole_powers(function.source))
+
     def _build_hessian(self, objective: Objective) -> dict[str, Any]:
         from gradtool.grad.symbolic import hessian_part
 
@@ -219,6 +227,10 @@ class AnalyticEngine:
             flat = _stack(self._hessian(*pts.T), len(pts))
         h = flat.reshape(len(pts), self.n, self.n)
         return h[0] if single else h
+
+
+def _head_and_tail(values: list) -> tuple[Any, list]:
+    return values[0], values[1:]
 
 
 def _hessian_function(code: dict[str, Any], n: int) -> Callable:

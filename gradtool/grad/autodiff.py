@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradtool.expr.objective import Objective
-from gradtool.grad.base import as_points, quietly
+from gradtool.grad.base import as_points, float_evaluator, quietly
 from gradtool.grad.rules import NAMESPACE
-from gradtool.grad.tape import check_source, generate_source, load
+from gradtool.grad.tape import check_source, generate_source, load, whole_powers
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -67,6 +67,10 @@ class AutodiffEngine:
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(x)[1]
+
+    def float_fg(self) -> Callable:
+        """``fg`` of one point of Python floats, the bits of ``value_and_gradient`` (gradtool.floats)."""
+        return float_evaluator(self._sweep, tuple, whole_powers(self._sweep.source))
 
     def value_and_gradient(self, x: np.ndarray) -> tuple[float | np.ndarray, np.ndarray]:
         columns, single = self._columns(x)

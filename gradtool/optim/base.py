@@ -83,10 +83,24 @@ class OptimizerSpec:
         module, name = self.rule.split(":")
         return getattr(importlib.import_module(f"gradtool.optim.{module}"), name)
 
+    @property
+    def elementwise(self) -> bool:
+        """The rule is marked :func:`elementwise`: a small single run may apply it one coordinate at a time."""
+        return getattr(self.function, "elementwise", False)
+
     def refuse(self, context: str) -> None:
         """Raise ConfigError with the reason when this method cannot serve ``context`` (``lr-find``, ...)."""
         if context in self.limits:
             raise ConfigError(f"optimizer {self.name!r} cannot be used by {context}: {self.limits[context]}")
+
+
+def elementwise(rule: Callable[..., tuple[InitFn, UpdateFn]]) -> Callable[..., tuple[InitFn, UpdateFn]]:
+    """Mark a rule whose update treats every coordinate alone (no norm, no sum, no branch on the whole array)
+    and takes Python floats as well as arrays: a single run of a few variables then applies it one coordinate
+    at a time on Python floats (gradtool.floats), ~5x faster than numpy on tiny arrays and the same bits (a
+    test runs every marked rule both ways)."""
+    rule.elementwise = True
+    return rule
 
 
 def lerp(start: Array, end: Array, weight: float) -> Array:
