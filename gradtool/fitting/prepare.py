@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from gradtool.defaults import EPOCHS, FIT_ENGINE
 from gradtool.errors import DataError
 from gradtool.fitting.data import Table, as_table, holdout
 from gradtool.fitting.gradients import Objective, make_fit_engine
@@ -132,14 +133,14 @@ def prepare_fit(
     lr: float | None = None,
     schedule: str | None = None,
     schedule_options: dict[str, Any] | None = None,
-    epochs: int = 100,
+    epochs: int = EPOCHS.default,
     batch_size: int | None = None,
     test_split: float | None = None,
     stratify: bool = False,
     test_data: Any = None,
     early_stopping: int | None = None,
     seed: int = 0,
-    gradient: str = "autodiff",
+    gradient: str = FIT_ENGINE,
     every: int | None = None,
     load: Any = None,
     grad_stats: bool = False,
