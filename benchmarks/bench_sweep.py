@@ -112,7 +112,13 @@ def section(rounds: int) -> str:
         )
     serial = min(found["serial"]["walls"])
     ratios = ", ".join(f"{way} {serial / min(found[way]['walls']):.2f}x" for way in list(WAYS)[1:])
-    lines += ["", f"Speed-up over serial (wall): {ratios}."]
+    share = serial_cpu / serial
+    busy = "with the cores that busy, two processes cannot finish much sooner than one, and " if share < 0.8 else ""
+    lines += [
+        "",
+        f"Speed-up over serial (wall): {ratios}. The serial command got {share:.2f} of a core ({serial_cpu:.1f} s "
+        f"of CPU in {serial:.1f} s): {busy}the CPU column, which hardly depends on the load, is the cost to read.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -217,8 +217,30 @@ class AnalyticEngine:
         with budget(HESSIAN_STEP):
             return hessian_part(objective.symbols, lambda: self.gradient_exprs, NUMPY_NAMESPACE)
 
+    @functools.cached_property
+    def _tangents(self):
+        """Hessian-vector products of our reverse-mode tape: term group by term group for a big sum (each
+        vectorized over its terms), else the autodiff engine's tangent sweep of the whole expression."""
+        if self._groups is None:
+            from gradtool.grad.autodiff import AutodiffEngine
+
+            return AutodiffEngine(self.objective)
+        from gradtool.grad.tangent import TangentGroups, tangent_groups_part
+
+        use = functools.partial(TangentGroups.load, n=self.n)
+        return self.objective.compiled("analytic-hvp", tangent_groups_part, use)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``H(x) v`` at one point, forward-over-reverse on our tape: never an n x n matrix."""
+        with np.errstate(all="ignore"):
+            return self._tangents.hvp(np.asarray(x, float), np.asarray(v, float))
+
     def hessian(self, x) -> np.ndarray:
-        """The Hessian at one point, shape ``(n, n)``."""
+        """The Hessian at one point, shape ``(n, n)`` (or ``(batch, n, n)``): SymPy's up to ``GROUPED_ABOVE``
+        variables; beyond, where SymPy's n x n table would be too big, our tape's (one point)."""
+        if self.n > GROUPED_ABOVE and np.ndim(x) == 1:
+            with np.errstate(all="ignore"):
+                return self._tangents.hessian(np.asarray(x, float))
         if self._hessian is None:
             load_source = functools.partial(_hessian_function, n=self.n)
             self._hessian = self.objective.compiled("analytic-hessian", self._build_hessian, load_source)
