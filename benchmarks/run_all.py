@@ -259,10 +259,9 @@ def main() -> None:
         extra = subprocess.run([sys.executable, str(fit_bench)], capture_output=True, text=True, cwd=ROOT).stdout
     numeric_bench = ROOT / "benchmarks" / "bench_numeric.py"
     numeric = subprocess.run([sys.executable, str(numeric_bench)], capture_output=True, text=True, cwd=ROOT).stdout
-    graph_bench = ROOT / "benchmarks" / "bench_graph.py"
-    numeric += (
-        "\n" + subprocess.run([sys.executable, str(graph_bench)], capture_output=True, text=True, cwd=ROOT).stdout
-    )
+    for bench in ("bench_graph.py", "bench_search.py"):
+        path = ROOT / "benchmarks" / bench
+        numeric += "\n" + subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=ROOT).stdout
     sweep_bench = ROOT / "benchmarks" / "bench_sweep.py"  # serial vs --jobs vs Dask (needs the dask extra)
     sweeps = subprocess.run([sys.executable, str(sweep_bench)], capture_output=True, text=True, cwd=ROOT).stdout
     limits_bench = ROOT / "benchmarks" / "bench_limits.py"  # issue 10's reproductions: time and peak memory

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
+import importlib
 import json
 import os
 import stat
@@ -44,6 +44,19 @@ OFF = ("0", "false", "no", "off")
 
 T = TypeVar("T")
 _warned: set[str] = set()
+
+
+def _sha256_class():
+    # the builtin SHA-256: hashlib loads OpenSSL first, ~4 ms of a warm run that takes ~50 ms of its own
+    for module in ("_sha2", "_sha256", "hashlib"):  # Python 3.12+, 3.11, any
+        try:
+            return importlib.import_module(module).sha256
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError("no SHA-256 implementation")
+
+
+sha256 = _sha256_class()
 
 
 def enabled() -> bool:
@@ -118,7 +131,7 @@ def directory(create: bool = False) -> Path | None:
 def _fingerprint() -> str:
     """What makes the cached code: gradtool's version, the source of the modules that generate it (a development
     checkout changes without a new version), and SymPy's version (read from its files, not imported)."""
-    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
+    digest = sha256(f"{FORMAT}\0{__version__}\0".encode())
     package = Path(__file__).resolve().parent
     for path in sorted([*package.glob("expr/*.py"), *package.glob("grad/*.py"), Path(__file__).resolve()]):
         with contextlib.suppress(OSError):
@@ -143,7 +156,7 @@ def _sympy_version() -> str:
 def key(kind: str, *parts: str) -> str:
     """The key of an entry: ``kind`` (``expression``, ``function``) and ``parts`` (the canonical expression,
     the variable order, ...) with everything that makes the code (see ``_fingerprint``)."""
-    digest = hashlib.sha256(_fingerprint().encode())
+    digest = sha256(_fingerprint().encode())
     for part in (kind, *parts):
         data = part.encode("utf-8", "surrogatepass")
         digest.update(b"%d:" % len(data) + data)
@@ -162,7 +175,7 @@ def _encode(key: str, part: str, payload: dict[str, Any]) -> bytes:
         "key": key,
         "part": part,
         "size": len(body),
-        "sha256": hashlib.sha256(body).hexdigest(),
+        "sha256": sha256(body).hexdigest(),
     }
     return MAGIC + json.dumps(header).encode() + b"\n" + body
 
@@ -179,7 +192,7 @@ def _decode(data: bytes, key: str, part: str) -> dict[str, Any] | None:
         expected = {"format": FORMAT, "gradtool": __version__, "key": key, "part": part, "size": len(body)}
         if any(header.get(name) != value for name, value in expected.items()):
             return None
-        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+        if header.get("sha256") != sha256(body).hexdigest():
             return None
         payload = json.loads(body)
     except (ValueError, AttributeError, TypeError):  # not JSON, or a header that is not an object

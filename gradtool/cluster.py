@@ -24,6 +24,7 @@ DEFAULT_PORT = 8786  # dask scheduler's
 TIMEOUT_S = 10.0
 INSTALL = "pip install 'gradtool[dask]'"
 CLOSE_S = 5.0  # how long closing the client (and a local cluster) may take
+POLL_S, CHECK_S = 0.05, 1.0  # waiting for results: look for one every POLL_S, for lost workers every CHECK_S
 SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 _ADDRESS = re.compile(rf"(?:({'|'.join(SCHEMES)})://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{{1,5}}))?/?")
 
@@ -62,7 +63,8 @@ class Dask:
     """Tasks as futures on a Dask cluster: a LocalCluster of ``workers`` processes on this machine (loopback
     only) for ``address="local"``, else the cluster whose scheduler is at ``address``.
 
-    ``timeout`` bounds the wait for the scheduler and its first worker. Each task runs through
+    ``timeout`` bounds the wait for the scheduler and its first worker, and for a worker when all were lost
+    mid-way (Dask would wait forever). Each task runs through
     :func:`remote_task`: its gradtool version is checked, and the files it writes come back to be written
     here. Dask runs a lost worker's tasks again elsewhere; a task that raises, or whose workers all died, is
     handed to ``on_error``. Ctrl-C or SIGTERM cancels the unfinished tasks and hands each to ``on_error``
@@ -78,6 +80,8 @@ class Dask:
         self.address = parse_cluster(self.address)
 
     def map(self, fn, tasks, on_result=None, on_error=None):
+        if not tasks:  # check-grad configs alone: nothing to start a cluster for
+            return []
         distributed = import_distributed()
         with self._session(distributed, len(tasks)) as session:
             return self._gather(distributed, session, fn, tasks, on_result, on_error)
@@ -92,9 +96,7 @@ class Dask:
             keys = [f"gradtool-{token}-{i}" for i in range(len(tasks))]
             futures = client.map(remote_task, tasks, key=keys, pure=False, fn=fn, version=gradtool.__version__)
             index = {future.key: i for i, future in enumerate(futures)}
-            for future, value in distributed.as_completed(
-                futures, loop=client.loop, with_results=True, raise_errors=False
-            ):
+            for future, value in self._arrivals(distributed, client, futures):
                 i = index[future.key]
                 results[i] = _arrived(future, value, i, on_error)
                 del pending[i]
@@ -110,6 +112,30 @@ class Dask:
             session.abandon(futures)
             raise
         return results
+
+    def _arrivals(self, distributed, client, futures) -> Iterator[tuple[Any, Any]]:
+        """``(future, value)`` as each task ends; an ExecutorError once the cluster has had no worker for
+        ``timeout`` seconds (all lost: Dask would wait for new ones forever) or its scheduler is gone."""
+        done = distributed.as_completed(futures, loop=client.loop, with_results=True, raise_errors=False)
+        check, alone_since = time.monotonic() + CHECK_S, None
+        while not done.is_empty():
+            if done.has_ready():
+                yield next(done)
+                continue
+            time.sleep(POLL_S)
+            if time.monotonic() < check:
+                continue
+            check = time.monotonic() + CHECK_S
+            try:
+                workers = client.nthreads(callback_timeout=self.timeout)
+            except (OSError, TimeoutError):
+                raise ExecutorError(f"lost the Dask scheduler at {self.address}") from None
+            alone_since = None if workers else alone_since or time.monotonic()
+            if alone_since is not None and time.monotonic() - alone_since > self.timeout:
+                raise ExecutorError(
+                    f"the Dask cluster at {self.address} has had no worker for {self.timeout:g} s "
+                    "(--cluster-timeout): were they all lost?"
+                )
 
     @contextlib.contextmanager
     def _session(self, distributed, tasks: int) -> Iterator[_Session]:
@@ -133,8 +159,7 @@ class Dask:
                     f"the Dask scheduler at {self.address} has no workers after {self.timeout:g} s "
                     f"(--cluster-timeout): start some with `dask worker {self.address}`"
                 ) from None
-            if session.cluster is not None:
-                session.pids = list(session.client.run(os.getpid).values())
+            session.pids = _check_workers(session.client, _left(deadline))
             yield session
         except BaseException:
             session.abandon([])
@@ -152,7 +177,8 @@ class Dask:
                 threads_per_worker=1,  # runs are CPU-bound Python: one at a time per process
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # its HTTP server (health, metrics): loopback, a free port
+                scheduler_kwargs={"dashboard": False},
                 silence_logs=logging.ERROR,
             )
         except (OSError, TimeoutError, RuntimeError) as exc:
@@ -161,6 +187,42 @@ class Dask:
 
 def _left(deadline: float) -> float:
     return max(0.1, deadline - time.monotonic())
+
+
+def _check_workers(client, timeout: float) -> list[int]:
+    """The process ids of the workers, once each has been found to run this gradtool version."""
+    try:
+        answers = client.run(_version_probe(), on_error="return", callback_timeout=timeout)
+    except (OSError, TimeoutError):
+        raise ExecutorError(f"the Dask workers did not answer within {timeout:g} s (--cluster-timeout)") from None
+    for worker, answer in sorted(answers.items()):
+        if not isinstance(answer, BaseException):
+            check_version(answer[0], gradtool.__version__, worker)
+    return [answer[1] for answer in answers.values() if not isinstance(answer, BaseException)]
+
+
+def _version_probe():
+    def gradtool_version() -> tuple[str | None, int]:  # nested: pickled by value, runs where gradtool is not
+        import os
+
+        try:
+            import gradtool
+        except ImportError:
+            return None, os.getpid()
+        return gradtool.__version__, os.getpid()
+
+    return gradtool_version
+
+
+def check_version(theirs: str | None, ours: str, worker: str) -> None:
+    """A worker must run the client's gradtool version (a VersionMismatch naming it otherwise)."""
+    if theirs is None:
+        raise VersionMismatch(f"the Dask worker {worker} has no gradtool: install gradtool {ours} on every worker")
+    if theirs != ours:
+        raise VersionMismatch(
+            f"the Dask worker {worker} runs gradtool {theirs}, this is gradtool {ours}: "
+            "install the same version on every worker"
+        )
 
 
 def _arrived(future, value, index: int, on_error) -> Any:
@@ -178,8 +240,6 @@ def _arrived(future, value, index: int, on_error) -> Any:
         tries = getattr(failure, "allowed_failures", None)
         times = f" {tries + 1} times" if isinstance(tries, int) else ""
         failure = WorkerDied(f"the workers running it died{times} (out of memory, or killed?)")
-    if isinstance(failure, ModuleNotFoundError) and (failure.name or "").partition(".")[0] == "gradtool":
-        raise ExecutorError(f"a Dask worker cannot import gradtool: install gradtool {gradtool.__version__} there")
     if on_error is None:
         raise failure
     return on_error(index, failure)
@@ -191,7 +251,7 @@ class _Session:
 
     client: Any = None
     cluster: Any = None
-    pids: list[int] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)  # of the workers (killed if a local cluster is abandoned)
     abandoned: bool = False
 
     def abandon(self, futures: list[Any]) -> None:
@@ -236,13 +296,10 @@ def _signals_blocked() -> Iterator[None]:
 def remote_task(task: Any, fn, version: str) -> tuple[Any, dict[str, tuple[str, str | bytes]]]:
     """``fn(task)`` on a Dask worker, refused if this worker's gradtool is not ``version`` (the client's);
     returns ``(result, files)``: the outputs it wrote, kept in memory to be written by the client."""
-    if gradtool.__version__ != version:
+    if gradtool.__version__ != version:  # a worker that joined after the check
         from distributed import get_worker
 
-        raise VersionMismatch(
-            f"the Dask worker {get_worker().address} runs gradtool {gradtool.__version__}, this is gradtool {version}: "
-            "install the same version on every worker"
-        )
+        check_version(gradtool.__version__, version, get_worker().address)
     from gradtool.io import capture_outputs
 
     with capture_outputs() as files:

@@ -12,6 +12,8 @@ XTOL = number("xtol", None, "Converged when the step's length |x_t - x_(t-1)| <=
 RTOL = number("rtol", 1e-6, "Relative tolerance per gradient component (check-grad).", low=0)
 ATOL = number("atol", 1e-8, "Absolute tolerance per gradient component (check-grad).", low=0)
 ENGINE = "analytic"  # the gradient engine of minimize, compare, lr-find and plot
+EPOCHS = integer("epochs", 100, "Passes over the training rows.", low=0)
+FIT_ENGINE = "autodiff"  # the gradient engine of fit
 
 # lr-find: the range test's learning rates and steps
 LR_MIN, LR_MAX, LR_NUM, LR_FIND_STEPS = 1e-6, 10.0, 50, 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,12 +15,14 @@ from gradtool.defaults import ENGINE, STEPS, TOL
 from gradtool.errors import ConfigError
 from gradtool.expr.objective import Objective, load_objective
 from gradtool.expr.point import parse_box
+from gradtool.floats import as_arrays, fast_path
 from gradtool.grad.engines import make_run_engine
 from gradtool.memory import check_batch
 from gradtool.minima import distinct_minima
 from gradtool.optim.configure import configure
+from gradtool.optim.stepping import Oracle
 from gradtool.result import RunResult, status_message
-from gradtool.run import Stopping, check_rows, iterate, iterate_batch
+from gradtool.run import BatchOutcome, Stopping, check_rows, iterate, iterate_batch
 
 MAX_STARTS = 1_000_000
 
@@ -37,6 +40,7 @@ class Prepared:
     every: int | None
     classify: bool
     note: str | None = None  # the engine is not the one asked for, and why
+    fast: bool = True  # small runs iterate on Python floats (gradtool.floats): the same bits, ~5x faster
 
     @property
     def maximize(self) -> bool:
@@ -53,28 +57,59 @@ class Prepared:
             note=self.note,
         )
 
+    def trajectory(self, handle: Any) -> Any:
+        """The sink writing this run's trajectory CSV to ``handle`` (its last column: lr, or t)."""
+        from gradtool.io import TrajectoryCSV
+        from gradtool.optim.searching import chooses_step
+
+        last = "t" if chooses_step(self.opt.to_dict()) else "lr"
+        return TrajectoryCSV(handle, self.objective.variables, last)
+
+    def oracle(self) -> Oracle:
+        """The counting oracle of a method that evaluates where it needs (curvature from the engine)."""
+        engine = self.engine
+        return Oracle(engine.value_and_gradient, getattr(engine, "hessian", None), getattr(engine, "hvp", None))
+
+    def evaluations(self, counts: dict[str, int]) -> dict[str, int]:
+        """``{"f", "grad", "hessian", "hvp"}`` from gradient evaluations (and f-only ones, curvature): a
+        numeric gradient's f evaluations are counted in f."""
+        per_grad = getattr(self.engine, "evaluations_per_gradient", 0)
+        grad = counts["grad"]
+        f = counts.get("f", grad) + grad * per_grad
+        return {"f": f, "grad": grad, "hessian": counts.get("hessian", 0), "hvp": counts.get("hvp", 0)}
+
     def run(
         self, *, sink: Callable | None = None, record: bool = False, progress: Callable[[int], None] | None = None
     ) -> RunResult:
         """Run from the start point; returns the RunResult (never raises for non-convergence)."""
         x0 = np.asarray(self.start, float)
+        oracle = self.oracle() if self.opt.step else None
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):
-            out = iterate(
-                self.engine.value_and_gradient,
+            fast = fast_path(self.engine, self.opt, x0) if self.fast and oracle is None else None
+            fg, update, state, start = fast or (
+                oracle or self.engine.value_and_gradient,
                 self.opt.update,
                 self.opt.init(x0),
-                self.sched,
                 x0,
+            )
+            out = iterate(
+                fg,
+                update,
+                state,
+                self.sched,
+                start,
                 self.stop,
                 every=self.every,
                 sink=sink,
                 record=record,
                 progress=progress,
                 maximize=self.maximize,
+                step=self.opt.step,
             )
+        if fast:
+            out = as_arrays(out)
         elapsed = time.perf_counter() - t0
-        per_grad = getattr(self.engine, "evaluations_per_gradient", 0)
         result = RunResult(
             **self.common(),
             x0=list(self.start),
@@ -85,7 +120,7 @@ class Prepared:
             status=out.status,
             message=status_message(out.status, reason=out.reason, steps=self.stop.steps, step=out.steps),
             time_s=elapsed,
-            evaluations={"f": out.evaluations * (1 + per_grad), "grad": out.evaluations},
+            evaluations=self.evaluations(oracle.counts if oracle else {"grad": out.evaluations}),
             best={"x": np.asarray(out.best_x).tolist(), "f": float(out.best_f), "step": out.best_step},
             rows=out.rows,
             path=out.path,
@@ -97,6 +132,19 @@ class Prepared:
 
             result.stationary = stationary_kinds(self.objective, out.x[None, :], self.engine)[0]
         return result
+
+
+def check_curvature(optimizer: str, engine: Any) -> None:
+    """Raise ConfigError when ``optimizer`` needs second derivatives that ``engine`` cannot give."""
+    from gradtool.optim import optimizer_spec
+
+    needs = optimizer_spec(optimizer).needs
+    if needs and getattr(engine, needs, None) is None:
+        what = {"hessian": "the Hessian", "hvp": "Hessian-vector products"}[needs]
+        raise ConfigError(
+            f"optimizer {optimizer!r} needs {what}, which the {engine.name} engine cannot give: "
+            "use the analytic or autodiff engine"
+        )
 
 
 def prepare(
@@ -129,6 +177,7 @@ def prepare(
             raise ConfigError(f"every must be a whole number >= 1, got {every!r}")
         check_rows(steps, every)
     engine, note = make_run_engine(gradient, objective)
+    check_curvature(opt.name, engine)
     start = objective.point(x0) if x0 is not None else objective.start()
     return Prepared(objective, engine, opt, sched, stop, start, every, classify, note)
 
@@ -181,7 +230,10 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
     x0 = start_points(objective.n, starts, (lo, hi), seed)
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
-        out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0, stop)
+        if opt.step:
+            out = _one_by_one(problem, x0)
+        else:
+            out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0, stop)
     elapsed = time.perf_counter() - t0
     finished = np.array([s != "diverged" for s in out.status])
     sense = -1.0 if problem.maximize else 1.0  # an ascent's best start is the highest f, its "minima" maxima
@@ -193,9 +245,10 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
     for m, kind in zip(minima, kinds, strict=False):
         m["stationary"] = kind
         m["x"] = dict(zip(objective.variables, m["x"], strict=True))
-    counts = {s: out.status.count(s) for s in ("converged", "max_steps", "diverged")}
+    counts = {s: out.status.count(s) for s in ("converged", "max_steps", "diverged", "line_search_failed")}
     status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else "max_steps")
     reason = f"{counts['converged']} of {starts} starts converged"
+    failed = f", {counts['line_search_failed']} found no step" if counts["line_search_failed"] else ""
     result = RunResult(
         **problem.common(),
         x0=x0[best].tolist(),
@@ -205,11 +258,11 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
         steps=int(out.steps[best]),
         status=status,
         message=f"{starts} starts: {counts['converged']} converged, {counts['max_steps']} reached max "
-        f"steps, {counts['diverged']} diverged; best shown"
+        f"steps, {counts['diverged']} diverged{failed}; best shown"
         if status != "converged"
         else status_message("converged", reason=reason),
         time_s=elapsed,
-        evaluations={"f": out.evaluations * starts, "grad": out.evaluations * starts},
+        evaluations=problem.evaluations(out.counts or {"grad": out.evaluations * starts}),
         best={"x": out.x[best].tolist(), "f": float(out.f[best]), "step": int(out.steps[best])},
         stationary=kinds[-1],
         starts={"count": starts, "box": [lo, hi], "seed": seed, **counts},
@@ -219,6 +272,27 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
         again = replace(problem, start=x0[best].tolist(), classify=False).run(record=True)
         result.path, result.values, result.path_steps = again.path, again.values, again.path_steps
     return result
+
+
+def _one_by_one(problem: Prepared, x0: np.ndarray) -> BatchOutcome:
+    """The starts of a method that evaluates where it needs (each start its own trial points), one after
+    another; ``counts`` sums their evaluations."""
+    outs, counts = [], Counter()
+    for start in x0:
+        oracle = problem.oracle()
+        opt = problem.opt
+        outs.append(iterate(oracle, None, opt.init(start), problem.sched, start, problem.stop, step=opt.step))
+        counts.update(oracle.counts)
+    grad_norm = np.array([math.hypot(*o.g.tolist()) for o in outs])
+    return BatchOutcome(
+        np.array([o.x for o in outs]),
+        np.array([o.f for o in outs]),
+        grad_norm,
+        np.array([o.steps for o in outs]),
+        [o.status for o in outs],
+        0,
+        dict(counts),
+    )
 
 
 def start_points(n: int, count: int, box: tuple[float, float], seed: int) -> np.ndarray:

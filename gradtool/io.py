@@ -220,12 +220,13 @@ def check_outputs(writes: Iterable[tuple[str, str | None]], reads: Iterable[tupl
 
 
 class TrajectoryCSV:
-    """A sink streaming ``step,<variables...>,f,grad_norm,lr`` rows (row 0 is x0, lr empty there); a step it
-    has written already is ignored (an interrupted run hands over its last step once more)."""
+    """A sink streaming ``step,<variables...>,f,grad_norm,lr`` rows (row 0 is x0, lr empty there; the last
+    column is ``t``, the step length, for a method that chooses it); a step it has written already is ignored
+    (an interrupted run hands over its last step once more)."""
 
-    def __init__(self, handle: IO, variables: list[str]):
+    def __init__(self, handle: IO, variables: list[str], last: str = "lr"):
         self._write = handle.write
-        self._write(",".join(["step", *variables, "f", "grad_norm", "lr"]) + "\n")
+        self._write(",".join(["step", *variables, "f", "grad_norm", last]) + "\n")
         self.step = -1
 
     def __call__(self, step: int, x, f: float, grad_norm: float, lr: float) -> None:

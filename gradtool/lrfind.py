@@ -125,6 +125,8 @@ def lr_find(
     opt = make_optimizer(optimizer, **hyper)
     if opt.hyper.get("maximize"):
         raise ParamError("maximize", "lr-find recommends the lr with the lowest f; it cannot rank runs that ascend")
+    if opt.step is not None:
+        raise ConfigError(f"lr-find cannot use a line search ({optimizer} chooses each step's length itself)")
     stop = Stopping(steps, tol)
     engine, note = make_run_engine(gradient, objective)
     start = objective.point(x0) if x0 is not None else objective.start()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,11 +99,13 @@ def is_bool(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter: ``kind`` is number, integer, boolean, choice, integers (a list) or schedules (a list).
+    """A parameter: ``kind`` is number, integer, boolean, choice, integers (a list), schedules (a list) or
+    call (an entry of another registry with its own parameters, such as a line search).
 
     Bounds (numbers, integers and the items of integers) are ``low``/``high``, open when ``low_open``/
     ``high_open``. ``default`` may be a marker: ``REQUIRED``, ``FROM_LR``, ``FROM_RUN``; ``None`` means
-    "not set" and ``help`` says what that does.
+    "not set" and ``help`` says what that does. A call's value is a name of ``tables`` or a mapping
+    ``{"name": ..., parameter: value}``; it is normalized to the mapping with every parameter filled in.
     """
 
     name: str
@@ -115,9 +118,15 @@ class Param:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     increasing: bool = False
+    tables: Mapping[str, Table] | None = field(default=None, compare=False, repr=False)
 
     def with_default(self, default: Any) -> Param:
         return replace(self, default=default)
+
+    @property
+    def default_value(self) -> Any:
+        """The default as a value would be stored: a call's default with its parameters filled in."""
+        return self.check(self.default) if self.kind == "call" else self.default
 
     @property
     def required(self) -> bool:
@@ -148,6 +157,8 @@ class Param:
             return f"a list of {order}integers{self._interval()}"
         if self.kind == "schedules":
             return "a list of schedules"
+        if self.kind == "call":
+            return f"one of: {', '.join(self.tables)}; a name, or name(key=value, ...)"
         return f"{'an integer' if self.kind == 'integer' else 'a number'}{self._interval()}"
 
     def _within(self, x: float) -> bool:
@@ -179,6 +190,8 @@ class Param:
             return bool(value) if is_bool(value) else None
         if kind == "choice":
             return value if isinstance(value, str) and value in self.choices else None
+        if kind == "call":
+            return self._call(value)
         if kind in ("number", "integer"):
             return self._scalar(value, kind == "integer")
         if not isinstance(value, list | tuple):
@@ -192,6 +205,20 @@ class Param:
             return None
         return tuple(items)
 
+    def _call(self, value: Any) -> dict[str, Any] | None:
+        """``"armijo"`` or ``{"name": "armijo", "c1": 0.1}`` -> the mapping with every parameter (None: not
+        a known name); a bad parameter is a ParamError under this parameter's name."""
+        given = dict(value) if isinstance(value, Mapping) else {"name": value}
+        name = given.pop("name", None)
+        if not isinstance(name, str):
+            return None
+        if name not in self.tables:
+            raise ParamError(self.name, f"unknown {shown(name)}; must be {self.allowed}")
+        try:
+            return {"name": name, **self.tables[name].resolve(given, "")}
+        except ParamError as exc:
+            raise exc.within(self.name) from None
+
     # ---- descriptions ---------------------------------------------------------------------------------------
 
     @property
@@ -199,7 +226,8 @@ class Param:
         """The type in a docs table: ``number``, ``integer``, ``boolean``, ``cos | linear``, ``list of integers``."""
         if self.kind == "choice":
             return " | ".join(self.choices)
-        return {"integers": "list of integers", "schedules": "list of schedules"}.get(self.kind, self.kind)
+        kinds = {"integers": "list of integers", "schedules": "list of schedules", "call": "name or call"}
+        return kinds.get(self.kind, self.kind)
 
     @property
     def default_text(self) -> str:
@@ -209,6 +237,8 @@ class Param:
             return "none"
         if isinstance(self.default, tuple):
             return "[" + ", ".join(number_text(v) for v in self.default) + "]"
+        if self.kind == "call":
+            return call_text(self.default if isinstance(self.default, Mapping) else {"name": self.default})
         return number_text(self.default)
 
     def schema(self) -> dict[str, Any]:
@@ -222,6 +252,8 @@ class Param:
             out = {"type": "array", "items": {"type": "integer", **bounds}, "minItems": 1}
         elif self.kind == "schedules":
             out = {"type": "array", "minItems": 1}
+        elif self.kind == "call":
+            out = {"type": ["string", "object"]}
         else:
             out = {"type": "integer" if self.kind == "integer" else "number", **bounds}
         if self.default is None:
@@ -232,6 +264,8 @@ class Param:
 
     @property
     def json_default(self) -> Any:
+        if self.kind == "call":
+            return self.default_value
         return list(self.default) if isinstance(self.default, tuple) else self.default
 
     def _bounds(self) -> dict[str, float]:
@@ -253,6 +287,12 @@ class Param:
             "allowed": self.allowed,
             "help": self.help,
         }
+
+
+def call_text(value: Mapping[str, Any]) -> str:
+    """``{"name": "strong-wolfe", "c2": 0.1}`` -> ``strong-wolfe(c2=0.1)``; a bare name when nothing else."""
+    rest = ", ".join(f"{k}={number_text(v)}" for k, v in value.items() if k != "name")
+    return f"{value['name']}({rest})" if rest else str(value["name"])
 
 
 def number(name: str, default: Any, help: str, **bounds: Any) -> Param:
@@ -333,7 +373,7 @@ class Table:
                 elif p.required:
                     raise ParamError(p.name, "missing (it has no default)")
                 else:
-                    values[p.name] = p.default
+                    values[p.name] = p.default_value
         except ParamError as exc:
             raise ParamError(exc.key, exc.detail, owner) from None
         return values

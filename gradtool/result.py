@@ -11,6 +11,8 @@ STATUS: dict[str, tuple[bool, str]] = {
     "max_steps": (True, "reached the maximum of {steps} steps without meeting a tolerance"),
     "diverged": (False, "at step {step}: {reason}; the result is the last finite point"),
     "interrupted": (False, "interrupted at step {step} ({reason})"),
+    # a method that searches found no acceptable step (or no descent direction): x is the last accepted point
+    "line_search_failed": (False, "after {step} steps: {reason}; the result is the last accepted point"),
     "completed": (True, "trained for {epochs} epochs"),  # fit: every requested epoch ran
     # fit --early-stopping: the held-out loss stopped improving; the best epoch's parameters are the result
     "early_stopped": (
@@ -24,6 +26,7 @@ EXIT_CODES = {
     "converged": 0,
     "max_steps": 0,
     "diverged": 1,
+    "line_search_failed": 1,
     "interrupted": 130,
     "completed": 0,
     "early_stopped": 0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from gradtool.defaults import FTOL, STEPS, TOL, XTOL
 from gradtool.errors import ConfigError
+from gradtool.grad.base import Point
 from gradtool.interrupt import stop_reason
 from gradtool.params import ParamError
 from gradtool.result import Row
@@ -36,6 +38,7 @@ class Stopping:
                 raise ConfigError(f"{param.name} must be {param.allowed}, got {value!r}") from None
 
 
+TAIL_ROWS = 5  # the last steps a method that searches always shows (Newton's quadratic convergence)
 MAX_ROWS = 10_000  # sampled table rows kept in memory (and printed): --every 1 over 10^8 steps would not fit
 
 
@@ -134,19 +137,23 @@ def iterate(
     record: bool = False,
     progress: Callable[[int], None] | None = None,
     maximize: bool = False,
+    step: Callable | None = None,
 ) -> Outcome:
     """Run one optimization from ``x0``.
 
     ``fg(x) -> (f, g)``; ``update(g, state, x, lr) -> (x, state)``; ``schedule(t)`` is the lr of step t, or,
     for a schedule that ``needs_metric`` (plateau), ``state.lr`` of its explicit state, which observes f after
     every step. ``maximize``: the best iterate is the one with the highest f (the optimizer ascends).
+    A method that evaluates where it needs passes ``step(fg, x, f, g, state, lr) -> Move`` instead of
+    ``update`` (``fg`` is then its counting oracle): the iterate's lr is the step length t it chose, and a
+    step that finds no acceptable point ends the run with status ``line_search_failed``.
     ``sink(step, x, f, gnorm, lr)`` receives every iterate (row 0 is x0, lr is the lr that produced it);
     ``progress(step)`` is called every 1,000 steps. Ctrl-C (or SIGTERM, see ``gradtool.interrupt``) stops
     the loop cleanly (status ``interrupted``) with the last iterate recorded everywhere (the sink may then
     see that step twice, if the interrupt came just after it handled it). Nothing per step is kept unless ``record``.
     """
     every = every or default_every(stop.steps)
-    x = np.array(x0, dtype=float)
+    x = x0 if type(x0) is Point else np.array(x0, dtype=float)  # a Point: the fast path (gradtool.floats)
     f, g = fg(x)
     gn = math.hypot(*g.tolist())
     observe = schedule.observe if getattr(schedule, "needs_metric", False) else None
@@ -154,6 +161,7 @@ def iterate(
     lr = float(watched.lr) if observe else schedule(0)
     sense = -1.0 if maximize else 1.0
     rows = [Row(0, f, gn, lr, x.tolist())]
+    tail = deque(maxlen=TAIL_ROWS) if step is not None else None
     recorded = Recorder(x, f) if record else None
     if sink:
         sink(0, x, f, gn, float("nan"))
@@ -171,15 +179,22 @@ def iterate(
             if t >= stop.steps:
                 break
             lr = float(watched.lr) if observe else schedule(t)
-            x_new, state = update(g, state, x, lr)
-            f_new, g_new = fg(x_new)
+            if step is None:
+                x_new, state = update(g, state, x, lr)
+                f_new, g_new = fg(x_new)
+            else:
+                move = step(fg, x, f, g, state, lr)
+                if move.failure:
+                    status, reason = "line_search_failed", move.failure
+                    break
+                x_new, f_new, g_new, state, lr = move.x, move.f, move.g, move.state, move.t
             gn_new = math.hypot(*g_new.tolist())  # ~10x faster than numpy's norm on tiny arrays
             bad = _bad(f_new, x_new, gn_new)
             if bad:
                 t += 1
                 status, reason = "diverged", bad
                 break
-            df, dx = abs(f_new - f), (x_new - x)
+            df, dx = abs(f_new - f), (x_new - x if xtol is not None else None)
             # the step is taken in one assignment: an interrupt leaves t and x both before or both after it
             t, x, f, g, gn = t + 1, x_new, f_new, g_new, gn_new
             if observe:
@@ -193,15 +208,17 @@ def iterate(
                 best_x, best_f, best_t = x, f, t
             if t % every == 0:
                 rows.append(Row(t, f, gn, lr, x.tolist()))
+            elif tail is not None:  # a method that searches shows its last steps too: its rate of convergence
+                tail.append(Row(t, f, gn, lr, x.tolist()))
             if progress and t % 1000 == 0:
                 progress(t)
             if ftol is not None and df <= ftol:
                 status, reason = "converged", f"|f_t - f_(t-1)| = {df:.3g} <= ftol = {ftol:g}"
                 break
             if xtol is not None:
-                step = math.hypot(*dx.tolist())
-                if step <= xtol:
-                    status, reason = "converged", f"step length {step:.3g} <= xtol = {xtol:g}"
+                length = math.hypot(*dx.tolist())
+                if length <= xtol:
+                    status, reason = "converged", f"step length {length:.3g} <= xtol = {xtol:g}"
                     break
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
         status, reason = "interrupted", stop_reason(exc)
@@ -211,6 +228,8 @@ def iterate(
         if sense * f < sense * best_f:
             best_x, best_f, best_t = x, f, t
     last = t - 1 if status == "diverged" else t  # the step of the last finite iterate x
+    if tail:
+        rows = sorted([*rows, *tail], key=lambda row: row.step)
     if rows[-1].step != last:
         rows.append(Row(last, f, gn, lr, x.tolist()))
     if recorded:
@@ -228,6 +247,7 @@ class BatchOutcome:
     steps: np.ndarray
     status: list[str]
     evaluations: int
+    counts: dict[str, int] | None = None  # evaluations by kind over all starts, when not one batch call a step
 
 
 def iterate_batch(

@@ -2,10 +2,12 @@
 test session's own (never the user's)."""
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 import pytest
@@ -41,6 +43,35 @@ def _pin_rich(monkeypatch):
     for key, value in PINNED_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+class _TrackedPopen(subprocess.Popen):
+    """Popen that remembers its processes, so that a failing test cannot leave one running."""
+
+    started: list[subprocess.Popen] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _TrackedPopen.started.append(self)
+
+
+@pytest.fixture(autouse=True)
+def _reap_children(monkeypatch):
+    """Kill what a test started and left running (a timed-out test would otherwise leave a busy process,
+    and its process group with it, for the rest of the suite and beyond)."""
+    monkeypatch.setattr(subprocess, "Popen", _TrackedPopen)
+    yield
+    while _TrackedPopen.started:
+        proc = _TrackedPopen.started.pop()
+        if proc.poll() is not None:
+            continue
+        with contextlib.suppress(OSError):
+            if os.getpgid(proc.pid) == proc.pid:  # started in a session of its own: its workers too
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
 
 
 @pytest.fixture

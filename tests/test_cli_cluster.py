@@ -81,6 +81,12 @@ def test_without_dask_cluster_says_how_to_install_it(invoke, monkeypatch):
         assert result.stderr == "error: --cluster needs dask and distributed: pip install 'gradtool[dask]'\n"
 
 
+def test_a_run_of_check_grad_configs_alone_starts_no_cluster(invoke, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # would fail if anything tried to start one
+    result = invoke("run", str(ROOT / "configs" / "activation-check.yaml"), "--cluster", "local", "-q")
+    assert result.exit_code == 0, result.stderr
+
+
 def test_commands_without_cluster_never_import_dask():
     script = (
         "import sys\n"

@@ -164,4 +164,18 @@ def test_optimizers_name_shows_one_entry(invoke, invoke_json):
     text = invoke("optimizers", "rmsprop").stdout
     assert "torch.optim.RMSprop" in text and "denom = sqrt(s) + eps" in text and "eps_in_sqrt" in text
     line = assert_one_line_error(invoke("optimizers", "adamz"))
-    assert "no optimizer or schedule 'adamz'" in line and "cosine" in line
+    assert "no optimizer, schedule or line search 'adamz'" in line and "cosine" in line
+
+
+def test_the_generated_help_reads_the_registries_without_numpy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, typer.main; from gradtool.cli import only\n"
+        "for name in ('minimize', 'compare', 'fit', 'lr-find', 'plot', 'optimizers'):\n"
+        "    typer.main.get_command(only(name))\n"
+        "print(sorted(m for m in ('numpy', 'sympy', 'matplotlib', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

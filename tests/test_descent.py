@@ -145,7 +145,7 @@ def test_result_json_has_the_documented_keys():
         "note",
     }
     assert d["optimizer"]["name"] == "rmsprop" and d["schedule"]["gamma"] == 0.999
-    assert set(d["best"]) == {"x", "f", "step"} and set(d["evaluations"]) == {"f", "grad"}
+    assert set(d["best"]) == {"x", "f", "step"} and set(d["evaluations"]) == {"f", "grad", "hessian", "hvp"}
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -160,7 +160,7 @@ def test_every_optimizer_runs_and_reports_every_field(name):
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"optimizer": "newton"}, ConfigError),
+        ({"optimizer": "magic"}, ConfigError),
         ({"optimizer": "adam", "momentum": 0.9}, ConfigError),
         ({"lr": -1.0}, ConfigError),
         ({"steps": -1}, ConfigError),

@@ -11,13 +11,26 @@ from gradtool.lrfind import lr_find, recommend
 from gradtool.optim import OPTIMIZERS
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("name", [name for name, spec in OPTIMIZERS.items() if not spec.searching])
 def test_batch_with_an_lr_column_equals_individual_runs(name):
     found = lr_find("rosenbrock", [-1.5, 2], optimizer=name, lr_min=1e-4, lr_max=1.0, num=5, steps=60)
     for lr, f, status, steps in zip(found.lrs, found.f, found.status, found.run_steps, strict=True):
         single = minimize("rosenbrock", [-1.5, 2], optimizer=name, lr=lr, steps=60, classify=False)
         assert (status, steps) == (single.status, single.steps)
         assert f == single.f  # the same arithmetic, bit for bit
+
+
+@pytest.mark.parametrize(
+    ("name", "hyper", "reason"),
+    [
+        ("bfgs", {}, "there is no lr to find"),
+        ("newton", {}, "there is no lr to find"),
+        ("gd", {"line_search": "armijo"}, "cannot use a line search"),
+    ],
+)
+def test_methods_that_choose_their_step_are_refused_with_the_reason(name, hyper, reason):
+    with pytest.raises(ConfigError, match=reason):
+        lr_find("rosenbrock", [-1.5, 2], optimizer=name, **hyper)
 
 
 def test_quadratic_range_recommends_below_the_divergence_threshold():

@@ -47,6 +47,14 @@ def optimizer_entry(text: str, option: str = "--optimizer") -> dict[str, Any]:
     return entry
 
 
+def line_search_entry(text: str) -> dict[str, Any]:
+    """``armijo`` or ``armijo(c1=0.3)`` -> ``{"name": "armijo", "c1": 0.3}`` (a bare name is checked where it
+    is merged, against the optimizer's own parameter)."""
+    from gradtool.config.keys import LINE_SEARCH
+
+    return dict(_validated(LINE_SEARCH, text, "--line-search"))
+
+
 def _check_flag(table: Any, key: str, value: Any) -> Any:
     try:
         return table.get(key).check(value)

@@ -31,7 +31,10 @@ Workers = Annotated[
 ]
 ClusterTimeout = Annotated[
     float,
-    typer.Option("--cluster-timeout", help="Seconds to wait for the Dask scheduler and its first worker."),
+    typer.Option(
+        "--cluster-timeout",
+        help="Seconds to wait for the Dask scheduler and a first worker (mid-sweep: for a worker, if all were lost).",
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ import typer
 
 from gradtool.cli.common import Json, PlotFile, app, claim_outputs, handled
 from gradtool.cli.options import Choice, optimizer_options
+from gradtool.defaults import EPOCHS, FIT_ENGINE
 
 # ---- the options of a fit problem, shared with check-grad --fit ------------------------------------------
 
@@ -81,7 +82,7 @@ Proba = Annotated[
 ]
 
 
-Epochs = Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")]
+Epochs = Annotated[int, typer.Option("--epochs", help=EPOCHS.help)]
 BatchSize = Annotated[
     int | None, typer.Option("--batch-size", help="Rows per step, reshuffled every epoch (default: all training rows).")
 ]
@@ -169,14 +170,14 @@ def fit(
     model: Model,
     problem: dict,
     choice: Choice,
-    epochs: Epochs = 100,
+    epochs: Epochs = EPOCHS.default,
     batch_size: BatchSize = None,
     test_split: TestSplit = None,
     stratify: Stratify = False,
     test_data: TestData = None,
     early_stopping: EarlyStopping = None,
     seed: FitSeed = 0,
-    gradient: FitGradient = "autodiff",
+    gradient: FitGradient = FIT_ENGINE,
     every: FitEvery = None,
     save: Save = None,
     load: Load = None,

@@ -57,7 +57,7 @@ Trajectory = Annotated[
     typer.Option(
         "--trajectory",
         help="Stream every iterate to this CSV: step,<variables>,f,grad_norm,lr ('-': stdout, the report then on "
-        "stderr).",
+        "stderr); the last column is t, the step length, for a method that chooses it.",
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")]
@@ -160,13 +160,12 @@ def _single_run(run_minimize, expr, x0, options, trajectory, silent, record):
     try:
         if trajectory:
             from gradtool.descent import prepare
-            from gradtool.io import TrajectoryCSV, check_writable, open_output
+            from gradtool.io import check_writable, open_output
 
             check_writable(trajectory)
             problem = prepare(expr, x0, **options)  # validate everything before creating the file
             with open_output(trajectory) as handle:
-                sink = TrajectoryCSV(handle, problem.objective.variables)
-                return problem.run(sink=sink, progress=progress, record=record)
+                return problem.run(sink=problem.trajectory(handle), progress=progress, record=record)
         return run_minimize(expr, x0, progress=progress, record=record, **options)
     finally:
         progress.close()
@@ -186,12 +185,18 @@ def _report(result, json: bool, quiet: bool) -> None:
 @app.command()
 @handled
 def optimizers(
-    name: Annotated[str | None, typer.Argument(help="An optimizer or schedule: its formula and parameters.")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="An optimizer, schedule or line search: its formula and parameters.")
+    ] = None,
     schedules: Annotated[bool, typer.Option("--schedules", help="List the learning-rate schedules instead.")] = False,
+    line_searches: Annotated[
+        bool, typer.Option("--line-searches", help="List the line searches (line_search=...) instead.")
+    ] = False,
     json: Json = False,
 ) -> None:
-    """The optimizers (or --schedules): formula, parameters with their defaults and bounds, torch equivalent."""
-    from gradtool.optim.describe import describe, optimizer_listing, schedule_listing
+    """The optimizers (or --schedules, --line-searches): formula, parameters with their defaults and bounds,
+    torch equivalent."""
+    from gradtool.optim.describe import describe, line_search_listing, optimizer_listing, schedule_listing
 
     if name is not None:
         entry = describe(name)
@@ -202,8 +207,12 @@ def optimizers(
         from gradtool.report.optimizers import show_entry
 
         return show_entry(entry)
-    kind = "schedules" if schedules else "optimizers"
-    entries = schedule_listing() if schedules else optimizer_listing()
+    if schedules and line_searches:
+        from gradtool.errors import ConfigError
+
+        raise ConfigError("give --schedules or --line-searches, not both")
+    kind = "schedules" if schedules else "line_searches" if line_searches else "optimizers"
+    entries = {"schedules": schedule_listing, "line_searches": line_search_listing}.get(kind, optimizer_listing)()
     if json:
         from gradtool.report.common import print_json
 

@@ -18,7 +18,14 @@ from typing import Annotated, Any
 
 import typer
 
-from gradtool.cli.choices import flag_name, merge_flags, optimizer_entry, schedule_entry, split_top_level
+from gradtool.cli.choices import (
+    flag_name,
+    line_search_entry,
+    merge_flags,
+    optimizer_entry,
+    schedule_entry,
+    split_top_level,
+)
 
 #: Parameters with a flag of their own (the rest go through the shorthand): they must exist in the registry.
 HYPER_FLAGS = (
@@ -131,6 +138,7 @@ def _generated(many: bool, lr: bool, schedule: bool, required: bool) -> list[ins
     if lr:
         text = "Learning rate (default: the optimizer's torch default)."
         head.append(_option("lr", Annotated[float | None, typer.Option("--lr", help=text)], None))
+        head.append(_line_search_option())
     head += [_flag_param(OPTIMIZERS, key) for key in HYPER_FLAGS]
     if schedule:
         text = "Learning-rate schedule, NAME or NAME(key=value, ...), e.g. 'onecycle(max_lr=0.1)': "
@@ -138,6 +146,17 @@ def _generated(many: bool, lr: bool, schedule: bool, required: bool) -> list[ins
         head.append(_option("schedule", Annotated[str | None, typer.Option("--schedule", help=text)], None))
         head += [_flag_param(SCHEDULES, key, "Schedule: ") for key in SCHEDULE_FLAGS]
     return head
+
+
+def _line_search_option() -> inspect.Parameter:
+    from gradtool.optim.searching import LINE_SEARCHES
+
+    text = (
+        f"Line search choosing each step's length t: {', '.join(LINE_SEARCHES)}, or NAME(key=value, ...), e.g. "
+        "'armijo(c1=0.3)' (default: the optimizer's own, none for first-order ones, whose lr, the first "
+        "trial step, then defaults to 1). See `gradtool optimizers armijo`."
+    )
+    return _option("line_search", Annotated[str | None, typer.Option("--line-search", help=text)], None)
 
 
 def _names_with_aliases(registry: dict) -> list[tuple[str, str]]:
@@ -207,5 +226,7 @@ def _choice(given: dict[str, Any], many: bool) -> Choice:
         optimizers, option = [given.pop("optimizer")], "--optimizer"
     schedule = given.pop("schedule", None)
     hyper = {k: v for k, v in given.items() if k in ("lr", *HYPER_FLAGS) and v not in (None, False)}
+    if given.get("line_search") is not None:
+        hyper["line_search"] = line_search_entry(given["line_search"])
     schedule_flags = {k: v for k, v in given.items() if k in SCHEDULE_FLAGS and v is not None}
     return Choice(optimizers, option, hyper, schedule, schedule_flags)

@@ -102,11 +102,11 @@ def plot(
         str | None, typer.Option("--tangent-at", help="1 variable: tangent lines at these x, e.g. 5,10.")
     ] = None,
     x0: X0 = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Maximum number of steps (default 1000).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help=f"{STEPS.help[:-1]} (default {STEPS.default}).")] = None,
     gradient: Annotated[
         str | None, typer.Option("--gradient", help="Gradient engine: analytic (default), autodiff or numeric.")
     ] = None,
-    tol: Annotated[float | None, typer.Option("--tol", help="Stop when |g| <= tol (default 1e-8).")] = None,
+    tol: Annotated[float | None, typer.Option("--tol", help=f"{TOL.help[:-1]} (default {TOL.default_text}).")] = None,
     out: Out = "plot.png",
     dpi: Dpi = 150,
     vars: Vars = None,

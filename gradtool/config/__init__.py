@@ -15,7 +15,6 @@ from gradtool.config.fields import Where
 from gradtool.config.keys import CONFIG, TASKS, TaskSpec
 from gradtool.config.paths import check_plan_files, resolve_paths
 from gradtool.config.shapes import schema_document
-from gradtool.config.yamlfile import apply_override, read_config
 from gradtool.errors import ConfigError
 
 __all__ = [
@@ -62,6 +61,8 @@ def load_config(file: str, overrides: Sequence[str] = ()):
 def load_configs(files: Sequence[str], overrides: Sequence[str] = ()) -> list:
     """Load and validate every file (see :func:`load_config`); then refuse an output of any of them that is
     an input of any of them (a config, a data file), two outputs on the same file, two on stdout."""
+    from gradtool.config.yamlfile import apply_override, read_config  # PyYAML: only when a file is read
+
     plans, wheres = [], []
     for file in files:
         data, where = read_config(file)

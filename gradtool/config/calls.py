@@ -13,7 +13,7 @@ from typing import Any
 
 from gradtool.errors import ConfigError
 
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")  # newton-cg, strong-wolfe
 SCALAR = re.compile(r"""'[^']*'|"[^"\\]*(?:\\.[^"\\]*)*"|[^,()\[\]=\s][^,()\[\]=]*""")
 MAX_LENGTH = 10_000
 MAX_DEPTH = 20

@@ -59,11 +59,11 @@ def execute_run(spec: RunSpec | FitRunSpec) -> Any:
     from gradtool.descent import minimize, prepare
 
     if spec.trajectory:
-        from gradtool.io import TrajectoryCSV, open_output
+        from gradtool.io import open_output
 
         problem = prepare(spec.expr, spec.x0, **spec.options)
         with open_output(spec.trajectory) as handle:
-            result = problem.run(sink=TrajectoryCSV(handle, problem.objective.variables), record=spec.record)
+            result = problem.run(sink=problem.trajectory(handle), record=spec.record)
     else:
         result = minimize(spec.expr, spec.x0, **(spec.starts or {}), **spec.options, record=spec.record)
     result.label = spec.label

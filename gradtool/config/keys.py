@@ -59,7 +59,8 @@ def hyper_field(key: str) -> Field:
     """The field of a hyperparameter name (in a sweep), from the optimizers' parameter tables."""
     from gradtool.optim import OPTIMIZERS
 
-    return field_for([p.with_default(REQUIRED) for p in _params_named(OPTIMIZERS, key)])  # no default in a sweep
+    params = [p.with_default(REQUIRED) for p in _params_named(OPTIMIZERS, key)]  # no default in a sweep
+    return field_for(params, nested_field)
 
 
 @functools.cache
@@ -72,7 +73,7 @@ def hyperparameter_names() -> tuple[str, ...]:
 
 def _entry_fields(table) -> dict[str, Field]:
     """The fields of a registry entry's parameters, and of torch's tuple spellings of them (``betas``)."""
-    fields: dict[str, Field] = {p.name: field_for([p], lambda: SCHEDULE) for p in table.params}
+    fields: dict[str, Field] = {p.name: field_for([p], nested_field) for p in table.params}
     for group, members in table.groups.items():
         names = ", ".join(members)
         fields[group] = ParamGroup(tuple(table.get(m) for m in members), description=f"torch's spelling of {names}.")
@@ -102,6 +103,32 @@ SCHEDULE = Ref(
         description="Learning-rate schedule: a name, or {name: ..., parameters}.",
     ),
 )
+
+
+@functools.cache
+def _line_search_variants() -> dict[str, Record]:
+    from gradtool.optim.searching import LINE_SEARCHES
+
+    out = {}
+    for name, spec in LINE_SEARCHES.items():
+        fields = {"name": Const(name), **{p.name: ParamField(p) for p in spec.table.params}}
+        out[name] = Record(fields, description=spec.summary)
+    return out
+
+
+LINE_SEARCH = Ref(
+    "line_search",
+    Shorthand(
+        "name",
+        Tagged("name", _line_search_variants, what="line search"),
+        description="A line search: a name, or {name: ..., parameters}.",
+    ),
+)
+
+
+def nested_field(kind: str) -> Field | None:
+    """The field inside a parameter of ``kind``: a schedule (the items of schedules), a line search (a call)."""
+    return {"schedules": SCHEDULE, "call": LINE_SEARCH}.get(kind)
 
 
 @functools.cache

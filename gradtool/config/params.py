@@ -17,12 +17,20 @@ KIND_TYPES = {
     "choice": {"string"},
     "integers": {"array"},
     "schedules": {"array"},
+    "call": {"string", "object"},
 }
-EXPECTED = {"number": "a number", "integer": "a whole number", "boolean": "true or false", "choice": "a string"}
+EXPECTED = {
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "choice": "a string",
+    "call": "a name, name(key=value, ...) or a mapping with name: ...",
+}
 
 
 class ParamField(Field):
-    """One registry parameter as a config field; ``nested`` validates the items of a list of schedules."""
+    """One registry parameter as a config field; ``nested`` validates the items of a list of schedules, or
+    the value of a call (a line search: a name, ``name(key=value)`` or a mapping)."""
 
     def __init__(self, param: Param, nested: Field | None = None):
         self.param, self.nested = param, nested
@@ -37,16 +45,20 @@ class ParamField(Field):
             raise self.type_error(value, path, where)
         if self.nested is not None and isinstance(value, list):
             value = [self.nested.check(v, (*path, i), where) for i, v in enumerate(value)]
+        elif self.nested is not None and self.param.kind == "call":
+            value = self.nested.check(value, path, where)
         try:
             out = self.param.check(value)
         except ParamError as exc:
-            raise where.error(path, exc.detail) from None
+            raise where.error((*path, *exc.key[1:]), exc.detail) from None
         if self.param.kind == "number":
             return value  # as written (a label shows lr1, not lr1.0)
         return list(out) if isinstance(out, tuple) else out
 
     def schema(self) -> dict[str, Any]:
         out = self.param.schema()
+        if self.nested is not None and self.param.kind == "call":
+            return {k: v for k, v in out.items() if k != "type"} | self.nested.schema()
         if self.nested is not None:
             out["items"] = self.nested.schema()
         return out
@@ -102,10 +114,11 @@ class AnyParam(Field):
         return self.doc({"anyOf": [{k: v for k, v in p.schema().items() if k != "default"} for p in self.params]})
 
 
-def field_for(params: list[Param], nested: Callable[[], Field] | None = None) -> Field:
-    """The field of a parameter name: one parameter, or the parameters of that name in several entries."""
+def field_for(params: list[Param], nested: Callable[[str], Field | None] | None = None) -> Field:
+    """The field of a parameter name: one parameter, or the parameters of that name in several entries;
+    ``nested(kind)`` gives the field of a kind's items or calls (schedules, line searches), or None."""
     distinct = list({(p.kind, p.low, p.high, p.low_open, p.high_open, p.choices): p for p in params}.values())
     if len(distinct) == 1:
         p = distinct[0]
-        return ParamField(p, nested() if nested and p.kind == "schedules" else None)
+        return ParamField(p, nested(p.kind) if nested else None)
     return AnyParam(tuple(distinct))

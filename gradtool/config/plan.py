@@ -69,11 +69,15 @@ class CheckPlan:
 
 def value_text(key: str, value: Any) -> str:
     """A swept value in a label: ``lr0.01``, ``beta1=0.9`` (a key ending in a digit), ``amsgrad`` /
-    ``no-amsgrad``, ``numeric``."""
+    ``no-amsgrad``, ``numeric``, ``armijo-c1=0.3`` (a line search and its parameters away from defaults)."""
     if isinstance(value, bool):
         return key if value else f"no-{key}"
     if isinstance(value, str):
         return value
+    if isinstance(value, dict):
+        from gradtool.optim.searching import line_search_changes
+
+        return "-".join([value["name"], *(value_text(k, v) for k, v in line_search_changes(value).items())])
     return f"{key}={value!r}" if key[-1].isdigit() else f"{key}{value!r}"
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from gradtool.errors import ConfigError
 from gradtool.fitting.losses import Loss, penalty_nodes
 from gradtool.grad.base import quietly
+from gradtool.grad.tangent import compile_hvp
 from gradtool.grad.tape import compile_gradient, compile_value
 from gradtool.params import ParamError
 
@@ -67,6 +68,8 @@ class Objective:
             tape, objective, out, params = self.tape(rows)
             if kind == "gradient":
                 self._compiled[key] = compile_gradient(tape, objective, params)
+            elif kind == "hvp":
+                self._compiled[key] = compile_hvp(tape, objective, params)
             else:
                 self._compiled[key] = compile_value(tape, objective if kind == "value" else out)
         return self._compiled[key]
@@ -78,6 +81,13 @@ class Objective:
     def value(self, theta: np.ndarray, args: list) -> float:
         sweep = self._compiled_for("value", _rows(args))
         return float(quietly(sweep, *self.model.param_args(theta), *args))
+
+    def hvp(self, theta: np.ndarray, v: np.ndarray, args: list) -> np.ndarray:
+        """``H(theta) v`` of the objective over a batch: the tangent of the gradient sweep (forward-over-reverse)."""
+        sweep = self._compiled_for("hvp", _rows(args))
+        views = self.layout.views(theta)
+        _, _, tangents = quietly(sweep, *views, *args, *self.layout.views(v))
+        return np.concatenate([np.broadcast_to(t, np.shape(p)).ravel() for t, p in zip(tangents, views, strict=True)])
 
     def output(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """The model's raw output (the logit for bce) as ``(rows, outputs)`` for the input rows ``x``."""

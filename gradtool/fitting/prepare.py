@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from gradtool.defaults import EPOCHS, FIT_ENGINE
 from gradtool.errors import DataError
 from gradtool.fitting.data import Table, as_table, holdout
 from gradtool.fitting.gradients import Objective, make_fit_engine
@@ -132,14 +133,14 @@ def prepare_fit(
     lr: float | None = None,
     schedule: str | None = None,
     schedule_options: dict[str, Any] | None = None,
-    epochs: int = 100,
+    epochs: int = EPOCHS.default,
     batch_size: int | None = None,
     test_split: float | None = None,
     stratify: bool = False,
     test_data: Any = None,
     early_stopping: int | None = None,
     seed: int = 0,
-    gradient: str = "autodiff",
+    gradient: str = FIT_ENGINE,
     every: int | None = None,
     load: Any = None,
     grad_stats: bool = False,
@@ -166,7 +167,7 @@ def prepare_fit(
     objective.check_memory(size)
     opt, sched = _optimizer(optimizer, lr, hyper, schedule, schedule_options, epochs * -(-train.rows // size))
     if size < train.rows:
-        optimizer_spec(optimizer).refuse("minibatch")
+        _refuse_minibatches(opt)
     found = [] if scaler else _warnings(net, x, lossfn.name, opt.name, opt.hyper["lr"])
     info = _info(held, net, columns, train.rows, 0 if test is None else test.rows)
     stats = GradStats.for_model(net, epochs, every) if _boolean(grad_stats, "grad_stats") else None
@@ -174,6 +175,17 @@ def prepare_fit(
         objective, engine, opt, sched, theta0, train, test, epochs, size, every, shuffle_rng, seed, info,
         targets=targets, scaler=scaler, early_stopping=early_stopping, warnings=found, grad_stats=stats,
     )  # fmt: skip
+
+
+def _refuse_minibatches(opt: Any) -> None:
+    """A method that evaluates where it needs compares f at trial points of one function: full batches only."""
+    optimizer_spec(opt.name).refuse("minibatch")
+    if opt.step is not None:
+        raise ParamError(
+            "batch_size",
+            f"optimizer {opt.name!r} with a line search cannot use mini-batches: its trial points must see the "
+            "same function (full batches: no batch size)",
+        )
 
 
 def _boolean(value: Any, name: str) -> bool:

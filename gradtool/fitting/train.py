@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from gradtool.fitting.gradstats import GradStats
 from gradtool.fitting.metrics import accuracy, metrics
 from gradtool.fitting.result import FitResult, FitRow
 from gradtool.interrupt import stop_reason
+from gradtool.optim.stepping import Oracle
 from gradtool.result import status_message
 from gradtool.run import HUGE
 
@@ -108,9 +110,16 @@ class PreparedFit:
         return in_chunks(self.engine, theta, self.train.args, self.objective.chunk_rows)
 
     def _advance(self, theta, state, t: int, f: float, g: np.ndarray, epoch: int, lr_of: Callable[[int], float]):
-        """One epoch: ``(theta, state, t, f, g, why it diverged or None)``; ``f, g`` are the whole training
+        """One epoch: ``(theta, state, t, f, g, why it stopped or None)``; ``f, g`` are the whole training
         set's after full-batch steps and when a table row is due or a schedule watches the loss (mini-batch
-        f, g are not kept otherwise)."""
+        f, g are not kept otherwise). Why: a reason (it diverged), or ``(status, reason)`` (a step found no
+        acceptable point)."""
+        if self.opt.step is not None:  # a method that evaluates where it needs: full batches only
+            move = self.opt.step(self.oracle, theta, f, g, state, lr_of(t))
+            if move.failure:
+                return theta, state, t, f, g, ("line_search_failed", move.failure)
+            bad = _bad(move.f, move.g, move.x)
+            return (theta, state, t + 1, f, g, bad) if bad else (move.x, move.state, t + 1, move.f, move.g, None)
         if self.batch_size >= self.train.rows:  # the step's gradient is the full-batch one already at hand
             new, state = self.opt.update(g, state, theta, lr_of(t))
             f_new, g_new = self._full(new)
@@ -122,6 +131,21 @@ class PreparedFit:
             f, g = self._full(theta)
             bad = _bad(f, g, theta)
         return theta, state, t, f, g, bad
+
+    @cached_property
+    def oracle(self) -> Oracle:
+        """f, g and curvature over the whole training set, for methods that evaluate where they need. The
+        Hessian-vector products come from the model's tape (forward-over-reverse) whatever the gradient
+        engine; the dense Hessian (newton) is n of them."""
+        chunk = self.objective.chunk_rows
+
+        def hvp(theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+            return in_chunks(lambda th, args: self.objective.hvp(th, v, args), theta, self.train.args, chunk)
+
+        def hessian(theta: np.ndarray) -> np.ndarray:
+            return np.array([hvp(theta, e) for e in np.eye(len(theta))])
+
+        return Oracle(self._full, hessian, hvp)
 
     def _record(self, epoch: int, theta: np.ndarray, g: np.ndarray, before: np.ndarray | None) -> None:
         """``--grad-stats``: the layers' gradient norms at ``theta`` (the whole training set's gradient: ``g``
@@ -175,7 +199,9 @@ class PreparedFit:
                     break
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
             status, reason = "interrupted", stop_reason(exc)
-        if bad:
+        if isinstance(bad, tuple):
+            status, reason = bad
+        elif bad:
             status, reason = "diverged", f"{bad} in epoch {epoch + 1}"
         if rows[-1].epoch != epoch:
             if self.batch_size < self.train.rows:

@@ -17,8 +17,8 @@ import numpy as np
 from gradtool.budget import budget
 from gradtool.expr.numpy_functions import NUMPY_NAMESPACE
 from gradtool.expr.objective import Objective
-from gradtool.grad.base import as_points, quietly
-from gradtool.grad.tape import CodeRules, check_source, load
+from gradtool.grad.base import as_points, float_evaluator, quietly
+from gradtool.grad.tape import CodeRules, check_source, load, whole_powers
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -203,14 +203,44 @@ class AnalyticEngine:
     def gradient(self, x):
         return self.value_and_gradient(x)[1]
 
+    def float_fg(self) -> Callable | None:
+        """``fg`` of one point of Python floats, the bits of ``value_and_gradient`` (gradtool.floats); None for a
+        grouped sum (many variables: the fast path is for a few)."""
+        if self._groups is not None:
+            return None
+        function = self._f_and_g
+        return float_evaluator(function, _head_and_tail, whole_powers(function.source))
+
     def _build_hessian(self, objective: Objective) -> dict[str, Any]:
         from gradtool.grad.symbolic import hessian_part
 
         with budget(HESSIAN_STEP):
             return hessian_part(objective.symbols, lambda: self.gradient_exprs, NUMPY_NAMESPACE)
 
+    @functools.cached_property
+    def _tangents(self):
+        """Hessian-vector products of our reverse-mode tape: term group by term group for a big sum (each
+        vectorized over its terms), else the autodiff engine's tangent sweep of the whole expression."""
+        if self._groups is None:
+            from gradtool.grad.autodiff import AutodiffEngine
+
+            return AutodiffEngine(self.objective)
+        from gradtool.grad.tangent import TangentGroups, tangent_groups_part
+
+        use = functools.partial(TangentGroups.load, n=self.n)
+        return self.objective.compiled("analytic-hvp", tangent_groups_part, use)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``H(x) v`` at one point, forward-over-reverse on our tape: never an n x n matrix."""
+        with np.errstate(all="ignore"):
+            return self._tangents.hvp(np.asarray(x, float), np.asarray(v, float))
+
     def hessian(self, x) -> np.ndarray:
-        """The Hessian at one point, shape ``(n, n)``."""
+        """The Hessian at one point, shape ``(n, n)`` (or ``(batch, n, n)``): SymPy's up to ``GROUPED_ABOVE``
+        variables; beyond, where SymPy's n x n table would be too big, our tape's (one point)."""
+        if self.n > GROUPED_ABOVE and np.ndim(x) == 1:
+            with np.errstate(all="ignore"):
+                return self._tangents.hessian(np.asarray(x, float))
         if self._hessian is None:
             load_source = functools.partial(_hessian_function, n=self.n)
             self._hessian = self.objective.compiled("analytic-hessian", self._build_hessian, load_source)
@@ -219,6 +249,10 @@ class AnalyticEngine:
             flat = _stack(self._hessian(*pts.T), len(pts))
         h = flat.reshape(len(pts), self.n, self.n)
         return h[0] if single else h
+
+
+def _head_and_tail(values: list) -> tuple[Any, list]:
+    return values[0], values[1:]
 
 
 def _hessian_function(code: dict[str, Any], n: int) -> Callable:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradtool.expr.objective import Objective
-from gradtool.grad.base import as_points, quietly
+from gradtool.grad.base import as_points, float_evaluator, quietly
 from gradtool.grad.rules import NAMESPACE
-from gradtool.grad.tape import check_source, generate_source, load
+from gradtool.grad.tape import check_source, generate_source, load, whole_powers
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -33,6 +33,7 @@ class AutodiffEngine:
 
     def __init__(self, expr: Objective | sp.Expr, symbols: Sequence[sp.Symbol] | None = None) -> None:
         objective = expr if symbols is None else Objective.of(expr, symbols)
+        self.objective = objective
         self.n = objective.n
         self._code = objective.compiled("autodiff", _sources, self._check)
         self._sweep = self._function("gradient")
@@ -52,6 +53,28 @@ class AutodiffEngine:
     def _value(self) -> Callable:
         return self._function("value")  # on first use: many callers never ask for it
 
+    @cached_property
+    def _tangent(self) -> Callable:
+        """The tangent of the gradient sweep (forward-over-reverse), built from its source on first use."""
+        from gradtool.grad.tangent import sweep_tangent, tangent_function
+
+        source = self._code["sources"]["gradient"]
+        build = lambda objective: sweep_tangent(source, self.n)  # noqa: E731
+        return self.objective.compiled("autodiff-hvp", build, lambda p: tangent_function(p["source"], 2 * self.n))
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The Hessian-vector product ``H(x) v`` at one point: forward-over-reverse, no n x n matrix."""
+        _, _, tangents = quietly(self._tangent, *np.asarray(x, float), *np.asarray(v, float))
+        return np.array(tangents, dtype=float)
+
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        """The Hessian at one point, ``(n, n)``: the tangent sweep with the identity's rows as directions."""
+        _, _, tangents = quietly(self._tangent, *np.asarray(x, float), *np.eye(self.n))
+        out = np.empty((self.n, self.n))
+        for k, row in enumerate(tangents):
+            out[k] = row  # a zero row comes back as the scalar 0.0
+        return out
+
     def _columns(self, x) -> tuple[np.ndarray, bool]:
         """The sweep's arguments (one per variable) and whether ``x`` was a single point."""
         if type(x) is np.ndarray and x.shape == (self.n,) and x.dtype == np.float64:
@@ -67,6 +90,10 @@ class AutodiffEngine:
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(x)[1]
+
+    def float_fg(self) -> Callable:
+        """``fg`` of one point of Python floats, the bits of ``value_and_gradient`` (gradtool.floats)."""
+        return float_evaluator(self._sweep, tuple, whole_powers(self._sweep.source))
 
     def value_and_gradient(self, x: np.ndarray) -> tuple[float | np.ndarray, np.ndarray]:
         columns, single = self._columns(x)

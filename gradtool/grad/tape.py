@@ -14,6 +14,7 @@ gets ``rules.NAMESPACE`` with empty builtins as its only globals.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -298,6 +299,26 @@ def check_source(source: str, rules: CodeRules = TAPE_CODE, arity: int | None = 
     if problems:
         raise RuntimeError(f"generated source uses {problems[0]}")
     return module
+
+
+def whole_powers(source: str) -> bool:
+    """Whether every ``**`` in ``source`` has a whole-number constant exponent (``x ** 2``, ``x ** (-1.0)``).
+
+    Such code computes the same bits on Python floats as on numpy float64 scalars: + - * / are IEEE operations
+    either way, ``**`` is libm's pow either way and numpy's functions see the same float64. Except where Python
+    raises (1/0, an overflowing power), and a negative base to a fractional power, which Python makes a
+    complex number where numpy makes nan: excluded here.
+    """
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = node.right
+            if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub | ast.UAdd):
+                exponent = exponent.operand
+            if not (isinstance(exponent, ast.Constant) and type(exponent.value) in (int, float)):
+                return False
+            if not float(exponent.value).is_integer():
+                return False
+    return True
 
 
 def load(code: CodeType, namespace: dict[str, object], function: str = "sweep") -> Callable:

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradtool.optim.base import InitFn, UpdateFn, lerp
+from gradtool.optim.base import InitFn, UpdateFn, elementwise, lerp
 
 
 class AdamState(NamedTuple):
@@ -55,6 +55,7 @@ def _adam_rule(
     return init, update
 
 
+@elementwise
 def adam(
     beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool, decoupled_weight_decay: bool
 ) -> tuple[InitFn, UpdateFn]:
@@ -76,6 +77,7 @@ def adam(
     return _adam_rule(beta1, beta2, eps, weight_decay, amsgrad, decoupled=decoupled_weight_decay)
 
 
+@elementwise
 def adamw(beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool) -> tuple[InitFn, UpdateFn]:
     """AdamW (Loshchilov & Hutter 2019), torch ``AdamW``: decoupled weight decay, then the Adam step::
 
@@ -95,6 +97,7 @@ class AdamaxState(NamedTuple):
     exp_inf: np.ndarray
 
 
+@elementwise
 def adamax(beta1: float, beta2: float, eps: float, weight_decay: float) -> tuple[InitFn, UpdateFn]:
     """Adamax (Kingma & Ba 2015, section 7), the infinity-norm Adam, as torch ``Adamax``::
 

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradtool.optim.base import InitFn, UpdateFn, lerp
+from gradtool.optim.base import InitFn, UpdateFn, elementwise, lerp
 
 
 class NAdamState(NamedTuple):
@@ -33,6 +33,7 @@ def _decay(grad, params, lr, weight_decay: float, decoupled: bool):
     return grad + weight_decay * params, params
 
 
+@elementwise
 def nadam(
     beta1: float, beta2: float, eps: float, weight_decay: float, momentum_decay: float, decoupled_weight_decay: bool
 ) -> tuple[InitFn, UpdateFn]:
@@ -77,6 +78,7 @@ def nadam(
     return init, update
 
 
+@elementwise
 def radam(
     beta1: float, beta2: float, eps: float, weight_decay: float, decoupled_weight_decay: bool
 ) -> tuple[InitFn, UpdateFn]:

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradtool.optim.base import InitFn, UpdateFn, lerp
+from gradtool.optim.base import InitFn, UpdateFn, elementwise, lerp
 
 
 class RMSpropState(NamedTuple):
@@ -29,6 +29,7 @@ class AdadeltaState(NamedTuple):
     acc_delta: np.ndarray
 
 
+@elementwise
 def rmsprop(
     alpha: float, eps: float, weight_decay: float, momentum: float, centered: bool, eps_in_sqrt: bool
 ) -> tuple[InitFn, UpdateFn]:
@@ -79,6 +80,7 @@ def rmsprop(
     return init, update
 
 
+@elementwise
 def adagrad(
     lr_decay: float, weight_decay: float, initial_accumulator_value: float, eps: float
 ) -> tuple[InitFn, UpdateFn]:
@@ -109,6 +111,7 @@ def adagrad(
     return init, update
 
 
+@elementwise
 def adadelta(rho: float, eps: float, weight_decay: float) -> tuple[InitFn, UpdateFn]:
     """Adadelta (Zeiler 2012) as torch ``Adadelta`` (whose default lr is 1.0)::
 

@@ -57,6 +57,10 @@ def configure(
             f"{spec.name} has no momentum to cycle (momentum, nag, rmsprop and the Adam family do); "
             "set cycle_momentum=false",
         )
+    if opt.step is not None:
+        raise ParamError(
+            ("schedule", "cycle_momentum"), "a line search steps along its own direction: set cycle_momentum=false"
+        )
     if key in hyper or (key == "beta1" and "betas" in hyper):
         detail = f"set by the {sched.name} schedule (cycle_momentum); remove it or set cycle_momentum=false"
         raise ParamError(key if key in hyper else "betas", detail)

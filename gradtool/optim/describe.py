@@ -11,6 +11,7 @@ from typing import Any
 from gradtool.optim.base import OptimizerSpec
 from gradtool.optim.registry import ALIASES, OPTIMIZERS
 from gradtool.optim.schedules import SCHEDULES, WARMUP, ScheduleSpec
+from gradtool.optim.searching import LINE_SEARCHES, LineSearchSpec
 
 
 def docstring_parts(fn: Callable[..., Any]) -> tuple[str, str, str]:
@@ -107,11 +108,25 @@ def describe_schedule(spec: ScheduleSpec) -> dict[str, Any]:
     }
 
 
+def describe_line_search(spec: LineSearchSpec) -> dict[str, Any]:
+    """JSON-ready: name, summary, formula, notes, parameters (``none`` has no rule and no parameters)."""
+    summary, formula, notes = docstring_parts(spec.function) if spec.function else (spec.summary, "", "")
+    parameters = [p.describe() for p in spec.table.params]
+    return {
+        "name": spec.name,
+        "summary": summary,
+        "formula": formula,
+        "notes": notes,
+        "torch": None,
+        "parameters": parameters,
+    }
+
+
 def describe(name: str) -> dict[str, Any]:
-    """The description of an optimizer (aliases resolve) or of a schedule, by name.
+    """The description of an optimizer (aliases resolve), a schedule or a line search, by name.
 
     Raises:
-        ConfigError: neither an optimizer nor a schedule; the message lists both.
+        ConfigError: none of them; the message lists them all.
     """
     from gradtool.errors import ConfigError
 
@@ -119,8 +134,11 @@ def describe(name: str) -> dict[str, Any]:
         return {"kind": "optimizer", **describe_optimizer(OPTIMIZERS[name])}
     if name in SCHEDULES:
         return {"kind": "schedule", **describe_schedule(SCHEDULES[name])}
+    if name in LINE_SEARCHES:
+        return {"kind": "line search", **describe_line_search(LINE_SEARCHES[name])}
     raise ConfigError(
-        f"no optimizer or schedule {name!r}; optimizers: {', '.join(OPTIMIZERS)}; schedules: {', '.join(SCHEDULES)}"
+        f"no optimizer, schedule or line search {name!r}; optimizers: {', '.join(OPTIMIZERS)}; schedules: "
+        f"{', '.join(SCHEDULES)}; line searches: {', '.join(LINE_SEARCHES)}"
     )
 
 
@@ -130,6 +148,10 @@ def optimizer_listing() -> list[dict[str, Any]]:
 
 def schedule_listing() -> list[dict[str, Any]]:
     return [describe_schedule(spec) for spec in SCHEDULES.values()]
+
+
+def line_search_listing() -> list[dict[str, Any]]:
+    return [describe_line_search(spec) for spec in LINE_SEARCHES.values()]
 
 
 def parameter_table(params: list[dict[str, Any]], skip: tuple[str, ...] = ()) -> list[str]:

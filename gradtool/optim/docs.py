@@ -2,8 +2,8 @@
 rewrites them in docs/optimizers.md and docs/configs.md; a test fails when one is stale or missing.
 
 A block is ``<!-- registry: KIND [NAME] -->`` ... ``<!-- /registry -->``; KIND is ``optimizer NAME`` (its
-formula, notes and parameter table), ``schedule NAME``, ``optimizer-table`` or ``schedule-table`` (one row per
-entry: its parameters and defaults).
+formula, notes and parameter table), ``schedule NAME``, ``line-search NAME``, ``optimizer-table`` or
+``schedule-table`` (one row per entry: its parameters and defaults).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gradtool.optim.describe import WARMUP_NAMES, describe, optimizer_listing, parameter_table, schedule_listing
 
-BLOCK = re.compile(r"(<!-- registry: ([a-z-]+)(?: ([a-z_]+))? -->\n)(.*?)(<!-- /registry -->)", re.S)
+BLOCK = re.compile(r"(<!-- registry: ([a-z-]+)(?: ([a-z_-]+))? -->\n)(.*?)(<!-- /registry -->)", re.S)
 FILES = ("docs/optimizers.md", "docs/configs.md")
 
 
@@ -58,7 +58,7 @@ def render(text: str) -> str:
 
     def block(m: re.Match) -> str:
         kind, name = m.group(2), m.group(3)
-        body = entry_block(name) if kind in ("optimizer", "schedule") else table_block(kind)
+        body = entry_block(name) if kind in ("optimizer", "schedule", "line-search") else table_block(kind)
         return m.group(1) + body + m.group(5)
 
     return BLOCK.sub(block, text)

@@ -12,6 +12,7 @@ from typing import Any
 
 from gradtool.errors import ConfigError
 from gradtool.optim.base import Optimizer, OptimizerSpec
+from gradtool.optim.searching import SEARCH_METHODS, line_search, make_line_search, uses_line_search
 from gradtool.params import ParamError, Table, flag, number
 
 # ---- parameters shared by several optimizers (same meaning everywhere; each entry sets its default) --------
@@ -40,9 +41,19 @@ MAXIMIZE = flag("maximize", False, "Ascend: step along +gradient (torch maximize
 BETAS = {"betas": ("beta1", "beta2")}
 
 
+NO_SEARCH = line_search("none")  # every first-order rule may search along its own step (lr then defaults to 1)
+
+
 def _spec(name: str, rule: str, params: tuple, **extra: Any) -> OptimizerSpec:
     groups = extra.pop("groups", {})
-    return OptimizerSpec(name=name, table=Table((*params, MAXIMIZE), groups), rule=rule, **extra)
+    return OptimizerSpec(name=name, table=Table((*params, MAXIMIZE, NO_SEARCH), groups), rule=rule, **extra)
+
+
+def _with_maximize(spec: OptimizerSpec) -> OptimizerSpec:
+    return replace(spec, table=Table((*spec.table.params, MAXIMIZE), spec.table.groups))
+
+
+NOT_SCALED = {"line_search": "its step is not proportional to lr, the scale a line search varies"}
 
 
 def nesterov_conflict(hyper: dict[str, Any]) -> str | None:
@@ -190,6 +201,7 @@ _CANONICAL = (
             number("step_size_max", 50.0, "Largest step size (torch step_sizes[1]).", **POSITIVE),
         ),
         torch="Rprop",
+        limits=NOT_SCALED,
         conflict=lambda v: (
             None
             if v["step_size_min"] <= v["step_size_max"]
@@ -208,6 +220,7 @@ _CANONICAL = (
             WEIGHT_DECAY,
         ),
         torch="ASGD",
+        limits=NOT_SCALED,
     ),
     _spec(
         "lion",
@@ -220,6 +233,7 @@ _CANONICAL = (
         ),
         groups=BETAS,
     ),
+    *(_with_maximize(spec) for spec in SEARCH_METHODS),
 )
 
 #: Other names accepted for an optimizer (alias -> canonical name).
@@ -261,7 +275,9 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
         name: a key of ``OPTIMIZERS`` (aliases such as ``sgd`` resolve to their canonical name).
         **hyper: hyperparameters overriding the entry's defaults (torch's names; ``betas=(b1, b2)`` is
             accepted for ``beta1, beta2``); ``lr`` sets the default learning rate recorded in
-            ``Optimizer.hyper`` (``update`` still takes the lr of each step).
+            ``Optimizer.hyper`` (``update`` still takes the lr of each step); ``line_search`` (a name of
+            ``LINE_SEARCHES`` or ``{"name": ..., parameters}``) makes a first-order rule search along its
+            own step from ``t0 = lr``, and lr then defaults to 1.
 
     Returns:
         An ``Optimizer`` whose ``hyper`` holds every hyperparameter, defaults included.
@@ -272,14 +288,32 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     """
     spec = optimizer_spec(name)
     values = resolve_hyper(spec, hyper)
-    init, update = spec.function(**{key: value for key, value in values.items() if key not in ("lr", "maximize")})
-    if values.get("maximize"):
-        update = _ascending(update)
-    return Optimizer(name=spec.name, hyper=values, init=init, update=update)
+    search = make_line_search(values["line_search"]) if "line_search" in values else None
+    if search is not None and "line_search" in spec.limits:
+        raise ParamError(
+            "line_search", f"{spec.name} cannot search: {spec.limits['line_search']}", f"optimizer {spec.name!r}"
+        )
+    rule = spec.function(
+        **{key: value for key, value in values.items() if key not in ("lr", "maximize", "line_search")},
+        **({"search": search} if spec.searching else {}),
+    )
+    ascend = bool(values.get("maximize"))
+    if search is not None or spec.searching:
+        from gradtool.optim.stepping import ascending, searched
+    if spec.searching:
+        return Optimizer(spec.name, values, rule[0], None, step=ascending(rule[1]) if ascend else rule[1])
+    init, update = rule
+    step = None
+    if search is not None:
+        if "lr" not in hyper:  # the first trial step of a search: a unit step unless lr says otherwise
+            values["lr"] = 1.0
+        step = ascending(searched(update, search)) if ascend else searched(update, search)
+    return Optimizer(spec.name, values, init, _ascending(update) if ascend else update, step=step)
 
 
 def _ascending(update: Any) -> Any:
-    """torch's ``maximize``, applied in one place: every rule first negates the gradient."""
+    """torch's ``maximize``, applied in one place: every rule first negates the gradient (a method that
+    searches minimizes -f instead: ``gradtool.optim.stepping.ascending``)."""
 
     def ascend(grad: Any, state: Any, params: Any, lr: Any, **step: Any) -> Any:
         return update(-grad, state, params, lr, **step)
@@ -287,4 +321,12 @@ def _ascending(update: Any) -> Any:
     return ascend
 
 
-__all__ = ["ALIASES", "OPTIMIZERS", "ParamError", "make_optimizer", "optimizer_spec", "resolve_hyper"]
+__all__ = [
+    "ALIASES",
+    "OPTIMIZERS",
+    "ParamError",
+    "make_optimizer",
+    "optimizer_spec",
+    "resolve_hyper",
+    "uses_line_search",
+]

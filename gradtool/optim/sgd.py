@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradtool.optim.base import InitFn, UpdateFn
+from gradtool.optim.base import InitFn, UpdateFn, elementwise
 
 
 class GDState(NamedTuple):
@@ -22,6 +22,7 @@ class MomentumState(NamedTuple):
     buf: np.ndarray
 
 
+@elementwise
 def gd(weight_decay: float) -> tuple[InitFn, UpdateFn]:
     """Plain gradient descent (torch ``SGD(momentum=0)``)::
 
@@ -42,6 +43,7 @@ def gd(weight_decay: float) -> tuple[InitFn, UpdateFn]:
     return init, update
 
 
+@elementwise
 def heavy_ball(momentum: float, dampening: float, weight_decay: float, nesterov: bool) -> tuple[InitFn, UpdateFn]:
     """Heavy-ball momentum in torch's form (``SGD(momentum=mu, dampening=d, nesterov=...)``)::
 
@@ -66,14 +68,15 @@ def heavy_ball(momentum: float, dampening: float, weight_decay: float, nesterov:
         mu = momentum
         if weight_decay:
             grad = grad + weight_decay * params
-        # copy: the caller may reuse its gradient buffer
-        buf = grad.copy() if state.step == 0 else state.buf * mu + keep * grad
+        # a copy (+grad: a new array, or the float itself): the caller may reuse its gradient buffer
+        buf = +grad if state.step == 0 else state.buf * mu + keep * grad
         direction = grad + mu * buf if nesterov else buf
         return params - lr * direction, MomentumState(state.step + 1, buf)
 
     return init, update
 
 
+@elementwise
 def nesterov(momentum: float, dampening: float, weight_decay: float) -> tuple[InitFn, UpdateFn]:
     """Nesterov accelerated gradient as torch computes it (``SGD(momentum=mu, nesterov=True)``)::
 
@@ -106,6 +109,7 @@ class ASGDState(NamedTuple):
     ax: np.ndarray
 
 
+@elementwise
 def asgd(lambd: float, alpha: float, t0: float, weight_decay: float) -> tuple[InitFn, UpdateFn]:
     """Averaged SGD (Polyak & Juditsky 1992) as torch ``ASGD``, step t = 1, 2, ...::
 
@@ -131,7 +135,7 @@ def asgd(lambd: float, alpha: float, t0: float, weight_decay: float) -> tuple[In
             grad = grad + weight_decay * params
         params = params * (1 - lambd * eta)
         params = params + -eta * grad
-        ax = state.ax + (params - state.ax) * state.mu if state.mu != 1 else params.copy()
+        ax = state.ax + (params - state.ax) * state.mu if state.mu != 1 else +params  # +params: a copy
         eta = lr / ((1 + lambd * lr * step) ** alpha)
         return params, ASGDState(step, eta, 1 / max(1, step - t0), ax)
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradtool.optim.base import InitFn, UpdateFn
+from gradtool.optim.base import InitFn, UpdateFn, elementwise
 
 
 class RpropState(NamedTuple):
@@ -24,6 +24,7 @@ class LionState(NamedTuple):
     exp_avg: np.ndarray
 
 
+@elementwise
 def rprop(etaminus: float, etaplus: float, step_size_min: float, step_size_max: float) -> tuple[InitFn, UpdateFn]:
     """Rprop (Riedmiller & Braun 1993) as torch ``Rprop(etas=(etaminus, etaplus), step_sizes=(min, max))``::
 
@@ -44,7 +45,7 @@ def rprop(etaminus: float, etaplus: float, step_size_min: float, step_size_max: 
     def update(grad, state, params, lr):
         step_size = state.step_size
         if step_size is None:
-            step_size = np.broadcast_to(np.asarray(lr, dtype=float), params.shape).copy()
+            step_size = np.full_like(params, lr, dtype=float)
         sign = np.sign(grad * state.prev)
         factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, 1.0))
         step_size = np.clip(step_size * factor, step_size_min, step_size_max)
@@ -54,6 +55,7 @@ def rprop(etaminus: float, etaplus: float, step_size_min: float, step_size_max: 
     return init, update
 
 
+@elementwise
 def lion(beta1: float, beta2: float, weight_decay: float) -> tuple[InitFn, UpdateFn]:
     """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms") as Optax ``lion``::
 

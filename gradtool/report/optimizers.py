@@ -17,7 +17,7 @@ def show_listing(entries: list[dict[str, Any]], kind: str) -> None:
     caption = "gradtool optimizers NAME: the formula and every parameter"
     if kind == "schedules":
         caption += "; every schedule also takes warmup=0 and start_factor=1/3"
-    table = Table(title=kind, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=kind.replace("_", " "), caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("name", "summary", "torch", "parameters (default)"):
         table.add_column(column, overflow="fold")
     for e in entries:
@@ -35,7 +35,8 @@ def show_entry(entry: dict[str, Any]) -> None:
     console = stdout_console()
     aliases = f" (alias {', '.join(entry['aliases'])})" if entry.get("aliases") else ""
     console.print(f"[bold]{entry['name']}[/]{aliases}: {entry['summary']}", markup=True)
-    console.print(f"torch: {entry['torch'] or 'no torch class'}")
+    if entry["kind"] != "line search":
+        console.print(f"torch: {entry['torch'] or 'no torch class'}")
     if entry["formula"]:
         console.print(entry["formula"], markup=False, highlight=False, soft_wrap=True)
     if entry["notes"]:

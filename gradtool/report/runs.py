@@ -32,8 +32,10 @@ def sparkline(values: list[float], width: int = 40) -> str:
 def iteration_table(result: RunResult):
     from rich.table import Table
 
+    from gradtool.optim.searching import chooses_step
+
     table = Table(title=f"{result.optimizer['name']} on {literal(result.expression)}")
-    for col in ("step", "f", "|g|", "lr"):
+    for col in ("step", "f", "|g|", "t" if chooses_step(result.optimizer) else "lr"):
         table.add_column(col, justify="right")
     wide = len(result.variables) > MAX_VARIABLE_COLUMNS
     names = ["|x|"] if wide else result.variables
@@ -63,7 +65,7 @@ def summary_panel(result: RunResult):
         f"steps      {result.steps}",
         f"status     [{colour}]{result.status}[/]: {result.message}",
         f"time       {result.time_s:.3f} s",
-        f"evals      f: {result.evaluations['f']}, gradient: {result.evaluations['grad']}",
+        f"evals      {evaluations_text(result.evaluations)}",
     ]
     if result.best["step"] != result.steps and result.starts is None:
         lines.append(f"best       f = {num(result.best['f'], 12)} at step {result.best['step']}")
@@ -82,6 +84,12 @@ def summary_panel(result: RunResult):
         )
         lines.append(f"rmsprop    eps added {place}")
     return Panel("\n".join(lines), title="summary", expand=False)
+
+
+def evaluations_text(counts: dict[str, int]) -> str:
+    """``f: 41, gradient: 41`` (and the Hessians and Hessian-vector products, when there were any)."""
+    names = {"f": "f", "grad": "gradient", "hessian": "Hessian", "hvp": "Hessian-vector"}
+    return ", ".join(f"{names[k]}: {v}" for k, v in counts.items() if k in ("f", "grad") or v)
 
 
 def minima_table(result: RunResult):

@@ -14,7 +14,9 @@ def _value(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return schedule_text(v)
+        from gradtool.optim.searching import LINE_SEARCHES
+
+        return line_search_text(v) if v.get("name") in LINE_SEARCHES else schedule_text(v)
     return num(v, 6)
 
 
@@ -29,6 +31,14 @@ def optimizer_text(optimizer: dict[str, Any], lr: bool = True) -> str:
     parts = [name, *([f"lr={num(opt.pop('lr'), 6)}"] if lr else [])]
     parts += [f"{k}={_value(v)}" for k, v in opt.items() if k != "lr" and defaults.get(k) != v]
     return " ".join(parts)
+
+
+def line_search_text(value: dict[str, Any]) -> str:
+    """``armijo(c1=0.3)``: a line search's name and its parameters away from their defaults."""
+    from gradtool.optim.searching import line_search_changes
+
+    params = ",".join(f"{k}={_value(v)}" for k, v in line_search_changes(value).items())
+    return f"{value['name']}({params})" if params else value["name"]
 
 
 def schedule_text(schedule: dict[str, Any]) -> str:
