@@ -194,7 +194,7 @@ def per_step(rounds: int) -> list[str]:
     from gradtool.descent import prepare
     from gradtool.optim import OPTIMIZERS
 
-    names = [name for name, spec in OPTIMIZERS.items() if name == spec.name]
+    names = [name for name, spec in OPTIMIZERS.items() if name == spec.name and not spec.searching]  # update rules
     lrs = {"momentum": 1e-4, "nag": 1e-4, "gd": 1e-4, "adadelta": 1.0, "rprop": 1e-3, "asgd": 1e-4}
     with_torch = [n for n in names if OPTIMIZERS[n].torch] if importlib.util.find_spec("torch") else []
     runs = {}
