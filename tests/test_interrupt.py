@@ -193,3 +193,29 @@ def test_a_closed_pipe_stops_quietly_with_141(args, tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 141 and stderr == ""
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_inside_a_trajectory_write_waits_for_the_row(signum):
+    """A signal handled inside write() (as on EINTR) must neither lose the row nor write it twice."""
+    import io
+
+    import numpy as np
+
+    from gradtool.interrupt import Terminated, terminate_as_interrupt
+    from gradtool.io import TrajectoryCSV
+
+    class Interrupting(io.StringIO):
+        def write(self, text):
+            if text.startswith("7,"):
+                os.kill(os.getpid(), signum)  # its handler runs before this method's next line
+            return super().write(text)
+
+    handle = Interrupting()
+    sink = TrajectoryCSV(handle, ["x"])
+    expected = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    with terminate_as_interrupt(), pytest.raises(expected):
+        for step in range(10):
+            sink(step, np.array([float(step)]), 1.0, 1.0, 0.1)
+    sink(7, np.array([7.0]), 1.0, 1.0, 0.1)  # the interrupted run hands its last step over once more
+    assert [line.split(",")[0] for line in handle.getvalue().splitlines()] == ["step", *map(str, range(8))]
