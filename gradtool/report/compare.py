@@ -107,7 +107,7 @@ def show_lr_find(result) -> None:
     on = f"{opt} on {literal(result.expression)}"
     table = Table(title=f"lr range test: {on}, {result.steps} steps from f0 = {num(result.f0, 6)}")
     for col in ("lr", "final f", "|g|", "steps", "status", ""):
-        table.add_column(col, justify="right" if col not in ("status", "") else "left")
+        table.add_column(col, justify="right" if col not in ("status", "") else "left", no_wrap=True)
     for lr, f, g, s, st, ok in zip(
         result.lrs, result.f, result.grad_norm, result.run_steps, result.status, result.stable, strict=True
     ):

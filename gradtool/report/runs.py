@@ -33,11 +33,11 @@ def iteration_table(result: RunResult):
 
     table = Table(title=f"{result.optimizer['name']} on {literal(result.expression)}")
     for col in ("step", "f", "|g|", "t" if chooses_step(result.optimizer) else "lr"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     wide = len(result.variables) > MAX_VARIABLE_COLUMNS
     names = ["|x|"] if wide else result.variables
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for row in result.rows:
         if wide:
             cells = [num(sum(v * v for v in row.x) ** 0.5, 8)]
@@ -97,7 +97,7 @@ def minima_table(result: RunResult):
         title=f"distinct minima from {s['count']} starts in [{num(s['box'][0])}, {num(s['box'][1])}] (seed {s['seed']})"
     )
     for col in (*result.variables, "f", "starts", "kind"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for m in result.minima:
         table.add_row(
             *(num(v, 8) for v in m["x"].values()), num(m["f"], 6), str(m["count"]), m.get("stationary") or "-"
