@@ -6,9 +6,8 @@ import re
 from collections import Counter
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import PINNED_ENV
+from typer.testing import CliRunner
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
 
