@@ -172,10 +172,6 @@ def write_captured(files: dict[str, tuple[str, str | bytes]]) -> None:
             handle.write(content)
 
 
-# The name the output mechanism had when it only wrote regular files.
-atomic_writer = open_output
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
