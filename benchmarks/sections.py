@@ -14,3 +14,16 @@ def write_section(path: str | Path, text: str) -> None:
     pattern = re.compile(rf"{re.escape(title)}\n.*?(?=\n## |\Z)", re.S)
     new = pattern.sub(lambda _: text.rstrip("\n"), old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
     path.write_text(new.rstrip("\n") + "\n")
+
+
+def main_of(section, doc: str | None = None) -> None:
+    """The command line of a benchmark script: print its section, and with ``--write FILE`` put it there."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--write", help="replace (or add) the section in this Markdown file")
+    args = parser.parse_args()
+    text = section()
+    print(text)
+    if args.write:
+        write_section(args.write, text)

@@ -95,13 +95,13 @@ def _schedule_variants() -> dict[str, Record]:
     return out
 
 
-SCHEDULE = Ref(
-    "schedule",
-    Shorthand(
-        "name",
-        Tagged("name", _schedule_variants, what="schedule"),
-        description="Learning-rate schedule: a name, or {name: ..., parameters}.",
-    ),
+def registry_entry(key: str, variants: Callable[[], dict[str, Record]], what: str, description: str) -> Ref:
+    """An entry of a registry, under ``$defs/key``: a name, a call ``name(k=v)`` or ``{name: ..., k: v}``."""
+    return Ref(key, Shorthand("name", Tagged("name", variants, what=what), description=description))
+
+
+SCHEDULE = registry_entry(
+    "schedule", _schedule_variants, "schedule", "Learning-rate schedule: a name, or {name: ..., parameters}."
 )
 
 
@@ -116,13 +116,8 @@ def _line_search_variants() -> dict[str, Record]:
     return out
 
 
-LINE_SEARCH = Ref(
-    "line_search",
-    Shorthand(
-        "name",
-        Tagged("name", _line_search_variants, what="line search"),
-        description="A line search: a name, or {name: ..., parameters}.",
-    ),
+LINE_SEARCH = registry_entry(
+    "line_search", _line_search_variants, "line search", "A line search: a name, or {name: ..., parameters}."
 )
 
 
@@ -143,13 +138,11 @@ def _optimizer_variants() -> dict[str, Record]:
     return out
 
 
-OPTIMIZER = Ref(
+OPTIMIZER = registry_entry(
     "optimizer",
-    Shorthand(
-        "name",
-        Tagged("name", _optimizer_variants, what="optimizer"),
-        description="An optimizer name, or {name: ..., torch-named hyperparameters}.",
-    ),
+    _optimizer_variants,
+    "optimizer",
+    "An optimizer name, or {name: ..., torch-named hyperparameters}.",
 )
 
 
