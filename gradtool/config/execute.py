@@ -27,12 +27,14 @@ class FileResult:
     check: dict[str, Any] | None = None
 
     def final(self, run: Any) -> float:
-        """What ``best`` minimizes: a minimize run's final f, a fit's final training loss."""
-        return run.train_loss if self.task == "fit" else run.f
+        """What ``best`` minimizes: a minimize run's final f (-f for one that ascends), a fit's final training
+        loss."""
+        return run.train_loss if self.task == "fit" else run.ranked_f
 
     @property
     def best(self) -> int | None:
-        """Index of the run with the lowest final f (fit: training loss) among those that finished, or None."""
+        """Index of the run with the lowest final f (the highest for runs that ascend; fit: the lowest training
+        loss) among those that finished, or None."""
         finished = [(self.final(r), i) for i, r in enumerate(self.runs) if r.status in FINISHED]
         return min(finished)[1] if finished else None
 

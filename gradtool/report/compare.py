@@ -15,11 +15,12 @@ STATUS_STYLE = {"converged": "green", "max_steps": "yellow"}
 
 def _order(result: RunResult) -> tuple[int, float]:
     finished = result.status in ("converged", "max_steps")
-    return (0 if finished else 1, result.f if finished and result.f == result.f else float("inf"))
+    return (0 if finished else 1, result.ranked_f if finished and result.f == result.f else float("inf"))
 
 
 def comparison_table(runs: list[RunResult], title: str):
-    """One row per run, sorted by final f (the best first); runs that diverged (or were interrupted) last."""
+    """One row per run, sorted by final f (the best first: the lowest, the highest for runs that ascend);
+    runs that diverged (or were interrupted) last."""
     from rich import box
     from rich.table import Table
 
