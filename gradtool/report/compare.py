@@ -96,7 +96,7 @@ def _show_runs(fr: Any, quiet: bool, console) -> None:
             else f"best: {literal(b.label)}: f = {num(b.f, 10)}"
         )
     else:
-        console.print("[red]every run diverged[/]")
+        console.print("[red]no run finished[/] (each diverged, was interrupted or failed)")
 
 
 def show_lr_find(result) -> None:

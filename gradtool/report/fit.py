@@ -251,7 +251,7 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
     if stats:
         console.print(layers_table(stats))
     if fr.best is None:
-        console.print("[red]every fit diverged[/]")
+        console.print("[red]no fit finished[/] (each diverged, was interrupted or failed)")
         return
     best = fr.runs[fr.best]
     parts = [f"train loss = {num(best.train_loss, 10)}"]
