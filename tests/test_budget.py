@@ -176,3 +176,22 @@ def test_runs_in_worker_processes_get_the_budget(invoke, tmp_path):
     result = invoke("run", str(config), "--jobs", "2", "--budget", "0.000001", "--json", "--no-cache")
     assert result.exit_code == 0, result.stderr
     assert "autodiff gradients instead" in result.stdout
+
+
+def test_an_alarm_swallowed_in_a_finalizer_is_not_reported_and_comes_again(monkeypatch):
+    """Python ignores an exception raised in __del__ (or a gc callback) and reports it as unraisable: the
+    budget's alarm is no such error (it fires again), so nothing reaches the hook, and the block still ends."""
+    import sys
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    class Slow:
+        def __del__(self):
+            spin(0.5)  # the alarm fires in here, and Python swallows it
+
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded), budget("work", 0.1):
+        Slow()  # finalized at once
+        spin(30)
+    assert time.monotonic() - start < 10 and reported == [] and sys.unraisablehook == reported.append
