@@ -98,3 +98,52 @@ def test_a_picture_of_two_million_steps_keeps_a_bounded_path(tmp_path):
 def test_steps_have_an_upper_bound(invoke):
     result = invoke("minimize", "x^2", "--steps", "2000000000", "-q")
     assert result.exit_code == 2 and "steps must be an integer in [0, 1000000000]" in result.stderr
+
+
+# ---------------------------------------------------------------- symbolic work: bounded by --budget (default 5 s)
+
+
+def sympy_truth(expr, point: dict) -> dict[str, float]:
+    """The exact partial derivatives of a SymPy expression built here (not parsed), evaluated to 30 digits."""
+    import sympy as sp
+
+    at = {sp.Symbol(k): sp.Rational(str(v)) for k, v in point.items()}
+    return {str(s): float(sp.diff(expr, s).evalf(30, subs=at)) for s in sorted(at, key=str)}
+
+
+def nested_tan(depth: int):
+    import sympy as sp
+
+    e = sp.Symbol("x")
+    for _ in range(depth):
+        e = sp.tan(e)
+    return e
+
+
+def log_tanh():
+    import sympy as sp
+
+    x, y = sp.symbols("x y")
+    return sp.log(1 + x**2 + y**2) * sp.tanh(x - y) / sp.sqrt(x**2 + y**2)
+
+
+SLOW_TO_SIMPLIFY = {
+    # simplify() ran over 60 s and took 21 GB
+    "log-tanh": ("log(1+x^2+y^2)*tanh(x-y)/sqrt(x^2+y^2)", "0.3,-0.7", {"x": 0.3, "y": -0.7}, log_tanh),
+    "tan eight deep": ("tan(" * 8 + "x" + ")" * 8, "x=0.1", {"x": 0.1}, lambda: nested_tan(8)),  # 40 s
+}
+
+
+@pytest.mark.parametrize(("text", "at", "point", "build"), SLOW_TO_SIMPLIFY.values(), ids=SLOW_TO_SIMPLIFY.keys())
+def test_a_gradient_slow_to_simplify_answers_within_the_budget_in_bounded_memory(text, at, point, build):
+    import json
+    import time
+
+    start = time.perf_counter()
+    code, out, err = gradtool_in_a_capped_process("grad", text, "--at", at, "--json", "--no-cache", timeout=120)
+    assert code == 0, err[-2000:]
+    assert time.perf_counter() - start < 60  # the budget is 5 s a step; generous for a shared machine
+    report = json.loads(out)
+    assert any("--budget" in note for note in report["notes"])  # printed as SymPy built it, said so
+    truth = sympy_truth(build(), point)
+    assert report["value"] == pytest.approx(truth, rel=1e-12)
