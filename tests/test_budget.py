@@ -142,8 +142,8 @@ def test_grad_values_come_from_autodiff_when_the_symbolic_gradient_is_too_slow(i
     from gradtool.grad import symbolic
 
     monkeypatch.setattr(symbolic, "symbolic_gradient", lambda *a: spin(30))  # a differentiation that never ends
-    args = ("grad", "x^2*y", "--at", "x=3,y=2", "--hessian", "--budget", "0.3", "--json")
-    code, out = invoke_json(*args)  # the compile cache may hold the code: the printed partials still need SymPy
+    args = ("grad", "x^2*y", "--at", "x=3,y=2", "--hessian", "--budget", "0.3", "--json", "--no-cache")
+    code, out = invoke_json(*args)  # a cached entry holds the printed partials too: none here
     assert code == 0
     assert out["gradient"] is None and out["value"] == {"x": 12.0, "y": 9.0}
     np.testing.assert_allclose(out["hessian"], [[4.0, 6.0], [6.0, 0.0]], atol=1e-6)  # 2y, 2x; 2x, 0
@@ -154,7 +154,7 @@ def test_grad_without_a_point_says_what_to_do_when_the_gradient_is_too_slow(invo
     from gradtool.grad import symbolic
 
     monkeypatch.setattr(symbolic, "symbolic_gradient", lambda *a: spin(30))
-    result = invoke("grad", "x^2*y", "--budget", "0.3")
+    result = invoke("grad", "x^2*y", "--budget", "0.3", "--no-cache")
     assert result.exit_code == 2
     assert "give --at for the gradient's value by autodiff, or raise --budget" in result.stderr
 
