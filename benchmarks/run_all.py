@@ -264,6 +264,10 @@ def main() -> None:
         numeric += "\n" + subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=ROOT).stdout
     sweep_bench = ROOT / "benchmarks" / "bench_sweep.py"  # serial vs --jobs vs Dask (needs the dask extra)
     sweeps = subprocess.run([sys.executable, str(sweep_bench)], capture_output=True, text=True, cwd=ROOT).stdout
+    limits_bench = ROOT / "benchmarks" / "bench_limits.py"  # issue 10's reproductions: time and peak memory
+    sweeps += (
+        "\n" + subprocess.run([sys.executable, str(limits_bench)], capture_output=True, text=True, cwd=ROOT).stdout
+    )
     table = ["| measurement | result | goal / note |", "| --- | --- | --- |"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     text = "\n".join(table)

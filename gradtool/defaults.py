@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from gradtool.params import integer, number
 
-STEPS = integer("steps", 1000, "Maximum number of steps.", low=0)
+# at most 10^9 steps: ~hours at 1 us a step
+STEPS = integer("steps", 1000, "Maximum number of steps (at most 10^9).", low=0, high=1_000_000_000)
 TOL = number("tol", 1e-8, "Converged when |g| <= tol (0: never stop on |g|).", low=0)
 FTOL = number("ftol", None, "Converged when |f_t - f_(t-1)| <= ftol (default: off).", low=0)
 XTOL = number("xtol", None, "Converged when the step's length |x_t - x_(t-1)| <= xtol (default: off).", low=0)

@@ -18,6 +18,7 @@ SIMPLIFY_MAX_OPS = 60  # simplify() is exponential in the worst case: only small
 SIMPLIFY_MAX_VARS = 20  # simplify() takes ~0.1 s a partial: 1,000 of them took minutes
 SIMPLIFY_MAX_POWER = 16  # simplify() expands (x + y)^1000 into 1001 terms: high powers of sums are left alone
 HESSIAN_MAX_VARS = 50
+CHUNK_FLOATS = 4_000_000  # Hessians are evaluated for this many floats' worth of points at a time (32 MB)
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
@@ -176,12 +177,17 @@ def stationary_kinds(objective: Objective, points: np.ndarray, engine=None) -> l
     """
     if objective.n > HESSIAN_MAX_VARS or len(points) == 0:
         return [None] * len(points)
+    rows = max(1, CHUNK_FLOATS // (3 * objective.n**2))  # points per evaluation: n x n Hessians add up
+    kinds: list[str | None] = []
     try:
         if not isinstance(engine, AnalyticEngine):
             engine = AnalyticEngine(objective)
-        with np.errstate(all="ignore"):
-            g = engine.gradient(points)
-            h = engine.hessian(points)
+        for start in range(0, len(points), rows):
+            chunk = points[start : start + rows]
+            with np.errstate(all="ignore"):
+                g = engine.gradient(chunk)
+                h = engine.hessian(chunk)
+            kinds += [classify(gi, hi)[0] for gi, hi in zip(g, h, strict=True)]
     except (ParseError, BudgetExceeded):  # too deep or too slow for SymPy: the run keeps its result
         return [None] * len(points)
-    return [classify(gi, hi)[0] for gi, hi in zip(g, h, strict=True)]
+    return kinds

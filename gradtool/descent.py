@@ -17,6 +17,8 @@ from gradtool.expr.objective import Objective, load_objective
 from gradtool.expr.point import parse_box
 from gradtool.floats import as_arrays, fast_path
 from gradtool.grad.engines import make_run_engine
+from gradtool.memory import check_batch
+from gradtool.minima import distinct_minima
 from gradtool.optim.configure import configure
 from gradtool.optim.stepping import Oracle
 from gradtool.result import RunResult, status_message
@@ -123,6 +125,7 @@ class Prepared:
             rows=out.rows,
             path=out.path,
             values=out.values,
+            path_steps=out.path_steps,
         )
         if self.classify and np.all(np.isfinite(out.x)):
             from gradtool.derive import stationary_kinds
@@ -222,6 +225,8 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
     lo, hi = parse_box(box) if box is not None else (objective.named.domain if objective.named else (-1, 1))
+    # the batch, and every end point kept as a distinct minimum (Python floats in a dict: 8 more per cell)
+    check_batch(starts, objective.n, rows_name="starts", lower="the starts or the dimension", extra=8)
     x0 = start_points(objective.n, starts, (lo, hi), seed)
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
@@ -265,7 +270,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
     )
     if record:  # the batch keeps no history: rerun the best start alone for its path and loss curve
         again = replace(problem, start=x0[best].tolist(), classify=False).run(record=True)
-        result.path, result.values = again.path, again.values
+        result.path, result.values, result.path_steps = again.path, again.values, again.path_steps
     return result
 
 
@@ -293,25 +298,3 @@ def _one_by_one(problem: Prepared, x0: np.ndarray) -> BatchOutcome:
 def start_points(n: int, count: int, box: tuple[float, float], seed: int) -> np.ndarray:
     """The ``(count, n)`` multi-start points: uniform in ``box`` from ``seed`` (pictures redraw them)."""
     return np.random.default_rng(seed).uniform(box[0], box[1], size=(count, n))
-
-
-def distinct_minima(x: np.ndarray, f: np.ndarray, tol: float = 1e-3, sense: float = 1.0) -> list[dict[str, Any]]:
-    """Cluster end points closer than ``tol * max(1, |x|)``; each cluster reports its best point and count.
-
-    Greedy in order of f (of -f with ``sense=-1``: maxima): a point joins the first (best) cluster centre
-    within reach, else starts a cluster. Sorted the same way.
-    """
-    centres = np.empty((0, x.shape[1]))
-    values: list[float] = []
-    counts: list[int] = []
-    for i in np.argsort(sense * f, kind="stable"):
-        if len(centres):
-            reach = tol * np.maximum(1.0, np.linalg.norm(centres, axis=1))
-            near = np.flatnonzero(np.linalg.norm(centres - x[i], axis=1) <= reach)
-            if len(near):
-                counts[near[0]] += 1
-                continue
-        centres = np.vstack([centres, x[i]])
-        values.append(float(f[i]))
-        counts.append(1)
-    return [{"x": c.tolist(), "f": v, "count": k} for c, v, k in zip(centres, values, counts, strict=True)]

@@ -55,8 +55,9 @@ class RunResult:
     """Everything one optimization run reports: the fields of ``minimize --json``.
 
     ``x``/``f`` are the last (finite) iterate, ``best`` the lowest f seen. Not converging is a status,
-    never an exception. ``rows`` are the sampled iteration-table lines; ``path`` the full list of iterates
-    when recording was asked for (plots), else None.
+    never an exception. ``rows`` are the sampled iteration-table lines; ``path`` the iterates
+    kept when recording was asked for (plots: every step, or every k-th of a long run, at their
+    ``path_steps``), else None.
     """
 
     expression: str
@@ -82,6 +83,7 @@ class RunResult:
     starts: list[dict[str, Any]] | None = None
     minima: list[dict[str, Any]] | None = None
     note: str | None = None  # e.g. the analytic gradient exceeded its budget: autodiff was used
+    path_steps: list[int] | None = None  # the step of each recorded iterate (a long run keeps every k-th)
 
     @property
     def converged(self) -> bool:

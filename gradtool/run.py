@@ -70,8 +70,49 @@ class Outcome:
     best_step: int
     rows: list[Row]
     evaluations: int
-    path: list[list[float]] | None
-    values: list[float] | None
+    recorded: Recorder | None  # the iterates kept for pictures (``record``)
+
+    @property
+    def path(self) -> list[list[float]] | None:
+        return None if self.recorded is None else self.recorded.path
+
+    @property
+    def values(self) -> list[float] | None:
+        return None if self.recorded is None else self.recorded.values
+
+    @property
+    def path_steps(self) -> list[int] | None:
+        return None if self.recorded is None else self.recorded.steps
+
+
+MAX_RECORDED = 10_000  # iterates a recorded run keeps for pictures (--plot): --steps 100000000 kept them all
+
+
+class Recorder:
+    """The iterates a picture needs, at most ``cap`` + 2 of them: every step at first; when ``cap`` are kept,
+    every other one is dropped and from then on every 2nd step is kept, then every 4th, ... The first
+    iterate and (with :meth:`finish`) the last are exact."""
+
+    def __init__(self, x: np.ndarray, f: float, cap: int | None = None):
+        self.steps, self.path, self.values = [0], [x.tolist()], [f]
+        self.stride, self.cap = 1, cap or MAX_RECORDED
+
+    def add(self, t: int, x: np.ndarray, f: float) -> None:
+        if t % self.stride:
+            return
+        self.steps.append(t)
+        self.path.append(x.tolist())
+        self.values.append(f)
+        if len(self.steps) > self.cap:  # steps 0, s, 2s, ...: keep 0, 2s, 4s, ...
+            self.steps, self.path, self.values = self.steps[::2], self.path[::2], self.values[::2]
+            self.stride *= 2
+
+    def finish(self, t: int, x: np.ndarray, f: float) -> None:
+        """Keep step ``t`` (the last iterate) if it is not kept yet."""
+        if self.steps[-1] != t:
+            self.steps.append(t)
+            self.path.append(x.tolist())
+            self.values.append(f)
 
 
 def _bad(f: float, x: np.ndarray, gn: float) -> str | None:
@@ -121,14 +162,14 @@ def iterate(
     sense = -1.0 if maximize else 1.0
     rows = [Row(0, f, gn, lr, x.tolist())]
     tail = deque(maxlen=TAIL_ROWS) if step is not None else None
-    path, values = ([x.tolist()], [f]) if record else (None, None)
+    recorded = Recorder(x, f) if record else None
     if sink:
         sink(0, x, f, gn, float("nan"))
     best_x, best_f, best_t = x, f, 0
     status, reason, t, sunk = "max_steps", "", 0, 0
     bad = _bad(f, x, gn)
     if bad:
-        return Outcome(x, f, g, 0, "diverged", bad, x, f, 0, rows, 1, path, values)
+        return Outcome(x, f, g, 0, "diverged", bad, x, f, 0, rows, 1, recorded)
     tol, ftol, xtol = stop.tol, stop.ftol, stop.xtol
     try:
         while True:
@@ -161,9 +202,8 @@ def iterate(
             if sink:
                 sink(t, x, f, gn, lr)
                 sunk = t
-            if record:
-                path.append(x.tolist())
-                values.append(f)
+            if recorded:
+                recorded.add(t, x, f)
             if sense * f < sense * best_f:
                 best_x, best_f, best_t = x, f, t
             if t % every == 0:
@@ -185,9 +225,6 @@ def iterate(
         # the step taken last may not have reached the sink, the recording or the best point yet
         if sink and sunk != t:
             sink(t, x, f, gn, lr)
-        if record and len(path) == t:
-            path.append(x.tolist())
-            values.append(f)
         if sense * f < sense * best_f:
             best_x, best_f, best_t = x, f, t
     last = t - 1 if status == "diverged" else t  # the step of the last finite iterate x
@@ -195,7 +232,9 @@ def iterate(
         rows = sorted([*rows, *tail], key=lambda row: row.step)
     if rows[-1].step != last:
         rows.append(Row(last, f, gn, lr, x.tolist()))
-    return Outcome(x, f, g, t, status, reason, best_x, best_f, best_t, rows, t + 1, path, values)
+    if recorded:
+        recorded.finish(last, x, f)
+    return Outcome(x, f, g, t, status, reason, best_x, best_f, best_t, rows, t + 1, recorded)
 
 
 @dataclass

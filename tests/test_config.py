@@ -124,7 +124,7 @@ BAD = [
     ("task: check-grad\nfunction: x^2\nat: 1\nmethod: sideways\n", 4, "unknown difference method 'sideways'"),
     ("function: !!python/object:os.system x\n", 1, "tag !!python/object:os.system is not allowed"),
     ("- a\n- b\n", 1, "must be a mapping"),
-    ("function: x^2\noptimizer: gd\nsteps: .inf\n", 3, "steps: inf is invalid; must be an integer >= 0"),
+    ("function: x^2\noptimizer: gd\nsteps: .inf\n", 3, "steps: inf is invalid; must be an integer in [0, 1000000000]"),
 ]
 
 

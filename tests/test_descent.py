@@ -178,3 +178,20 @@ def test_bad_options_raise_one_clear_error(kwargs, error):
 def test_bad_start_point_names_the_expected_variables():
     with pytest.raises(PointError, match="expected x, y"):
         gradtool.minimize("x^2 + y^2", "x=1,z=2")
+
+
+def test_a_long_recorded_run_keeps_a_bounded_path_with_exact_ends(monkeypatch):
+    from gradtool import run
+
+    monkeypatch.setattr(run, "MAX_RECORDED", 100)
+    res = gradtool.minimize("x^2", "1", lr=1e-6, steps=100_003, tol=0, record=True)
+    assert len(res.path) <= 102 and len(res.path) == len(res.values) == len(res.path_steps)
+    assert res.path_steps[0] == 0 and res.path_steps[-1] == 100_003 and res.path[-1] == res.x
+    assert all(b > a for a, b in zip(res.path_steps, res.path_steps[1:], strict=False))
+    stride = res.path_steps[1]
+    assert all(s % stride == 0 for s in res.path_steps[:-1])  # every k-th step, k a power of 2
+    x = 1.0
+    for step in range(1, res.path_steps[-2] + 1):  # the iterates are those of the run
+        x -= 1e-6 * 2 * x
+        if step == res.path_steps[-2]:
+            assert res.path[-2] == [x] and res.values[-2] == x * x

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -122,6 +124,29 @@ def test_check_fit_reports_every_parameter(tmp_path):
     assert report["ok"] and len(report["parameters"]) == 13
     assert {p["name"] for p in report["parameters"]} >= {"W1[0,0]", "b1[2]", "W2[2,0]", "b2[0]"}
     assert report["max_rel_error"] < 1e-6
+
+
+def test_check_fit_samples_parameters_of_a_wide_network_with_its_seed():
+    start = time.process_time()  # every one of mlp:2-300-300-1's 91,501 parameters took 117 s
+    report = check_fit("mlp:2-300-300-1", "data/xor.csv", "y", seed=7)
+    assert time.process_time() - start < 30
+    assert report["ok"] and report["parameter_count"] == 91_501 and report["checked"] == 300
+    names = [p["name"] for p in report["parameters"]]
+
+    def drawn(seed: int) -> list[str]:
+        return [p["name"] for p in check_fit("mlp:2-300-300-1", "data/xor.csv", "y", seed=seed)["parameters"]]
+
+    assert len(set(names)) == 300 and names == drawn(7) and names != drawn(8)
+
+
+def test_a_sampled_check_gives_the_values_of_the_full_check():
+    full = {p["name"]: p for p in check_fit("mlp:2-4-1", "data/xor.csv", "y", seed=1, sample=None)["parameters"]}
+    sampled = check_fit("mlp:2-4-1", "data/xor.csv", "y", seed=1, sample=5)
+    assert sampled["checked"] == 5 and sampled["parameter_count"] == len(full) == 17
+    for p in sampled["parameters"]:
+        assert p == full[p["name"]]
+    with pytest.raises(ConfigError, match="--sample-params"):
+        check_fit("mlp:2-4-1", "data/xor.csv", "y", sample=0)
 
 
 @pytest.mark.parametrize(

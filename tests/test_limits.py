@@ -69,3 +69,32 @@ def test_a_sweep_grid_is_counted_before_it_is_built(tmp_path):
     assert len(path.read_text()) < 1000
     code, _, err = gradtool_in_a_capped_process("run", str(path))
     assert "387,420,489 runs; at most 10,000" in one_error_line(code, err)  # 7.5 GB: the grid was built first
+
+
+# ---------------------------------------------------------------- products of options: estimated before allocating
+
+
+def test_a_million_starts_of_300_variables_are_refused_before_allocating():
+    code, _, err = gradtool_in_a_capped_process("minimize", "sphere", "--dim", "300", "--starts", "1000000", "-q")
+    line = one_error_line(code, err)  # 4.8 GB and a traceback before
+    assert "1,000,000 starts of 300 variables needs about" in line and "at most 27,962 starts fit" in line
+
+
+def test_ten_thousand_learning_rates_of_ten_thousand_variables_are_refused():
+    code, _, err = gradtool_in_a_capped_process("lr-find", "sphere", "--dim", "10000", "--num", "10000")
+    line = one_error_line(code, err)  # 6.3 GB and 47 s before
+    assert "10,000 learning rates of 10,000 variables" in line and "lower --num or the dimension" in line
+
+
+def test_a_picture_of_two_million_steps_keeps_a_bounded_path(tmp_path):
+    pytest.importorskip("matplotlib")
+    picture = str(tmp_path / "p.png")
+    args = ("minimize", "x^2", "--x0", "1", "--lr", "1e-9", "--steps", "2000000", "--tol", "0", "--plot", picture)
+    code, _, err = gradtool_in_a_capped_process(*args, "-q", megabytes=400)  # every iterate: 260 MB more
+    assert code == 0, err[-2000:]
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_steps_have_an_upper_bound(invoke):
+    result = invoke("minimize", "x^2", "--steps", "2000000000", "-q")
+    assert result.exit_code == 2 and "steps must be an integer in [0, 1000000000]" in result.stderr

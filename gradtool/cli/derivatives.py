@@ -114,6 +114,14 @@ SweepH = Annotated[
 Taylor = Annotated[
     bool, typer.Option("--taylor", help="Step-size-free check: the Taylor remainder must shrink like t^2.")
 ]
+SampleParams = Annotated[
+    int | None,
+    typer.Option(
+        "--sample-params",
+        help="With --fit: check this many parameters, drawn with --seed (default 300; a number at least the "
+        "parameter count checks them all).",
+    ),
+]
 FitModel = Annotated[
     bool,
     typer.Option(
@@ -146,6 +154,7 @@ def check_grad(
     dim: Dim = None,
     json: Json = False,
     fit: FitModel = False,
+    sample_params: SampleParams = None,
     budget: Budget = BUDGET_DEFAULT,
     no_cache: NoCache = False,
 ) -> None:
@@ -161,7 +170,11 @@ def check_grad(
         point_options = {"--at": at, "--random": random, "--box": box, "--grad": user_grad, "--plot": plot}
         point_options |= {"--sweep-h": sweep_h or None, "--taylor": taylor or None, "--vars": vars, "--dim": dim}
         _refuse_with_fit({**point_options, "--method": method})
-        return check_fit_command(expr, problem, seed, h, rtol, atol, json)
+        return check_fit_command(expr, problem, seed, h, rtol, atol, json, sample_params)
+    if sample_params is not None:
+        from gradtool.errors import ConfigError
+
+        raise ConfigError("--sample-params applies to --fit (a fit model's parameters)")
     options = dict(user=user_grad, method=method or "adaptive", h=h, rtol=rtol, atol=atol, sweep=sweep_h)
     report, objective, to_stdout = _run_check(expr, at, random, seed, box, plot, vars, dim, json, taylor, options)
     if plot is not None:
@@ -183,7 +196,7 @@ def _refuse_with_fit(options: dict) -> None:
         from gradtool.errors import ConfigError
 
         raise ConfigError(
-            f"{', '.join(ignored)} do(es) not apply with --fit (it checks every parameter of "
+            f"{', '.join(ignored)} do(es) not apply with --fit (it checks the parameters of "
             "the model at its initial values with central differences)"
         )
 

@@ -313,13 +313,26 @@ def predict_command(
     predict_file(model, data, output, proba)
 
 
-def check_fit_command(model, problem: dict, seed: int, h, rtol: float, atol: float, json: bool) -> None:
-    """`check-grad --fit MODEL`: backprop vs central differences for every parameter; exit 1 on a mismatch."""
-    from gradtool.fitting.check import check_fit
+def check_fit_command(
+    model, problem: dict, seed: int, h, rtol: float, atol: float, json: bool, sample: int | None = None
+) -> None:
+    """`check-grad --fit MODEL`: backprop vs central differences for (a sample of) the parameters; exit 1 on a
+    mismatch."""
+    from gradtool.fitting.check import SAMPLE, check_fit
 
     problem = dict(problem)
     data, target = required(problem.pop("data"), problem.pop("target"))
-    report = check_fit(model, data, target, h=h, rtol=rtol, atol=atol, seed=seed, **problem)
+    report = check_fit(
+        model,
+        data,
+        target,
+        h=h,
+        rtol=rtol,
+        atol=atol,
+        seed=seed,
+        sample=SAMPLE if sample is None else sample,
+        **problem,
+    )
     if json:
         from gradtool.report.common import print_json
 

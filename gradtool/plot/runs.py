@@ -13,6 +13,8 @@ from gradtool.plot.landscape import draw_contour, draw_curve
 from gradtool.result import NoResult, RunResult
 
 DEFAULT_RANGE = (-5.0, 5.0)
+MAX_MARKS = 10_000  # points of one kind a multi-start picture draws (every k-th start; the best end points)
+MAX_NOTES = 20  # end points annotated with their count
 GRID = 200
 
 
@@ -38,11 +40,12 @@ def trace_of(result: RunResult) -> Trace:
 
 
 def series_of(results: Sequence[RunResult]) -> list[tuple[str, list[float], list[float]]]:
-    """``(label, steps, f)`` per run: every step when recorded, else the iteration table's sampled rows."""
+    """``(label, steps, f)`` per run: the recorded steps, else the iteration table's sampled rows."""
     out = []
     for r in results:
         if r.values is not None:
-            out.append((label_of(r), list(range(len(r.values))), list(r.values)))
+            steps = r.path_steps if r.path_steps is not None else range(len(r.values))
+            out.append((label_of(r), list(steps), list(r.values)))
         else:
             out.append((label_of(r), [row.step for row in r.rows], [row.f for row in r.rows]))
     return out
@@ -231,6 +234,10 @@ def draw_file_results(files: Sequence) -> object:
     return draw_loss(series, title=title, xlabel=x, ylabel=" / ".join(sorted(ylabel)))
 
 
+def _drawn(what: str, count: int) -> str:
+    return f"{what} ({count:,})" if count <= MAX_MARKS else f"{what} ({count:,}; {MAX_MARKS:,} drawn)"
+
+
 def _found_note(minimum: dict) -> str:
     kind = minimum.get("stationary")
     return f"{minimum['count']}x, f = {short(minimum['f'])}" + (f" ({kind})" if kind not in (None, "minimum") else "")
@@ -249,11 +256,13 @@ def draw_multistart(
     check_picture(objective, xrange=xrange, yrange=yrange, multistart=True)
     box = tuple(result.starts["box"])
     starts = start_points(objective.n, result.starts["count"], box, result.starts["seed"])
-    found = np.array([[m["x"][v] for v in objective.variables] for m in result.minima], float)
+    best = result.minima[:MAX_MARKS]  # the best ones: a million marks would take minutes to draw
+    found = np.array([[m["x"][v] for v in objective.variables] for m in best], float)
+    notes = tuple(_found_note(m) for m in best[:MAX_NOTES])
     marks = [
-        Marks(f"starts ({len(starts)})", starts, "start"),
+        Marks(_drawn("starts", len(starts)), starts[:: -(-len(starts) // MAX_MARKS)], "start"),
         *known_minima(objective),
-        Marks(f"end points found ({len(found)})", found, "found", tuple(_found_note(m) for m in result.minima)),
+        Marks(_drawn("end points found", len(result.minima)), found, "found", notes),
     ]
     _, f = _value_function(objective)
     title = f"{objective.text}: {len(starts)} starts, {len(found)} distinct end points"

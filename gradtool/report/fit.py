@@ -191,9 +191,13 @@ def show_fit_check(report: dict[str, Any], console=None) -> None:
     verdict = "[green]all agree[/]" if report["ok"] else "[red]disagreement[/]"
     console.print(
         f"{verdict}: max abs error {num(report['max_abs_error'], 2)}, max rel error "
-        f"{num(report['max_rel_error'], 2)} over {len(report['parameters'])} parameters "
-        f"(rtol {report['rtol']:g}, atol {report['atol']:g})"
+        f"{num(report['max_rel_error'], 2)} over {_checked(report)} (rtol {report['rtol']:g}, atol {report['atol']:g})"
     )
+
+
+def _checked(report: dict[str, Any]) -> str:
+    total, checked = report["parameter_count"], report["checked"]
+    return f"{total:,} parameters" if checked == total else f"{checked:,} of {total:,} parameters (a sample)"
 
 
 # ---- `gradtool run` of a fit config: one row per fit run --------------------------------------------------
