@@ -129,11 +129,12 @@ def directory(create: bool = False) -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _fingerprint() -> str:
-    """What makes the cached code: gradtool's version, the source of the modules that generate it (a development
-    checkout changes without a new version), and SymPy's version (read from its files, not imported)."""
+    """What makes the cached code and text: gradtool's version, the source of the modules that generate them (a
+    development checkout changes without a new version), and SymPy's version (read from its files, not imported)."""
     digest = sha256(f"{FORMAT}\0{__version__}\0".encode())
     package = Path(__file__).resolve().parent
-    for path in sorted([*package.glob("expr/*.py"), *package.glob("grad/*.py"), Path(__file__).resolve()]):
+    modules = [*package.glob("expr/*.py"), *package.glob("grad/*.py"), package / "derive.py", package / "cache.py"]
+    for path in sorted(modules):
         with contextlib.suppress(OSError):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(_sympy_version().encode())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gradtool import cache
 from gradtool.budget import BudgetExceeded, budget
 from gradtool.errors import ConfigError, ParseError
 from gradtool.expr.objective import Objective
@@ -82,13 +84,17 @@ def point_engine(objective: Objective, analytic: AnalyticEngine):
         return analytic
 
 
-def describe_gradient(objective: Objective, at: list[float] | None = None, hessian: bool = False) -> dict:
-    """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given.
+def describe_gradient(
+    objective: Objective, at: list[float] | None = None, hessian: bool = False, form: str | None = None
+) -> dict:
+    """The gradient (and Hessian) of ``objective`` symbolically, and numerically at ``at`` if given; with
+    ``form`` (``pretty`` or ``latex``) also the partials printed so, in ``_printed``.
 
     Every symbolic step runs within the budget (:mod:`gradtool.budget`); what falls back is named in
     ``notes``: simplification stops (the rest as SymPy built them); a symbolic gradient that is too slow
     leaves the values at ``at`` to autodiff (an error without ``at``); a symbolic Hessian that is too slow
-    leaves its values to central differences of the gradient.
+    leaves its values to central differences of the gradient. The printed forms come from the compile cache
+    when it has them (then SymPy is not imported), and are kept there unless a budget cut them short.
     """
     if hessian and objective.n > HESSIAN_MAX_VARS:
         raise ConfigError(
@@ -96,10 +102,13 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
         )
     names = objective.variables
     out: dict = dict.fromkeys(("at", "value", "f", "hessian", "hessian_exprs", "eigenvalues", "stationary"))
-    out = {"expression": objective.text, "variables": names, "gradient": None, **out, "notes": [], "_pretty": None}
+    out = {"expression": objective.text, "variables": names, "gradient": None, **out, "notes": [], "_printed": None}
     try:
         engine = AnalyticEngine(objective)
-        exprs = engine.gradient_exprs  # SymPy's, for printing (even when the compile cache had the code)
+        printed = Printed(objective, engine, out["notes"])
+        out["gradient"] = dict(zip(names, printed.get("gradient-text", printed.partials_text), strict=True))
+        if form is not None:
+            out["_printed"] = printed.get(f"gradient-{form}", lambda: rendered(printed.partials, form, out["notes"]))
     except BudgetExceeded as exc:
         if at is None:
             raise BudgetExceeded(f"{exc}; give --at for the gradient's value by autodiff, or raise --budget") from None
@@ -109,22 +118,68 @@ def describe_gradient(objective: Objective, at: list[float] | None = None, hessi
         out["notes"].append(f"{exc}: the values are by autodiff{how}")
         _values(out, AutodiffEngine(objective), at, hessian, None)
         return out
-    partials = _tidied(exprs, objective.n, out["notes"], "the partial derivatives")
-    out["gradient"] = {v: str(g) for v, g in zip(names, partials, strict=True)}
-    out["_pretty"] = partials
     rows = None
     if hessian:
         try:
-            rows = engine.hessian_exprs
+            rows = out["hessian_exprs"] = printed.get("hessian-text", printed.hessian_text)
         except BudgetExceeded as exc:
             out["notes"].append(f"{exc}: its values are central differences of the gradient")
-        else:
-            flat = _tidied([e for row in rows for e in row], objective.n, out["notes"], "the Hessian")
-            out["hessian_exprs"] = [
-                [str(e) for e in flat[i : i + objective.n]] for i in range(0, len(flat), objective.n)
-            ]
     if at is not None:
         _values(out, engine, at, hessian, rows, point_engine(objective, engine))
+    return out
+
+
+class Printed:
+    """The gradient and Hessian as text: from the compile cache (no SymPy), else SymPy's simplified expressions
+    printed (within the budget) and kept, unless a budget cut them short (a later run may do better)."""
+
+    def __init__(self, objective: Objective, engine: AnalyticEngine, notes: list[str]):
+        self.objective, self.engine, self.notes = objective, engine, notes
+
+    def get(self, part: str, make) -> list:
+        """``part`` (``gradient-text``, ``gradient-pretty``, ...): a list of strings (or of rows of them)."""
+        key = self.objective.key
+        found = cache.load(key, part) if key is not None else None
+        if found is not None and _strings(found.get("value")):
+            return found["value"]
+        before = len(self.notes)
+        value = make()
+        if key is not None and len(self.notes) == before:
+            cache.store(key, part, {"value": value})
+        return value
+
+    @functools.cached_property
+    def partials(self) -> list[sp.Expr]:
+        return _tidied(self.engine.gradient_exprs, self.objective.n, self.notes, "the partial derivatives")
+
+    def partials_text(self) -> list[str]:
+        return [str(g) for g in self.partials]
+
+    def hessian_text(self) -> list[list[str]]:
+        n = self.objective.n
+        flat = _tidied([e for row in self.engine.hessian_exprs for e in row], n, self.notes, "the Hessian")
+        return [[str(e) for e in flat[i : i + n]] for i in range(0, len(flat), n)]
+
+
+def _strings(value) -> bool:
+    """A list of strings, or of lists of strings (what a cached printed form must be)."""
+    return isinstance(value, list) and all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(w, str) for w in v)) for v in value
+    )
+
+
+def rendered(exprs: list, form: str, notes: list[str]) -> list[str]:
+    """Each expression pretty-printed (``form`` ``pretty``) or as LaTeX within one budget; past it, the rest as
+    plain text."""
+    import sympy as sp
+
+    out = [str(e) for e in exprs]
+    try:
+        with budget("pretty-printing"):
+            for i, e in enumerate(exprs):
+                out[i] = sp.latex(e) if form == "latex" else sp.pretty(e, use_unicode=True, wrap_line=False)
+    except BudgetExceeded as exc:
+        notes.append(f"{exc}: the rest are printed as plain text")
     return out
 
 

@@ -168,6 +168,36 @@ def test_a_warm_run_of_a_config_imports_no_sympy(folder, tmp_path):
     assert strip[0] == strip[1] and len(strip[0]) == 3
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("grad", "x^2*y + sin(x)", "--at", "x=1,y=2", "--hessian"),
+        ("grad", "x^2*y + sin(x)", "--latex"),
+        ("grad", "x^2*y + sin(x)", "--hessian", "--json"),
+        ("check-grad", "x^2*y + sin(x)", "--at", "x=1,y=2"),
+    ],
+)
+def test_warm_grad_and_check_grad_print_the_same_without_sympy(folder, args):
+    cold, cold_out = probe(*args)
+    warm, warm_out = probe(*args)
+    assert cold["code"] == warm["code"] == 0 and cold_out == warm_out
+    assert cold["sympy"] and not warm["sympy"]
+
+
+def test_printed_forms_cut_short_by_the_budget_are_not_kept(folder):
+    from gradtool.derive import Printed
+
+    objective = load_objective("sin(x)*y^3")
+    notes: list[str] = []
+    printed = Printed(objective, AnalyticEngine(objective), notes)
+    assert printed.get("gradient-text", lambda: notes.append("cut short") or ["partial"]) == ["partial"]
+    assert cache.load(objective.key, "gradient-text") is None  # a later run may do better
+    assert printed.get("gradient-text", printed.partials_text) == ["y**3*cos(x)", "3*y**2*sin(x)"]
+    assert cache.load(objective.key, "gradient-text") == {"value": ["y**3*cos(x)", "3*y**2*sin(x)"]}
+    cache.store(objective.key, "gradient-text", {"value": [["not", "a"], 3]})  # not text: recomputed
+    assert printed.get("gradient-text", printed.partials_text) == ["y**3*cos(x)", "3*y**2*sin(x)"]
+
+
 # ---- the trust boundary -------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ XOR = str(Path(__file__).resolve().parent.parent / "data" / "xor.csv")
         (["check-grad", "--fit", "mlp:2-4-1", "--data", XOR, "--target", "y", "--at", "1"], "--at"),
         (["check-grad", "--fit", "mlp:2-4-1", "--data", XOR, "--target", "y", "--sweep-h"], "--sweep-h"),
         (["check-grad", "--fit", "mlp:2-4-1", "--data", XOR, "--target", "y", "--method", "forward"], "--method"),
+        (["check-grad", "x^2", "--at", "1", "--sample-params", "5"], "--sample-params applies to --fit"),
         (["plot", "x^2", "--steps", "10"], "--steps"),
         (["plot", "x^2", "--gradient", "numeric"], "--gradient"),
         (["plot", "x^2", "--tol", "1e-3"], "--tol"),

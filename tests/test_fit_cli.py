@@ -108,6 +108,19 @@ def test_check_grad_fit_agrees_for_every_parameter(model, invoke, invoke_json):
     assert table.exit_code == 0 and "backprop" in table.stdout and "all agree" in table.stdout
 
 
+def test_check_grad_fit_checks_the_sample_it_is_asked_for(invoke, invoke_json):
+    args = ("check-grad", "--fit", "mlp:2-4-1", "--data", "data/xor.csv", "--target", "y", "--seed", "3")
+    code, d = invoke_json(*args, "--sample-params", "5", "--json")
+    assert code == 0 and d["ok"] and d["checked"] == len(d["parameters"]) == 5 and d["parameter_count"] == 17
+    code, everything = invoke_json(*args, "--json")  # the default, 300, is more than 17: every parameter
+    assert everything["checked"] == 17 and {p["name"] for p in d["parameters"]} < {
+        p["name"] for p in everything["parameters"]
+    }
+    assert "5 of 17 parameters (a sample)" in invoke(*args, "--sample-params", "5").stdout
+    zero = invoke(*args, "--sample-params", "0")
+    assert zero.exit_code == 2 and "--sample-params must be a whole number >= 1" in zero.stderr
+
+
 def test_check_grad_fit_needs_data(invoke):
     result = invoke("check-grad", "--fit", "mlp:2-3-1", "--target", "y")
     assert result.exit_code == 2 and "--data" in result.stderr

@@ -29,6 +29,7 @@ EXPRESSIONS = [
     ("sigmoid(3*x) + softplus(-y) + relu(x - y)^2 + max(x, y)^2 + log(1 + x^2)", "0.5,1.5"),
     ("(x - 1)^2 + (y + 2)^2 + (z - 0.5)^2 + 0.5*x*z", "3,3,3"),
     ("sin(x)*cos(y) + 0.1*(x^2 + y^2) + tanh(w)^2 + atan(v)^2", "1,1,1,1"),
+    ("(a - 1)^2 + (b + 1)^2 + c^4 + d*k + k^2 + f^2*a + sqrt(1 + g^2) + h^2/2", "1,2,3,-1,-3,0.5,0.25,-2"),
 ]
 HYPER = {
     "momentum": [{"momentum": 0.9}, {"momentum": 0.8, "dampening": 0.3, "weight_decay": 0.01}, {"nesterov": True}],

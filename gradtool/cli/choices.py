@@ -41,20 +41,22 @@ def split_top_level(text: str) -> list[str]:
 
 
 def _validated(field: Any, text: str, option: str) -> dict[str, Any]:
-    from gradtool.config.calls import is_call
+    """The entry of ``text`` through ``field``: a config field, or the name of one in gradtool.config.keys, imported
+    only for a call (a bare name needs none of the config machinery: ~5 ms of every minimize's start-up)."""
+    if "(" not in text:  # not a call (config.calls.is_call): the registry's own message lists the names
+        return {"name": text}
+    from gradtool.config import keys
     from gradtool.config.fields import Where
 
-    if not is_call(text):  # a bare name: the registry's own message lists the names
-        return {"name": text}
+    field = getattr(keys, field) if isinstance(field, str) else field
     return field.check(text, (), Where(f"{option} {text!r}"))
 
 
 def optimizer_entry(text: str, option: str = "--optimizer") -> dict[str, Any]:
     """``adam`` or ``adam(lr=0.01)`` -> ``{"name": "adam", "lr": 0.01}``, validated like a config entry."""
-    from gradtool.config.keys import OPTIMIZER
     from gradtool.optim import optimizer_spec
 
-    entry = dict(_validated(OPTIMIZER, text, option))
+    entry = dict(_validated("OPTIMIZER", text, option))
     optimizer_spec(entry["name"])  # an unknown bare name: one line listing the optimizers
     return entry
 
@@ -77,8 +79,8 @@ def _check_flag(table: Any, key: str, value: Any) -> Any:
 def merge_flags(entries: list[dict[str, Any]], hyper: dict[str, Any]) -> list[dict[str, Any]]:
     """Each flag into the entries whose optimizer has it (checked against that optimizer's table first);
     with one optimizer, a flag it lacks or sets in its shorthand too is an error."""
-    from gradtool.config.plan import merge_hyper
     from gradtool.optim import optimizer_spec
+    from gradtool.optim.registry import merge_hyper
 
     for key, value in hyper.items():
         for entry in entries:
@@ -91,12 +93,11 @@ def merge_flags(entries: list[dict[str, Any]], hyper: dict[str, Any]) -> list[di
 def schedule_entry(text: str | None, flags: dict[str, Any]) -> dict[str, Any] | None:
     """The schedule of ``--schedule`` (a name or a call) with its flags merged; ``constant`` when only flags
     were given; None when neither was."""
-    from gradtool.config.keys import SCHEDULE
     from gradtool.optim import schedule_spec
 
     if text is None and not flags:
         return None
-    entry = dict(_validated(SCHEDULE, text, "--schedule")) if text is not None else {"name": "constant"}
+    entry = dict(_validated("SCHEDULE", text, "--schedule")) if text is not None else {"name": "constant"}
     table = schedule_spec(entry["name"]).table
     for key, value in flags.items():
         if table.get(key) is None:

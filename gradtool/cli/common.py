@@ -109,6 +109,8 @@ def claim_outputs(json: bool, reads: list[tuple[str, str | None]] = (), **writes
     ``--save``, ``--plot``): none is an input, no two are the same file, at most one is ``-``; ``--json``
     and an output on stdout exclude each other. True when an output is stdout (the report then goes to
     stderr, see :func:`report_stream`)."""
+    if all(path is None for path in writes.values()):
+        return False  # nothing to write: nothing to check (and gradtool.io not imported)
     from gradtool.io import STDOUT, check_outputs
 
     labelled = [(f"--{name.replace('_', '-')}", path) for name, path in writes.items()]

@@ -52,11 +52,11 @@ def grad(
 
     objective = load_objective(expr, dim, vars)
     point = objective.point(at) if at is not None else None
-    info = describe_gradient(objective, point, hessian)
+    info = describe_gradient(objective, point, hessian, form=None if json else "latex" if latex else "pretty")
     if json:
         from gradtool.report.common import print_json
 
-        info.pop("_pretty")
+        info.pop("_printed")
         print_json(info)
     else:
         from gradtool.report.derivatives import show_gradient

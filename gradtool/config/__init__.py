@@ -120,7 +120,7 @@ def compare(
     """
     from gradtool.config.calls import is_call, parse_call
     from gradtool.config.execute import run_plans
-    from gradtool.config.plan import merge_hyper
+    from gradtool.optim.registry import merge_hyper
 
     def entry(value: str | Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Mapping):

@@ -117,31 +117,6 @@ def _check_sweep(data: dict[str, Any], entries: list[tuple[Path, dict]], where: 
                 )
 
 
-def merge_hyper(entries: list[dict[str, Any]], hyper: dict[str, Any], single: bool = False) -> list[dict[str, Any]]:
-    """Give each value of ``hyper`` to every entry whose optimizer has that parameter and does not set it.
-
-    Raises:
-        ParamError: (key = the parameter) none of the entries takes it; with ``single``, the one entry lacks
-            it or sets it itself.
-    """
-    from gradtool.optim import OPTIMIZERS
-
-    known = [e for e in entries if e.get("name") in OPTIMIZERS]
-    for key, value in hyper.items():
-        takers = [e for e in known if OPTIMIZERS[e["name"]].table.get(key) is not None]
-        if single and len(known) == 1:
-            params = ", ".join(OPTIMIZERS[known[0]["name"]].table.names)
-            if not takers:
-                raise ParamError(key, f"{known[0]['name']} has no such parameter (its parameters: {params})")
-            if key in known[0]:
-                raise ParamError(key, "also set in the optimizer's own entry; give it once")
-        elif not takers and len(known) == len(entries):
-            raise ParamError(key, f"applies to none of {', '.join(e['name'] for e in entries)}")
-        for entry in takers:
-            entry.setdefault(key, value)
-    return entries
-
-
 def _schedule_options(schedule: dict[str, Any] | None) -> dict[str, Any]:
     if not schedule:
         return {}

@@ -311,6 +311,29 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     return Optimizer(spec.name, values, init, _ascending(update) if ascend else update, step=step)
 
 
+def merge_hyper(entries: list[dict[str, Any]], hyper: dict[str, Any], single: bool = False) -> list[dict[str, Any]]:
+    """Give each value of ``hyper`` to every entry whose optimizer has that parameter and does not set it.
+
+    Raises:
+        ParamError: (key = the parameter) none of the entries takes it; with ``single``, the one entry lacks
+            it or sets it itself.
+    """
+    known = [e for e in entries if e.get("name") in OPTIMIZERS]
+    for key, value in hyper.items():
+        takers = [e for e in known if OPTIMIZERS[e["name"]].table.get(key) is not None]
+        if single and len(known) == 1:
+            params = ", ".join(OPTIMIZERS[known[0]["name"]].table.names)
+            if not takers:
+                raise ParamError(key, f"{known[0]['name']} has no such parameter (its parameters: {params})")
+            if key in known[0]:
+                raise ParamError(key, "also set in the optimizer's own entry; give it once")
+        elif not takers and len(known) == len(entries):
+            raise ParamError(key, f"applies to none of {', '.join(e['name'] for e in entries)}")
+        for entry in takers:
+            entry.setdefault(key, value)
+    return entries
+
+
 def _ascending(update: Any) -> Any:
     """torch's ``maximize``, applied in one place: every rule first negates the gradient (a method that
     searches minimizes -f instead: ``gradtool.optim.stepping.ascending``)."""
@@ -326,6 +349,7 @@ __all__ = [
     "OPTIMIZERS",
     "ParamError",
     "make_optimizer",
+    "merge_hyper",
     "optimizer_spec",
     "resolve_hyper",
     "uses_line_search",

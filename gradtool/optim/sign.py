@@ -24,7 +24,6 @@ class LionState(NamedTuple):
     exp_avg: np.ndarray
 
 
-@elementwise
 def rprop(etaminus: float, etaplus: float, step_size_min: float, step_size_max: float) -> tuple[InitFn, UpdateFn]:
     """Rprop (Riedmiller & Braun 1993) as torch ``Rprop(etas=(etaminus, etaplus), step_sizes=(min, max))``::
 
@@ -45,7 +44,7 @@ def rprop(etaminus: float, etaplus: float, step_size_min: float, step_size_max: 
     def update(grad, state, params, lr):
         step_size = state.step_size
         if step_size is None:
-            step_size = np.full_like(params, lr, dtype=float)
+            step_size = np.broadcast_to(np.asarray(lr, dtype=float), params.shape).copy()
         sign = np.sign(grad * state.prev)
         factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, 1.0))
         step_size = np.clip(step_size * factor, step_size_min, step_size_max)

@@ -12,7 +12,7 @@ def show_gradient(info: dict, latex: bool = False) -> None:
     console.print(f"[bold]f[/] = {literal(info['expression'])}")
     console.print(f"variables: {', '.join(info['variables'])}\n")
     notes = list(info["notes"])
-    for name, text in zip(info["variables"], rendered(info["_pretty"] or [], latex, notes), strict=False):
+    for name, text in zip(info["variables"], info["_printed"] or [], strict=False):
         if latex:
             console.print(f"\\frac{{\\partial f}}{{\\partial {name}}} = {text}", markup=False)
         else:
@@ -69,22 +69,6 @@ def _summary_table(report: dict):
 
 def _key(v) -> float:
     return float("inf") if v is None or v != v else v
-
-
-def rendered(exprs: list, latex: bool, notes: list[str]) -> list[str]:
-    """Each expression pretty-printed (or as LaTeX) within one budget; past it, the rest as plain text."""
-    import sympy as sp
-
-    from gradtool.budget import BudgetExceeded, budget
-
-    out = [str(e) for e in exprs]
-    try:
-        with budget("pretty-printing"):
-            for i, e in enumerate(exprs):
-                out[i] = sp.latex(e) if latex else sp.pretty(e, use_unicode=True, wrap_line=False)
-    except BudgetExceeded as exc:
-        notes.append(f"{exc}: the rest are printed as plain text")
-    return out
 
 
 def show_check(report: dict) -> None:
