@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from gradtool.fitting.result import FitResult
+from gradtool.optim.searching import chooses_step
 from gradtool.report.common import literal, num, stdout_console
 from gradtool.report.gradstats import first_last, layers_table
 from gradtool.report.runs import sparkline
@@ -28,12 +29,12 @@ def epoch_table(result: FitResult):
         *(["test loss"] if test else []),
         "|g|",
         *layers,
-        "lr",
+        "t" if chooses_step(result.optimizer) else "lr",  # a method that searches: the step length chosen
         *(["accuracy"] if classifier else []),
         *(["test acc."] if classifier and test else []),
     ]
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for row in result.rows:
         cells = [
             str(row.epoch),
@@ -41,7 +42,7 @@ def epoch_table(result: FitResult):
             *([num(row.test, 8)] if test else []),
             num(row.grad_norm, 3),
             *(first_last(stats, row.epoch) if stats else []),
-            num(row.lr, 3),
+            "-" if math.isnan(row.lr) else num(row.lr, 3),  # nan: no step yet (epoch 0 of a search)
             *([_percent(row.accuracy)] if classifier else []),
             *([_percent(row.test_accuracy)] if classifier and test else []),
         ]
@@ -147,7 +148,7 @@ def confusion_table(result: FitResult):
     table = Table(title=f"confusion matrix, {side} rows (row: true class, column: predicted)")
     table.add_column("true \\ predicted")
     for label in labels:
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", no_wrap=True)
     for label, row in zip(labels, matrix, strict=True):
         table.add_row(label, *map(str, row))
     return table
@@ -176,7 +177,7 @@ def show_fit_check(report: dict[str, Any], console=None) -> None:
         title=f"backprop vs central differences: {literal(report['model'])} ({report['loss_function']}{shown})"
     )
     for column in ("parameter", "backprop", "central", "abs err", "rel err", ""):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for p in rows:
         table.add_row(
             literal(p["name"]),
@@ -255,7 +256,7 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
     if stats:
         console.print(layers_table(stats))
     if fr.best is None:
-        console.print("[red]every fit diverged[/]")
+        console.print("[red]no fit finished[/] (each diverged, was interrupted or failed)")
         return
     best = fr.runs[fr.best]
     parts = [f"train loss = {num(best.train_loss, 10)}"]
