@@ -8,7 +8,6 @@ the command's time. Prints a Markdown section; --write FILE replaces (or adds) i
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
@@ -108,17 +107,7 @@ def section() -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", help="replace (or add) the 'The computation graph' section of this Markdown file")
-    args = parser.parse_args()
-    text = section()
-    print(text)
-    if args.write:
-        from sections import write_section
-
-        write_section(args.write, text)
-
-
 if __name__ == "__main__":
-    main()
+    from sections import main_of
+
+    main_of(section, __doc__)

@@ -8,7 +8,6 @@ is left out when its library is missing. Prints a Markdown section; --write FILE
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import subprocess
@@ -197,17 +196,7 @@ def section() -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", help="replace (or add) the 'Numeric derivatives' section of this Markdown file")
-    args = parser.parse_args()
-    text = section()
-    print(text)
-    if args.write:
-        from sections import write_section
-
-        write_section(args.write, text)
-
-
 if __name__ == "__main__":
-    main()
+    from sections import main_of
+
+    main_of(section, __doc__)
