@@ -213,6 +213,8 @@ def test_line_search_options_reach_every_surface(invoke_json, invoke, tmp_path):
     assert out.exit_code == 2 and "optimizer.line_search.c1: c1=0.99 must be below c2=0.95" in out.stderr
     code, listing = invoke_json("optimizers", "--line-searches", "--json")
     assert [e["name"] for e in listing["line_searches"]] == ["none", "armijo", "strong-wolfe"]
+    none = invoke("optimizers", "none")
+    assert none.exit_code == 0 and "parameters: none" in none.stdout and "┏" not in none.stdout  # no empty table
 
 
 @pytest.mark.parametrize(
