@@ -196,7 +196,11 @@ def section() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
+def main() -> None:
     from sections import main_of
 
     main_of(section, __doc__)
+
+
+if __name__ == "__main__":
+    main()
