@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gradtool.errors import GradtoolError
-from gradtool.interrupt import Terminated
+from gradtool.interrupt import Terminated, deliver
 
 JOBS_PER_CPU = 2  # runs are CPU-bound: more worker processes than this per core only cost memory
 GRACE_S = 30.0  # how long stopped workers get to finish their files before SIGKILL
@@ -202,7 +202,7 @@ def _worker_stop(signum: int, frame) -> None:
         os._exit(128 + signum)  # between tasks: nothing open, nothing to finish
     if not _stopping:  # a second SIGTERM must not interrupt the first one's clean-up
         _stopping = True
-        raise Terminated(signum)
+        deliver(Terminated(signum))  # after the row being written, if one is (gradtool.interrupt.hold)
 
 
 def die_with_parent(poll: float = 0.5) -> None:

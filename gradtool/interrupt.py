@@ -42,7 +42,8 @@ def hold() -> None:
 
     A signal can arrive inside ``write()`` itself (Python runs its handler when the system call returns
     EINTR), and an exception raised there leaves the line partly or not buffered. Two assignments, no system
-    call: cheap enough for one row of a trajectory per step. Effective under :func:`terminate_as_interrupt`.
+    call: cheap enough for one row of a trajectory per step. Effective where the signal handler uses
+    :func:`deliver`: under :func:`terminate_as_interrupt`, and in ``--jobs`` worker processes.
     """
     global _held
     _held = True
@@ -57,15 +58,20 @@ def release() -> None:
         raise stop
 
 
-def _stop(signum: int, frame) -> None:
-    global _received, _pending
-    stop = KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
-    if signum != signal.SIGINT:
-        _received = signum
+def deliver(stop: KeyboardInterrupt) -> None:
+    """Raise ``stop`` from a signal handler now, or when the :func:`hold` under way ends."""
+    global _pending
     if _held:
         _pending = stop
         return
     raise stop
+
+
+def _stop(signum: int, frame) -> None:
+    global _received
+    if signum != signal.SIGINT:
+        _received = signum
+    deliver(KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum))
 
 
 @contextlib.contextmanager

@@ -224,26 +224,45 @@ def test_a_closed_pipe_stops_quietly_with_141(args, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("where", ["command", "worker"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_inside_a_trajectory_write_waits_for_the_row(signum):
-    """A signal handled inside write() (as on EINTR) must neither lose the row nor write it twice."""
+def test_a_stop_inside_a_trajectory_write_waits_for_the_row(signum, where, when, monkeypatch):
+    """A signal handled inside write() (as on EINTR) must neither lose the row nor write it twice: under the
+    command's handlers, and under a --jobs worker's (SIGTERM; Ctrl-C is the parent's there)."""
+    import contextlib
     import io
 
     import numpy as np
 
+    from gradtool import executor
     from gradtool.interrupt import Terminated, terminate_as_interrupt
     from gradtool.io import TrajectoryCSV
 
+    if where == "worker":
+        if signum == signal.SIGINT:
+            pytest.skip("a worker ignores SIGINT")
+        monkeypatch.setattr(executor, "_busy", True)
+        monkeypatch.setattr(executor, "_stopping", False)
+        previous = signal.signal(signal.SIGTERM, executor._worker_stop)
+        handlers = contextlib.ExitStack()
+        handlers.callback(signal.signal, signal.SIGTERM, previous)
+    else:
+        handlers = terminate_as_interrupt()
+
     class Interrupting(io.StringIO):
         def write(self, text):
-            if text.startswith("7,"):
+            if text.startswith("7,") and when == "before":
                 os.kill(os.getpid(), signum)  # its handler runs before this method's next line
-            return super().write(text)
+            written = super().write(text)
+            if text.startswith("7,") and when == "after":
+                os.kill(os.getpid(), signum)  # the row is out, the sink has not yet noted it
+            return written
 
     handle = Interrupting()
     sink = TrajectoryCSV(handle, ["x"])
     expected = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-    with terminate_as_interrupt(), pytest.raises(expected):
+    with handlers, pytest.raises(expected):
         for step in range(10):
             sink(step, np.array([float(step)]), 1.0, 1.0, 0.1)
     sink(7, np.array([7.0]), 1.0, 1.0, 0.1)  # the interrupted run hands its last step over once more
