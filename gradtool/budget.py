@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 
@@ -26,6 +27,7 @@ DEFAULT_SECONDS = 5.0  # the CLI's default (--budget); the library's default is 
 _seconds: float | None = None  # the process default, set by the CLI (and in worker processes)
 _deadlines: list[float] = []  # monotonic deadlines of the active budgets, innermost last
 _previous_handler = None
+_previous_unraisable = None
 
 
 class BudgetExceeded(GradtoolError):
@@ -85,6 +87,15 @@ def _on_alarm(signum, frame) -> None:
     _arm()  # early, or for a budget that has ended meanwhile: aim again
 
 
+def _unraisable(info) -> None:
+    """``sys.unraisablehook`` while a budget runs: an alarm swallowed in a ``__del__`` or a gc callback comes
+    again (above), so it is not reported; other reports go on as before. Running in this module, it is never
+    interrupted itself (pytest's hook formats a traceback, and the repeated alarm broke that)."""
+    if info.exc_type is _Alarm:
+        return
+    (_previous_unraisable or sys.__unraisablehook__)(info)
+
+
 class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
     """Interrupt the block after ``seconds`` (default: the process default) with :class:`BudgetExceeded`.
 
@@ -97,7 +108,7 @@ class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
         self.deadline: float | None = None
 
     def __enter__(self) -> budget:
-        global _previous_handler
+        global _previous_handler, _previous_unraisable
         if self.seconds is None or not _enforceable():
             return self
         now = time.monotonic()
@@ -105,6 +116,7 @@ class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
         self.deadline = now + self.limit
         if not _deadlines:
             _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
+            _previous_unraisable, sys.unraisablehook = sys.unraisablehook, _unraisable
         _deadlines.append(self.deadline)
         _arm()
         return self
@@ -117,6 +129,7 @@ class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
         if not _deadlines:  # ignoring SIGALRM discards one that is pending; then the old handler is back
             signal.signal(signal.SIGALRM, signal.SIG_IGN)
             signal.signal(signal.SIGALRM, _previous_handler or signal.SIG_DFL)
+            sys.unraisablehook = _previous_unraisable or sys.__unraisablehook__
         if kind is not None and issubclass(kind, _Alarm) and self.limit >= self.seconds:
             raise BudgetExceeded(f"{self.what} took more than {self.seconds:g} s (--budget)") from None
         return False  # an outer budget's deadline (this one was cut to it) is the outer block's to report
