@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from gradtool.optim import OPTIMIZERS, SCHEDULES
-from gradtool.optim.docs import FILES, blocks, render
+from gradtool.optim.docs import BLOCK, FILES, blocks, render
 
 ROOT = Path(__file__).resolve().parent.parent
 CANONICAL = list(dict.fromkeys(spec.name for spec in OPTIMIZERS.values()))
@@ -43,3 +44,15 @@ def test_a_stale_or_missing_table_is_caught():
     text = (ROOT / "docs/configs.md").read_text()
     stale = text.replace("`lr` (0.001), `weight_decay` (0)", "`lr` (0.1), `weight_decay` (0)", 1)
     assert stale != text and render(stale) == text
+
+
+def test_every_generated_table_row_has_its_five_cells_and_every_summary_one_sentence():
+    # a `|` inside a cell (choices "pr+ | fr", a norm |g.d|) must be escaped, or Markdown splits the cell
+    text = render((ROOT / "docs/optimizers.md").read_text())
+    entries = [m.group(4) for m in BLOCK.finditer(text) if m.group(2) in ("optimizer", "schedule", "line-search")]
+    rows = [line for body in entries for line in body.splitlines() if line.startswith("| ")]
+    assert rows and [row for row in rows if len(re.split(r"(?<!\\)\|", row)) != 7] == []
+    # a summary may wrap over lines in a docstring: the docs take all of it, and one full stop after it
+    heads = [m.group(1) for m in re.finditer(r"<!-- registry: (?:optimizer|schedule|line-search) \S+ -->\n(.*)", text)]
+    assert heads and not [h for h in heads if re.search(r"[^.]\.\. torch|[;(]\. torch", h)]
+    assert all(h.count("(") == h.count(")") for h in heads), [h for h in heads if h.count("(") != h.count(")")]

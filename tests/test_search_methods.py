@@ -3,6 +3,9 @@ quadratically, Newton-CG never forms a Hessian; everywhere the first-order metho
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +13,9 @@ import gradtool
 from gradtool.errors import ConfigError
 from gradtool.optim.conjugate import CGState, direction
 from gradtool.optim.quasinewton import _bfgs_update
+from gradtool.optim.searching import SEARCH_METHODS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # a well-conditioned smooth problem written twice: in gradtool's language and for torch
 A = np.array([[3.0, 0.5, 0.2, 0.0], [0.5, 2.0, 0.3, 0.1], [0.2, 0.3, 1.5, 0.2], [0.0, 0.1, 0.2, 2.5]])
@@ -131,6 +137,20 @@ def test_every_method_reaches_known_minima(optimizer, hyper, function, x0, minim
     np.testing.assert_allclose(result.x, minimum, atol=1e-7)
 
 
+SEARCHING = [(spec.name, {}) for spec in SEARCH_METHODS] + [("gd", {"line_search": "armijo"})]
+
+
+@pytest.mark.parametrize(("optimizer", "hyper"), SEARCHING, ids=[name for name, _ in SEARCHING])
+def test_an_exact_stationary_point_is_not_a_failed_search(optimizer, hyper):
+    # from (0, 0) the gradient is exactly 0: there is nothing to search along, and the run stays put, as gd does
+    result = gradtool.minimize("x^2 + y^2", [0, 0], optimizer=optimizer, tol=0, steps=3, **hyper)
+    assert (result.status, result.steps, result.x, result.evaluations["f"]) == ("max_steps", 3, [0.0, 0.0], 1)
+    # a fit that reaches its exact minimum (the line y = x + 0.5 through every row) completes its epochs
+    data = {"x": [1.0, 2.0, 3.0, 4.0], "y": [1.5, 2.5, 3.5, 4.5]}
+    fit = gradtool.fit("w*x + b", data, "y", optimizer=optimizer, epochs=40, init={"w": 1.0, "b": 0.5}, **hyper)
+    assert fit.status == "completed" and fit.params == {"w": 1.0, "b": 0.5}
+
+
 def test_cg_minimizes_a_quadratic_in_about_n_steps():
     terms = " + ".join(f"{k}*x{k}^2" for k in range(1, 7))
     result = gradtool.minimize(terms, [1] * 6, optimizer="cg")
@@ -166,6 +186,11 @@ def test_the_iteration_table_shows_the_step_length(invoke):
     out = invoke("minimize", "x^2 + 10*y^2", "--x0", "1,1", "-o", "gd", "--line-search", "armijo", "--every", "1")
     header = next(line for line in out.stdout.splitlines() if "step" in line and "|g|" in line)
     assert out.exit_code == 0 and " t " in header.replace("┃", " ") and " lr " not in header.replace("┃", " ")
+    fit = invoke(
+        "fit", "w*x + b", "--data", str(ROOT / "data/linear.csv"), "--target", "y", "-o", "bfgs", "--epochs", "3"
+    )
+    header = next(line for line in fit.stdout.splitlines() if "epoch" in line and "|g|" in line)
+    assert fit.exit_code == 0 and " t " in header.replace("┃", " ") and " lr " not in header.replace("┃", " ")
 
 
 def test_a_search_that_finds_no_step_is_a_status_with_exit_code_1(invoke_json):
@@ -224,6 +249,9 @@ def test_fit_with_newton_solves_least_squares_and_refuses_minibatches():
     w, b = np.linalg.lstsq(design, np.array(data["y"]), rcond=None)[0]
     assert result.status == "completed"
     np.testing.assert_allclose([result.params["w"], result.params["b"]], [w, b], rtol=1e-12)
+    # the rows show the step length the search accepted: none before the first step, then Newton's full
+    # step t = 1 (exact on a quadratic loss), not the lr
+    assert math.isnan(result.rows[0].lr) and result.rows[1].lr == 1.0
     with pytest.raises(ConfigError, match="cannot be used by minibatch"):
         gradtool.fit("w*x + b", data, "y", optimizer="lbfgs", batch_size=2)
     with pytest.raises(ConfigError, match="cannot use mini-batches"):

@@ -72,6 +72,7 @@ class PreparedFit:
     early_stopping: int | None = None
     warnings: list[str] = field(default_factory=list)
     grad_stats: GradStats | None = None
+    accepted: float = math.nan  # the step length t of the last step of a method that searches (its rows show it)
 
     def _test_loss(self, theta: np.ndarray) -> float | None:
         if self.test is None:
@@ -118,6 +119,7 @@ class PreparedFit:
             move = self.opt.step(self.oracle, theta, f, g, state, lr_of(t))
             if move.failure:
                 return theta, state, t, f, g, ("line_search_failed", move.failure)
+            self.accepted = move.t
             bad = _bad(move.f, move.g, move.x)
             return (theta, state, t + 1, f, g, bad) if bad else (move.x, move.state, t + 1, move.f, move.g, None)
         if self.batch_size >= self.train.rows:  # the step's gradient is the full-batch one already at hand
@@ -170,8 +172,13 @@ class PreparedFit:
         def lr_of(t: int) -> float:
             return float(watched.lr) if watched is not None else self.sched(t)
 
+        def shown(t: int) -> float:  # a row's lr; for a method that searches, the step length it accepted
+            return self.accepted if self.opt.step is not None else lr_of(t)
+
+        self.accepted = math.nan
+
         f, g = self._full(theta)
-        rows, status, reason = [self._row(0, theta, f, g, lr_of(0))], "completed", ""
+        rows, status, reason = [self._row(0, theta, f, g, shown(0))], "completed", ""
         if self.grad_stats is not None:
             self.grad_stats.clear()  # a second run() starts a new history
         before = None
@@ -188,7 +195,7 @@ class PreparedFit:
                     break
                 epoch += 1
                 if epoch % self.every == 0:
-                    rows.append(self._row(epoch, theta, f, g, lr_of(t - 1)))
+                    rows.append(self._row(epoch, theta, f, g, shown(t - 1)))
                 self._record(epoch, theta, g, before)
                 if progress:
                     progress(epoch)
@@ -206,7 +213,7 @@ class PreparedFit:
         if rows[-1].epoch != epoch:
             if self.batch_size < self.train.rows:
                 f, g = self._full(theta)  # the mini-batch loop has no full gradient at hand
-            rows.append(self._row(epoch, theta, f, g, lr_of(max(t - 1, 0))))
+            rows.append(self._row(epoch, theta, f, g, shown(max(t - 1, 0))))
             if self.grad_stats is not None:  # the last epoch, whether or not it was due
                 self.grad_stats.record(epoch, g, theta, before)
         return self._result(theta, rows, epoch, t, status, reason, t0, stopper)

@@ -20,14 +20,26 @@ def docstring_parts(fn: Callable[..., Any]) -> tuple[str, str, str]:
     later literal blocks fenced)."""
     doc = inspect.cleandoc(fn.__doc__ or "").replace("``", "`")
     lines = doc.splitlines()
-    summary = lines[0].rstrip(":") if lines else ""
+    first = _first_paragraph(lines)
+    summary = " ".join(line.strip() for line in lines[:first]).rstrip(":")
     block = _literal_block(lines, 0)
     if block is None:
         literal = re.search(r"`(.+?)`", summary)
-        return summary, literal.group(1) if literal else "", _markdown(lines[1:])
+        return summary, literal.group(1) if literal else "", _markdown(lines[first:])
     start, end = block
     formula = inspect.cleandoc("\n".join(lines[start:end]))
-    return summary, formula, _markdown([*lines[1 : start - 1], *lines[end:]])
+    return summary, formula, _markdown([*lines[first : max(first, start - 1)], *lines[end:]])
+
+
+def _first_paragraph(lines: list[str]) -> int:
+    """The end of the summary: the first paragraph, up to a blank line or the line that opens a literal
+    block with ``::`` (a summary may wrap over several lines)."""
+    end = 0
+    while end < len(lines) and lines[end].strip():
+        end += 1
+        if lines[end - 1].rstrip().endswith("::"):
+            break
+    return end
 
 
 def _literal_block(lines: list[str], since: int) -> tuple[int, int] | None:
@@ -160,7 +172,8 @@ def parameter_table(params: list[dict[str, Any]], skip: tuple[str, ...] = ()) ->
     for p in params:
         if p["name"] in skip:
             continue
-        rows.append(f"| `{p['name']}` | {p['type']} | {p['default_text']} | {p['allowed']} | {p['help']} |")
+        cells = [f"`{p['name']}`", *(str(p[key]) for key in ("type", "default_text", "allowed", "help"))]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")  # a | ends a cell
     return rows
 
 

@@ -22,7 +22,8 @@ def entry_block(name: str) -> str:
     """An optimizer's or schedule's formula, the notes on other libraries, its parameter table."""
     entry = describe(name)
     torch = f"torch: `{entry['torch']}`." if entry["torch"] else "torch: none."
-    lines = [f"{entry['summary']}. {torch}", "", "```", entry["formula"], "```", ""]
+    stop = "" if entry["summary"].endswith(".") else "."
+    lines = [f"{entry['summary']}{stop} {torch}", "", "```", entry["formula"], "```", ""]
     if entry["notes"]:
         lines += [entry["notes"], ""]
     skip = _warmup(entry) if entry["kind"] == "schedule" else ()

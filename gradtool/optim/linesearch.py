@@ -130,20 +130,19 @@ def strong_wolfe(
     tolerance_change: float = 0.0,
     max_ls: int = 25,
 ) -> Search:
-    """Strong Wolfe step: bracketing, then zoom with cubic interpolation (Nocedal & Wright Alg. 3.5, 3.6).
-
-    Step for step as torch's ``_strong_wolfe`` (torch.optim.LBFGS), but for the bracket's low end: always
-    a point with sufficient decrease, as in Nocedal & Wright (see ``_lower``). The accepted t satisfies::
+    """Strong Wolfe step: bracketing, then zoom with cubic interpolation (Nocedal & Wright Alg. 3.5, 3.6)::
 
         f(x + t d) <= f(x) + c1 * t * g.d          sufficient decrease
         |g(x + t d).d| <= c2 * |g.d|               curvature
 
-    Bracketing extrapolates (cubic, within ``[t + 0.01 (t - t_prev), 10 t]``) until a trial fails
-    sufficient decrease, rises, or has ``g.d >= 0``; zoom then interpolates inside the bracket, kept
-    ``0.1 * width`` away from its ends. At most ``max_ls`` evaluations after the first; zoom stops early
-    once the bracket is narrower than ``tolerance_change`` (in x, by ``max |d|``). scipy's BFGS finds a
-    step with the same conditions by MINPACK's ``dcsrch`` (More & Thuente), falling back to its
-    ``line_search_wolfe2`` (this algorithm with other interpolation safeguards).
+    Step for step as torch's ``_strong_wolfe`` (torch.optim.LBFGS), but for the bracket's low end: always
+    a point with sufficient decrease, as in Nocedal & Wright (see ``_lower``). Bracketing extrapolates
+    (cubic, within ``[t + 0.01 (t - t_prev), 10 t]``) until a trial fails sufficient decrease, rises, or
+    has ``g.d >= 0``; zoom then interpolates inside the bracket, kept ``0.1 * width`` away from its ends.
+    At most ``max_ls`` evaluations after the first; zoom stops early once the bracket is narrower than
+    ``tolerance_change`` (in x, by ``max |d|``). scipy's BFGS finds a step with the same conditions by
+    MINPACK's ``dcsrch`` (More & Thuente), falling back to its ``line_search_wolfe2`` (this algorithm
+    with other interpolation safeguards).
     """
     failed = not_descent(gtd)
     if failed:

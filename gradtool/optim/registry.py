@@ -299,15 +299,17 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     )
     ascend = bool(values.get("maximize"))
     if search is not None or spec.searching:
-        from gradtool.optim.stepping import ascending, searched
+        from gradtool.optim.stepping import ascending, resting, searched
     if spec.searching:
-        return Optimizer(spec.name, values, rule[0], None, step=ascending(rule[1]) if ascend else rule[1])
+        step = resting(rule[1])
+        return Optimizer(spec.name, values, rule[0], None, step=ascending(step) if ascend else step)
     init, update = rule
     step = None
     if search is not None:
         if "lr" not in hyper:  # the first trial step of a search: a unit step unless lr says otherwise
             values["lr"] = 1.0
-        step = ascending(searched(update, search)) if ascend else searched(update, search)
+        step = resting(searched(update, search))
+        step = ascending(step) if ascend else step
     return Optimizer(spec.name, values, init, _ascending(update) if ascend else update, step=step)
 
 

@@ -70,6 +70,20 @@ class _Negated:
         return -self.oracle.hvp(x, v)
 
 
+def resting(step: Callable) -> Callable:
+    """A searching step at an exact stationary point (``g = 0``) stays where it is, state kept, nothing
+    evaluated: every direction it could build is zero, so there is nothing to search along (torch's LBFGS
+    returns at once there too). A run with ``tol = 0``, or a fit whose loss reaches an exact minimum, goes on
+    as a first-order rule would, instead of failing its search."""
+
+    def rest(oracle, x, f, g, state, lr):
+        if not np.any(g):
+            return Move(x, f, g, state, 0.0)
+        return step(oracle, x, f, g, state, lr)
+
+    return rest
+
+
 def ascending(step: Callable) -> Callable:
     """torch's ``maximize`` for a searching step: it minimizes -f; f and g are reported as they are."""
 

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from gradtool.fitting.result import FitResult
+from gradtool.optim.searching import chooses_step
 from gradtool.report.common import literal, num, stdout_console
 from gradtool.report.gradstats import first_last, layers_table
 from gradtool.report.runs import sparkline
@@ -28,7 +29,7 @@ def epoch_table(result: FitResult):
         *(["test loss"] if test else []),
         "|g|",
         *layers,
-        "lr",
+        "t" if chooses_step(result.optimizer) else "lr",  # a method that searches: the step length chosen
         *(["accuracy"] if classifier else []),
         *(["test acc."] if classifier and test else []),
     ]
@@ -41,7 +42,7 @@ def epoch_table(result: FitResult):
             *([num(row.test, 8)] if test else []),
             num(row.grad_norm, 3),
             *(first_last(stats, row.epoch) if stats else []),
-            num(row.lr, 3),
+            "-" if math.isnan(row.lr) else num(row.lr, 3),  # nan: no step yet (epoch 0 of a search)
             *([_percent(row.accuracy)] if classifier else []),
             *([_percent(row.test_accuracy)] if classifier and test else []),
         ]

@@ -35,7 +35,8 @@ def iteration_table(result: RunResult):
     from gradtool.optim.searching import chooses_step
 
     table = Table(title=f"{result.optimizer['name']} on {literal(result.expression)}")
-    for col in ("step", "f", "|g|", "t" if chooses_step(result.optimizer) else "lr"):
+    searching = chooses_step(result.optimizer)
+    for col in ("step", "f", "|g|", "t" if searching else "lr"):
         table.add_column(col, justify="right")
     wide = len(result.variables) > MAX_VARIABLE_COLUMNS
     names = ["|x|"] if wide else result.variables
@@ -46,7 +47,8 @@ def iteration_table(result: RunResult):
             cells = [num(sum(v * v for v in row.x) ** 0.5, 8)]
         else:
             cells = [num(v, 8) for v in row.x]
-        table.add_row(str(row.step), num(row.f, 8), num(row.grad_norm, 3), num(row.lr, 3), *cells)
+        step = "-" if searching and row.step == 0 else num(row.lr, 3)  # no step length before the first step
+        table.add_row(str(row.step), num(row.f, 8), num(row.grad_norm, 3), step, *cells)
     return table
 
 
