@@ -27,7 +27,14 @@ DEFAULT_SECONDS = 5.0  # the CLI's default (--budget); the library's default is 
 _seconds: float | None = None  # the process default, set by the CLI (and in worker processes)
 _deadlines: list[float] = []  # monotonic deadlines of the active budgets, innermost last
 _previous_handler = None
-_previous_unraisable = None
+_previous_hook = None  # sys.unraisablehook outside every budget
+
+
+def _unraisable(report) -> None:
+    """An alarm raised inside a ``__del__`` or a gc callback is swallowed there by design (it comes again,
+    see :func:`_on_alarm`): not an "Exception ignored" message on stderr."""
+    if not isinstance(report.exc_value, _Alarm):
+        (_previous_hook or sys.__unraisablehook__)(report)
 
 
 class BudgetExceeded(GradtoolError):
@@ -87,15 +94,6 @@ def _on_alarm(signum, frame) -> None:
     _arm()  # early, or for a budget that has ended meanwhile: aim again
 
 
-def _unraisable(info) -> None:
-    """``sys.unraisablehook`` while a budget runs: an alarm swallowed in a ``__del__`` or a gc callback comes
-    again (above), so it is not reported; other reports go on as before. Running in this module, it is never
-    interrupted itself (pytest's hook formats a traceback, and the repeated alarm broke that)."""
-    if info.exc_type is _Alarm:
-        return
-    (_previous_unraisable or sys.__unraisablehook__)(info)
-
-
 class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
     """Interrupt the block after ``seconds`` (default: the process default) with :class:`BudgetExceeded`.
 
@@ -108,7 +106,7 @@ class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
         self.deadline: float | None = None
 
     def __enter__(self) -> budget:
-        global _previous_handler, _previous_unraisable
+        global _previous_handler, _previous_hook
         if self.seconds is None or not _enforceable():
             return self
         now = time.monotonic()
@@ -116,7 +114,7 @@ class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
         self.deadline = now + self.limit
         if not _deadlines:
             _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
-            _previous_unraisable, sys.unraisablehook = sys.unraisablehook, _unraisable
+            _previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
         _deadlines.append(self.deadline)
         _arm()
         return self
@@ -129,7 +127,7 @@ class budget:  # noqa: N801 - used as a function: ``with budget("simplify"):``
         if not _deadlines:  # ignoring SIGALRM discards one that is pending; then the old handler is back
             signal.signal(signal.SIGALRM, signal.SIG_IGN)
             signal.signal(signal.SIGALRM, _previous_handler or signal.SIG_DFL)
-            sys.unraisablehook = _previous_unraisable or sys.__unraisablehook__
+            sys.unraisablehook = _previous_hook or sys.__unraisablehook__
         if kind is not None and issubclass(kind, _Alarm) and self.limit >= self.seconds:
             raise BudgetExceeded(f"{self.what} took more than {self.seconds:g} s (--budget)") from None
         return False  # an outer budget's deadline (this one was cut to it) is the outer block's to report

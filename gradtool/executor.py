@@ -4,7 +4,10 @@ An executor has one method, ``map(fn, tasks, on_result=None, on_error=None) -> r
 module-level function (it may travel to another process), results come back in task order, and
 ``on_result(index, result)`` is called as each one arrives (in completion order); an exception it raises
 stops everything. A task that raises an Exception gets ``on_error(index, exception)`` as its result (without
-``on_error`` the exception stops everything). There are three: :class:`Serial` runs in this process;
+``on_error`` the exception stops everything). Ctrl-C or SIGTERM (a KeyboardInterrupt, raised in a task, in
+``on_result`` or while waiting) stops everything too; with ``on_error``, each task that has no result yet
+gets ``on_error(index, interrupt)`` and ``map`` returns, so that the finished ones can be reported. There
+are three: :class:`Serial` runs in this process;
 :class:`LocalProcesses` runs ``--jobs`` worker processes that stop cleanly when interrupted (Ctrl-C, SIGTERM)
 and never outlive this process, even when it is killed by SIGKILL; ``gradtool.cluster.Dask`` runs on a Dask
 cluster (``--cluster``; it imports dask only when used).
@@ -46,16 +49,21 @@ class Serial:
     """Every task in this process, one after the other."""
 
     def map(self, fn, tasks, on_result=None, on_error=None):
-        results = []
-        for index, task in enumerate(tasks):
-            try:
-                results.append(fn(task))
-            except Exception as exc:
-                if on_error is None:
-                    raise
-                results.append(on_error(index, exc))
-            if on_result:
-                on_result(index, results[-1])
+        results: list[Any] = []
+        try:
+            for index, task in enumerate(tasks):
+                try:
+                    results.append(fn(task))
+                except Exception as exc:
+                    if on_error is None:
+                        raise
+                    results.append(on_error(index, exc))
+                if on_result:
+                    on_result(index, results[-1])
+        except KeyboardInterrupt as stop:
+            if on_error is None:
+                raise
+            results += [on_error(index, stop) for index in range(len(results), len(tasks))]
         return results
 
 
@@ -79,10 +87,13 @@ class LocalProcesses:
         from gradtool.budget import get_budget
 
         pool = ProcessPoolExecutor(self.workers, initializer=worker_setup, initargs=(get_budget(),))
+        futures: dict[Any, int] = {}
+        pending = set(range(len(tasks)))
         try:
-            futures = {pool.submit(run_task, fn, task): i for i, task in enumerate(tasks)}
+            futures.update({pool.submit(run_task, fn, task): i for i, task in enumerate(tasks)})
             for future in as_completed(futures):
                 index = futures[future]
+                pending.discard(index)
                 failure = future.exception()
                 if failure is None:
                     results[index] = future.result()
@@ -95,6 +106,15 @@ class LocalProcesses:
         except BrokenProcessPool:
             self._stop(pool)
             raise ExecutorError("a worker process died unexpectedly (out of memory?); try fewer --jobs") from None
+        except KeyboardInterrupt as stop:
+            self._stop(pool)  # the running tasks stop as on Ctrl-C: their interrupted results may have come back
+            if on_error is None:
+                raise
+            for future, index in futures.items():
+                if index in pending:
+                    done = future.done() and not future.cancelled() and future.exception() is None
+                    results[index] = future.result() if done else on_error(index, stop)
+            return results
         except BaseException:
             self._stop(pool)
             raise

@@ -33,20 +33,56 @@ def received() -> int | None:
     return _received
 
 
-def _raise_terminated(signum: int, frame) -> None:
-    global _received
-    _received = signum
-    raise Terminated(signum)
+_held = False  # a write that must not be cut in two is under way (see hold)
+_pending: KeyboardInterrupt | None = None  # the stop that arrived during it
+
+
+def hold() -> None:
+    """Until :func:`release`, a stop (Ctrl-C, SIGTERM) waits: for a write that must land whole or not at all.
+
+    A signal can arrive inside ``write()`` itself (Python runs its handler when the system call returns
+    EINTR), and an exception raised there leaves the line partly or not buffered. Two assignments, no system
+    call: cheap enough for one row of a trajectory per step. Effective under :func:`terminate_as_interrupt`.
+    """
+    global _held
+    _held = True
+
+
+def release() -> None:
+    """End :func:`hold`; a stop that arrived meanwhile is raised now."""
+    global _held, _pending
+    _held = False
+    if _pending is not None:
+        stop, _pending = _pending, None
+        raise stop
+
+
+def _stop(signum: int, frame) -> None:
+    global _received, _pending
+    stop = KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+    if signum != signal.SIGINT:
+        _received = signum
+    if _held:
+        _pending = stop
+        return
+    raise stop
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; the previous handler is
-    restored afterwards). For programs such as the command line, not for a library call."""
+    """Within the block, SIGTERM raises :class:`Terminated` and Ctrl-C KeyboardInterrupt, both waiting for a
+    :func:`hold` (main thread only; the previous handlers are restored afterwards). For programs such as the
+    command line, not for a library call."""
     global _received
     _received = None
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, _stop)
+    # Ctrl-C as Python raises it, but able to wait for a held write; ignored stays ignored (a background job)
+    ctrl_c = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if ctrl_c:
+        signal.signal(signal.SIGINT, _stop)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if ctrl_c:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from gradtool.errors import GradtoolError
+from gradtool.interrupt import hold, release
 
 STDOUT = "-"
 
@@ -171,10 +172,6 @@ def write_captured(files: dict[str, tuple[str, str | bytes]]) -> None:
             handle.write(content)
 
 
-# The name the output mechanism had when it only wrote regular files.
-atomic_writer = open_output
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -235,5 +232,9 @@ class TrajectoryCSV:
         values = ",".join(map(repr, x.tolist()))
         lr_text = "" if lr != lr else repr(lr)
         line = f"{step},{values},{f!r},{grad_norm!r},{lr_text}\n"
-        self.step = step  # no call between this and the write: an interrupt comes before both or after both
-        self._write(line)
+        hold()  # a stop arriving inside write() would lose the row, or keep half of it
+        try:
+            self._write(line)
+            self.step = step
+        finally:
+            release()

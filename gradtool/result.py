@@ -93,6 +93,11 @@ class RunResult:
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
 
+    @property
+    def ranked_f(self) -> float:
+        """f where lower is better, for ranking runs: -f for a run that ascends (``maximize``)."""
+        return -self.f if self.optimizer.get("maximize") else self.f
+
     def named(self, point: list[float]) -> dict[str, float]:
         return dict(zip(self.variables, point, strict=True))
 

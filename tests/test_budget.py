@@ -147,8 +147,8 @@ def test_grad_values_come_from_autodiff_when_the_symbolic_gradient_is_too_slow(i
     from gradtool.grad import symbolic
 
     monkeypatch.setattr(symbolic, "symbolic_gradient", lambda *a: spin(30))  # a differentiation that never ends
-    args = ("grad", "x^2*y", "--at", "x=3,y=2", "--hessian", "--budget", "0.3", "--json")
-    code, out = invoke_json(*args)  # the compile cache may hold the code: the printed partials still need SymPy
+    args = ("grad", "x^2*y", "--at", "x=3,y=2", "--hessian", "--budget", "0.3", "--json", "--no-cache")
+    code, out = invoke_json(*args)  # a cached entry holds the printed partials too: none here
     assert code == 0
     assert out["gradient"] is None and out["value"] == {"x": 12.0, "y": 9.0}
     np.testing.assert_allclose(out["hessian"], [[4.0, 6.0], [6.0, 0.0]], atol=1e-6)  # 2y, 2x; 2x, 0
@@ -159,7 +159,7 @@ def test_grad_without_a_point_says_what_to_do_when_the_gradient_is_too_slow(invo
     from gradtool.grad import symbolic
 
     monkeypatch.setattr(symbolic, "symbolic_gradient", lambda *a: spin(30))
-    result = invoke("grad", "x^2*y", "--budget", "0.3")
+    result = invoke("grad", "x^2*y", "--budget", "0.3", "--no-cache")
     assert result.exit_code == 2
     assert "give --at for the gradient's value by autodiff, or raise --budget" in result.stderr
 
@@ -181,3 +181,22 @@ def test_runs_in_worker_processes_get_the_budget(invoke, tmp_path):
     result = invoke("run", str(config), "--jobs", "2", "--budget", "0.000001", "--json", "--no-cache")
     assert result.exit_code == 0, result.stderr
     assert "autodiff gradients instead" in result.stdout
+
+
+def test_an_alarm_swallowed_in_a_finalizer_is_not_reported_and_comes_again(monkeypatch):
+    """Python ignores an exception raised in __del__ (or a gc callback) and reports it as unraisable: the
+    budget's alarm is no such error (it fires again), so nothing reaches the hook, and the block still ends."""
+    import sys
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    class Slow:
+        def __del__(self):
+            spin(0.5)  # the alarm fires in here, and Python swallows it
+
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded), budget("work", 0.1):
+        Slow()  # finalized at once
+        spin(30)
+    assert time.monotonic() - start < 10 and reported == [] and sys.unraisablehook == reported.append

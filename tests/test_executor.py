@@ -41,6 +41,26 @@ def test_an_exception_from_the_callback_stops_the_pool():
         LocalProcesses(2).map(square, list(range(5)), stop)
 
 
+@pytest.mark.parametrize("executor", [Serial(), LocalProcesses(2)], ids=["serial", "processes"])
+def test_an_interrupt_gives_the_unfinished_tasks_on_errors_value(executor):
+    """Ctrl-C (here raised by the callback at the second result) stops the map, which returns what finished."""
+    arrived = []
+
+    def stop_at_the_second(index, result):
+        arrived.append(index)
+        if len(arrived) == 2:
+            raise KeyboardInterrupt
+
+    results = executor.map(square, list(range(6)), stop_at_the_second, lambda i, exc: type(exc).__name__)
+    assert all(r in (i * i, "KeyboardInterrupt") for i, r in enumerate(results))
+    assert [results[i] for i in arrived] == [i * i for i in arrived]
+    if isinstance(executor, Serial):
+        assert results == [0, 1, *["KeyboardInterrupt"] * 4]
+    arrived.clear()
+    with pytest.raises(KeyboardInterrupt):  # without on_error the interrupt goes on
+        executor.map(square, list(range(6)), stop_at_the_second)
+
+
 def test_a_worker_that_dies_is_one_error_not_a_hang():
     with pytest.raises(ExecutorError, match="a worker process died"):
         LocalProcesses(2, grace=5).map(die, list(range(4)))

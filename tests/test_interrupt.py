@@ -127,14 +127,20 @@ def test_sigterm_stops_run_and_its_workers_leaving_complete_files(tmp_path, jobs
     workers = children(proc.pid)
     assert len(workers) == (int(jobs) if jobs != "1" else 0)
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 143 and stderr == "terminated\n"
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and stderr == ""
     assert all(_wait_gone(w, 60) for w in workers)
-    assert temporaries(tmp_path) == [] and not (tmp_path / "r.json").exists()
+    assert temporaries(tmp_path) == []
     written = sorted(p.name for p in tmp_path.glob("*.csv"))
     assert written == ["gd.csv", "momentum.csv"][: int(jobs)]
-    for name in written:
-        assert_complete_trajectory(tmp_path / name)
+    import json
+
+    runs = json.loads((tmp_path / "r.json").read_text())["runs"]  # the report of a stopped run: what had run
+    assert [r["status"] for r in runs] == ["interrupted"] * 3 and "interrupted" in stdout
+    for run in runs[: int(jobs)]:
+        assert run["message"].endswith("(SIGTERM)")
+        assert assert_complete_trajectory(tmp_path / f"{run['label']}.csv") == run["steps"]
+    assert runs[2] == {"label": "adam", "status": "interrupted", "message": "cancelled by SIGTERM before it finished"}
 
 
 def test_ctrl_c_on_the_terminal_stops_run_jobs_2_and_its_workers(tmp_path):
@@ -145,8 +151,8 @@ def test_ctrl_c_on_the_terminal_stops_run_jobs_2_and_its_workers(tmp_path):
     time.sleep(1.0)
     workers = children(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and stderr == "interrupted\n"
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and stderr == "" and "cancelled by Ctrl-C before it finished" in stdout
     assert all(_wait_gone(w, 60) for w in workers) and temporaries(tmp_path) == []
 
 
@@ -193,3 +199,29 @@ def test_a_closed_pipe_stops_quietly_with_141(args, tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 141 and stderr == ""
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_inside_a_trajectory_write_waits_for_the_row(signum):
+    """A signal handled inside write() (as on EINTR) must neither lose the row nor write it twice."""
+    import io
+
+    import numpy as np
+
+    from gradtool.interrupt import Terminated, terminate_as_interrupt
+    from gradtool.io import TrajectoryCSV
+
+    class Interrupting(io.StringIO):
+        def write(self, text):
+            if text.startswith("7,"):
+                os.kill(os.getpid(), signum)  # its handler runs before this method's next line
+            return super().write(text)
+
+    handle = Interrupting()
+    sink = TrajectoryCSV(handle, ["x"])
+    expected = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    with terminate_as_interrupt(), pytest.raises(expected):
+        for step in range(10):
+            sink(step, np.array([float(step)]), 1.0, 1.0, 0.1)
+    sink(7, np.array([7.0]), 1.0, 1.0, 0.1)  # the interrupted run hands its last step over once more
+    assert [line.split(",")[0] for line in handle.getvalue().splitlines()] == ["step", *map(str, range(8))]

@@ -476,3 +476,18 @@ def test_compare_plot_paths_are_the_recorded_trajectories():
     for run in result.runs:
         line = line_starting(fig, run.label.split("-")[0])
         np.testing.assert_allclose(line.get_xydata(), run.path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["minimize", "x^2 + 3*y^2", "--x0", "1,1", "--steps", "5", "--quiet", "--plot", "-"],
+        ["plot", "x^2", "--range", "-1,1", "--dpi", "30", "--out", "-"],
+    ],
+    ids=["minimize", "plot"],
+)
+def test_a_picture_on_stdout_is_the_whole_stdout_and_no_wrote_line(args):
+    proc = subprocess.run([sys.executable, "-m", "gradtool", *args], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"\x89PNG\r\n\x1a\n") and proc.stdout.endswith(b"IEND\xaeB`\x82")
+    assert b"wrote" not in proc.stderr

@@ -123,6 +123,17 @@ def claim_outputs(json: bool, reads: list[tuple[str, str | None]] = (), **writes
     return bool(on_stdout)
 
 
+def save_plot(figure, path: str, **options) -> None:
+    """Write a figure (see :func:`gradtool.plot.save_figure`) and say where on stderr; a picture written to
+    stdout (``-``) speaks for itself."""
+    from gradtool.io import STDOUT
+    from gradtool.plot import save_figure
+
+    save_figure(figure, path, **options)
+    if path != STDOUT:
+        typer.echo(f"wrote {path}", err=True)
+
+
 def report_stream(to_stderr: bool):
     """Print the report (tables, summaries) on stderr while an output is written to stdout."""
     return contextlib.redirect_stdout(sys.stderr) if to_stderr else contextlib.nullcontext()

@@ -23,6 +23,7 @@ from gradtool.cli.common import (
     claim_outputs,
     handled,
     report_stream,
+    save_plot,
 )
 from gradtool.cli.optimize import X0, Box, Ftol, Gradient, Seed, Steps, Tol, Xtol
 from gradtool.cli.options import Choice, optimizer_options
@@ -75,13 +76,6 @@ def _check_plot(plot: str | None) -> None:
         from gradtool.plot import check_output
 
         check_output(plot)
-
-
-def _save_plot(figure, plot: str) -> None:
-    from gradtool.plot import save_figure
-
-    save_figure(figure, plot)
-    typer.echo(f"wrote {plot}", err=True)
 
 
 def _report_runs(results: list, json: bool, quiet: bool) -> None:
@@ -146,7 +140,7 @@ def run(
     if plot is not None:
         from gradtool.plot.runs import draw_file_results
 
-        _save_plot(draw_file_results(results), plot)
+        save_plot(draw_file_results(results), plot)
     with report_stream(to_stdout):
         _report_runs(results, json, quiet)
 
@@ -206,7 +200,7 @@ def compare(
 
         runs = [r for r in result.runs if isinstance(r, RunResult)]  # not the runs that raised or were cancelled
         multistart = any(r.starts is not None for r in runs)
-        _save_plot(draw_file_results([result]) if multistart else draw_runs(runs, objective=objective), plot)
+        save_plot(draw_file_results([result]) if multistart else draw_runs(runs, objective=objective), plot)
     with report_stream(to_stdout):
         _report_runs([result], json, quiet)
 

@@ -20,6 +20,7 @@ from gradtool.cli.common import (
     claim_outputs,
     handled,
     report_stream,
+    save_plot,
 )
 from gradtool.cli.fit import problem_options
 from gradtool.defaults import ATOL, RTOL
@@ -178,12 +179,11 @@ def check_grad(
     options = dict(user=user_grad, method=method or "adaptive", h=h, rtol=rtol, atol=atol, sweep=sweep_h)
     report, objective, to_stdout = _run_check(expr, at, random, seed, box, plot, vars, dim, json, taylor, options)
     if plot is not None:
-        from gradtool.plot import draw_step_sweep, save_figure
+        from gradtool.plot import draw_step_sweep
 
         at = report["points"][0]["at"]
         at_text = ", ".join(f"{k} = {v:.4g}" for k, v in at.items()) if len(at) <= 4 else "the first point"
-        save_figure(draw_step_sweep(report["sweep"], title=f"{objective.text} at {at_text}"), plot)
-        typer.echo(f"wrote {plot}", err=True)
+        save_plot(draw_step_sweep(report["sweep"], title=f"{objective.text} at {at_text}"), plot)
     _report_check(report, json, to_stdout)
     if not report["ok"]:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import Json, PlotFile, app, claim_outputs, handled
+from gradtool.cli.common import Json, PlotFile, app, claim_outputs, handled, save_plot
 from gradtool.cli.options import Choice, optimizer_options
 from gradtool.defaults import EPOCHS, FIT_ENGINE
 
@@ -220,11 +220,9 @@ def fit(
     if save is not None and result.status != "diverged":
         result.save(save)
     if plot is not None:
-        from gradtool.plot import save_figure
         from gradtool.plot.runs import draw_fit_result
 
-        save_figure(draw_fit_result(problem, result), plot)
-        typer.echo(f"wrote {plot}", err=True)
+        save_plot(draw_fit_result(problem, result), plot)
     _report(result, json, quiet, to_stderr=to_stdout)
     if predict is not None:
         from gradtool.fitting.predict import write_predictions

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import EXPRESSION_FIRST, Dim, Expr, Json, Vars, app, claim_outputs, handled, report_stream
+from gradtool.cli.common import (
+    EXPRESSION_FIRST,
+    Dim,
+    Expr,
+    Json,
+    Vars,
+    app,
+    claim_outputs,
+    handled,
+    report_stream,
+    save_plot,
+)
 
 
 def _check_options(at, out, dot: bool, explain: bool, json: bool) -> bool:
@@ -72,11 +83,9 @@ def graph(
     objective = load_objective(expr, dim, vars)
     result = computation_graph(objective, objective.point(at))
     if out is not None:
-        from gradtool.plot import save_figure
         from gradtool.plot.graph import draw_graph
 
-        save_figure(draw_graph(result), out)
-        typer.echo(f"wrote {out}", err=True)
+        save_plot(draw_graph(result), out)
     if json:
         from gradtool.report.common import print_json
 

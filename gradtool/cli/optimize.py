@@ -22,6 +22,7 @@ from gradtool.cli.common import (
     claim_outputs,
     handled,
     report_stream,
+    save_plot,
 )
 from gradtool.cli.options import Choice, optimizer_options
 from gradtool.defaults import ENGINE, FTOL, STEPS, TOL, XTOL
@@ -142,10 +143,9 @@ def minimize(
     else:
         result = _single_run(run_minimize, expr, x0, options, trajectory, quiet or json, plot is not None)
     if plot is not None:
-        from gradtool.plot import draw_result, save_figure
+        from gradtool.plot import draw_result
 
-        save_figure(draw_result(result, objective=expr), plot)
-        typer.echo(f"wrote {plot}", err=True)
+        save_plot(draw_result(result, objective=expr), plot)
     with report_stream(to_stdout):
         _report(result, json, quiet)
     code = result.exit_code

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from gradtool.cli.common import BUDGET_DEFAULT, EXPRESSION_FIRST, Budget, Dim, Expr, NoCache, Vars, app, handled
+from gradtool.cli.common import (
+    BUDGET_DEFAULT,
+    EXPRESSION_FIRST,
+    Budget,
+    Dim,
+    Expr,
+    NoCache,
+    Vars,
+    app,
+    handled,
+    save_plot,
+)
 from gradtool.cli.optimize import X0
 from gradtool.cli.options import Choice, optimizer_options
 from gradtool.defaults import ENGINE, STEPS, TOL
@@ -121,7 +132,7 @@ def plot(
     Exit status: 0 written, 2 bad input (checked before anything runs; no file is left behind).
     """
     from gradtool.expr.objective import load_objective
-    from gradtool.plot import check_output, check_picture, draw_landscape, save_figure
+    from gradtool.plot import check_output, check_picture, draw_landscape
 
     check_output(out, dpi)
     xlim, ylim = parse_range(xrange, "--range"), parse_range(yrange, "--yrange")
@@ -136,5 +147,4 @@ def plot(
         if results[-1].status == "interrupted":  # Ctrl-C or SIGTERM stops the whole picture, not one run
             raise KeyboardInterrupt
     figure = draw_landscape(objective, results, xrange=xlim, yrange=ylim, derivative=derivative, tangents=tangents)
-    save_figure(figure, out, dpi)
-    typer.echo(f"wrote {out}", err=True)
+    save_plot(figure, out, dpi=dpi)

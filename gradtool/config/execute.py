@@ -27,12 +27,14 @@ class FileResult:
     check: dict[str, Any] | None = None
 
     def final(self, run: Any) -> float:
-        """What ``best`` minimizes: a minimize run's final f, a fit's final training loss."""
-        return run.train_loss if self.task == "fit" else run.f
+        """What ``best`` minimizes: a minimize run's final f (-f for one that ascends), a fit's final training
+        loss."""
+        return run.train_loss if self.task == "fit" else run.ranked_f
 
     @property
     def best(self) -> int | None:
-        """Index of the run with the lowest final f (fit: training loss) among those that finished, or None."""
+        """Index of the run with the lowest final f (the highest for runs that ascend; fit: the lowest training
+        loss) among those that finished, or None."""
         finished = [(self.final(r), i) for i, r in enumerate(self.runs) if r.status in FINISHED]
         return min(finished)[1] if finished else None
 
@@ -75,24 +77,24 @@ def execute_all(
 ) -> list[Any]:
     """Every run, in order: with ``executor`` (see ``gradtool.executor``), else serially or, with
     ``jobs > 1``, in worker processes; each run is deterministic, so the results are those of a serial run.
-    ``progress(index, result)`` is called as each run ends. A run stopped by Ctrl-C or SIGTERM stops the whole
-    command; a run that raises (a GradtoolError aside, which stops the command) gets status ``error``."""
+    ``progress(index, result)`` is called as each run ends. A run stopped by Ctrl-C or SIGTERM stops the others:
+    those that had not finished are ``interrupted`` (a NoResult when they had not started, or were cancelled);
+    a run that raises (a GradtoolError aside, which stops the command) gets status ``error``."""
     from gradtool.executor import make_executor
+    from gradtool.interrupt import Terminated, received, stop_reason
 
     executor = executor or make_executor(jobs, len(specs))
 
     def arrived(index: int, result: Any) -> None:
         if progress:
             progress(index, result)
-        if result.status == "interrupted":
-            raise KeyboardInterrupt
+        if result.status == "interrupted":  # the run caught the stop itself: pass it on to the others
+            raise KeyboardInterrupt if received() is None else Terminated(received())
 
     def failed(index: int, exc: BaseException) -> NoResult:
         if isinstance(exc, GradtoolError):
             raise exc
-        if isinstance(exc, KeyboardInterrupt):  # a cluster's runs that had not finished
-            from gradtool.interrupt import stop_reason
-
+        if isinstance(exc, KeyboardInterrupt):  # a run that had not finished when the command was stopped
             return NoResult(specs[index].label, "interrupted", f"cancelled by {stop_reason(exc)} before it finished")
         return NoResult(specs[index].label, "error", f"{type(exc).__name__}: {exc}")
 
@@ -111,15 +113,21 @@ def run_plans(
 
     A diverged run is a result like any other and never stops the others. A plan's JSON output is written
     (atomically) once all of its runs are done. ``record`` keeps every iterate of minimize runs (pictures).
+    After Ctrl-C or SIGTERM the finished runs are returned (the others ``interrupted``), and the gradient
+    checks of check-grad plans are not started.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"--jobs must be a whole number >= 1, got {jobs!r}")
     specs = [s for p in plans if not isinstance(p, CheckPlan) for s in p.runs]
     if record:
         specs = [replace(s, record=True) if isinstance(s, RunSpec) else s for s in specs]
-    done = iter(execute_all(specs, jobs, executor, progress))
+    results = execute_all(specs, jobs, executor, progress)
+    stopped = any(r.status == "interrupted" for r in results)
+    done = iter(results)
     out = []
     for plan in plans:
+        if isinstance(plan, CheckPlan) and stopped:
+            continue
         if not isinstance(plan, CheckPlan):
             result = FileResult(plan.source, plan.task, plan.description, [next(done) for _ in plan.runs])
         else:

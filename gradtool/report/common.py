@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import itertools
 import json
 import math
 import sys
@@ -26,7 +27,36 @@ def _console_class():
         def on_broken_pipe(self) -> None:  # Rich would exit 1; the CLI stops quietly with 141 as Unix tools do
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
+        def print(self, *objects, **kwargs) -> None:
+            """As Rich prints, except that a table never cuts a number with an ellipsis: narrower than the
+            table's least width (see :func:`least_width`), the table is printed at that width, uncropped, and
+            the terminal wraps its lines."""
+            if len(objects) == 1 and hasattr(objects[0], "columns"):
+                least = least_width(self, objects[0])
+                if least > self.width:
+                    size = self.size
+                    self.size = (least, size.height)  # print(width=) cannot exceed the console's width
+                    try:
+                        return super().print(*objects, crop=False, **kwargs)
+                    finally:
+                        self.size = size
+            super().print(*objects, **kwargs)
+
     return GradtoolConsole
+
+
+def least_width(console, table) -> int:
+    """The width below which Rich would cut a cell: ``no_wrap`` columns (numbers: every right-justified
+    column) at their widest cell, the others at their longest word."""
+    from rich.measure import Measurement
+
+    options = console.options.update_width(1 << 20)
+    least = Measurement.get(console, options, table).maximum
+    for column in table.columns:
+        if not column.no_wrap:
+            cells = [Measurement.get(console, options, cell) for cell in (column.header, *column.cells)]
+            least -= max(m.maximum for m in cells) - max(m.minimum for m in cells)
+    return least
 
 
 def literal(text: object) -> str:
@@ -62,5 +92,9 @@ def jsonable(obj: Any) -> Any:
 
 
 def print_json(obj: Any) -> None:
-    """Print one JSON document alone on stdout."""
-    sys.stdout.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+    """Print one JSON document alone on stdout, streamed: ``json.dumps`` with an indent joins a list of
+    millions of small chunks (~7 kB per check-grad point), ``json.dump`` writes them as they come."""
+    chunks = json.JSONEncoder(indent=2, allow_nan=False).iterencode(jsonable(obj))
+    while batch := "".join(itertools.islice(chunks, 1 << 14)):
+        sys.stdout.write(batch)
+    sys.stdout.write("\n")

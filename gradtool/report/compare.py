@@ -15,11 +15,12 @@ STATUS_STYLE = {"converged": "green", "max_steps": "yellow"}
 
 def _order(result: RunResult) -> tuple[int, float]:
     finished = result.status in ("converged", "max_steps")
-    return (0 if finished else 1, result.f if finished and result.f == result.f else float("inf"))
+    return (0 if finished else 1, result.ranked_f if finished and result.f == result.f else float("inf"))
 
 
 def comparison_table(runs: list[RunResult], title: str):
-    """One row per run, sorted by final f (the best first); runs that diverged (or were interrupted) last."""
+    """One row per run, sorted by final f (the best first: the lowest, the highest for runs that ascend);
+    runs that diverged (or were interrupted) last."""
     from rich import box
     from rich.table import Table
 
@@ -95,7 +96,7 @@ def _show_runs(fr: Any, quiet: bool, console) -> None:
             else f"best: {literal(b.label)}: f = {num(b.f, 10)}"
         )
     else:
-        console.print("[red]every run diverged[/]")
+        console.print("[red]no run finished[/] (each diverged, was interrupted or failed)")
 
 
 def show_lr_find(result) -> None:
@@ -107,7 +108,7 @@ def show_lr_find(result) -> None:
     on = f"{opt} on {literal(result.expression)}"
     table = Table(title=f"lr range test: {on}, {result.steps} steps from f0 = {num(result.f0, 6)}")
     for col in ("lr", "final f", "|g|", "steps", "status", ""):
-        table.add_column(col, justify="right" if col not in ("status", "") else "left")
+        table.add_column(col, justify="right" if col not in ("status", "") else "left", no_wrap=True)
     for lr, f, g, s, st, ok in zip(
         result.lrs, result.f, result.grad_norm, result.run_steps, result.status, result.stable, strict=True
     ):

@@ -29,7 +29,7 @@ def show_gradient(info: dict, latex: bool = False) -> None:
         at = ", ".join(f"{k}={num(v)}" for k, v in info["at"].items())
         table = Table(title=f"at {at}   f = {num(info['f'], 12)}")
         table.add_column("variable")
-        table.add_column("∂f/∂variable", justify="right")
+        table.add_column("∂f/∂variable", justify="right", no_wrap=True)
         for name, g in info["value"].items():
             table.add_row(name, num(g, 12))
         console.print(table)
@@ -37,7 +37,7 @@ def show_gradient(info: dict, latex: bool = False) -> None:
         table = Table(title="Hessian")
         table.add_column("")
         for name in info["variables"]:
-            table.add_column(name, justify="right")
+            table.add_column(name, justify="right", no_wrap=True)
         for name, row in zip(info["variables"], info["hessian"], strict=True):
             table.add_row(name, *(num(v, 8) for v in row))
         console.print(table)
@@ -91,10 +91,10 @@ def show_check(report: dict) -> None:
         table.add_column("variable")
         sources = [k for k in ("analytic", "autodiff", "numeric", "user") if p.get(k) is not None]
         for k in sources:
-            table.add_column(k, justify="right")
+            table.add_column(k, justify="right", no_wrap=True)
         table.add_column("num. err @ h" if estimated else "num. h", justify="right", no_wrap=True)
-        table.add_column("abs err", justify="right")
-        table.add_column("rel err", justify="right")
+        table.add_column("abs err", justify="right", no_wrap=True)
+        table.add_column("rel err", justify="right", no_wrap=True)
         table.add_column("", justify="center")
         for i, name in enumerate(report["variables"]):
             mark = "[green]✓[/]" if p["passed"][i] else "[red]✗[/]"
@@ -135,7 +135,7 @@ def show_sweep(sweep: dict) -> None:
     adaptive = sweep["adaptive"]
     table = Table(title="finite-difference error vs step h (max relative error over components)")
     for title in ("h", "forward O(h)", "central O(h²)", "adaptive"):
-        table.add_column(title, justify="right")
+        table.add_column(title, justify="right", no_wrap=True)
     marked = f"{num(adaptive['error'], 3)} ★"
     placed = False
     for h, fe, ce in zip(sweep["h"], sweep["forward"], sweep["central"], strict=True):

@@ -34,7 +34,7 @@ def epoch_table(result: FitResult):
         *(["test acc."] if classifier and test else []),
     ]
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for row in result.rows:
         cells = [
             str(row.epoch),
@@ -148,7 +148,7 @@ def confusion_table(result: FitResult):
     table = Table(title=f"confusion matrix, {side} rows (row: true class, column: predicted)")
     table.add_column("true \\ predicted")
     for label in labels:
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", no_wrap=True)
     for label, row in zip(labels, matrix, strict=True):
         table.add_row(label, *map(str, row))
     return table
@@ -177,7 +177,7 @@ def show_fit_check(report: dict[str, Any], console=None) -> None:
         title=f"backprop vs central differences: {literal(report['model'])} ({report['loss_function']}{shown})"
     )
     for column in ("parameter", "backprop", "central", "abs err", "rel err", ""):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for p in rows:
         table.add_row(
             literal(p["name"]),
@@ -256,7 +256,7 @@ def show_fit_runs(file_result: Any, quiet: bool = False, console=None) -> None:
     if stats:
         console.print(layers_table(stats))
     if fr.best is None:
-        console.print("[red]every fit diverged[/]")
+        console.print("[red]no fit finished[/] (each diverged, was interrupted or failed)")
         return
     best = fr.runs[fr.best]
     parts = [f"train loss = {num(best.train_loss, 10)}"]

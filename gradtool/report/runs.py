@@ -37,11 +37,11 @@ def iteration_table(result: RunResult):
     table = Table(title=f"{result.optimizer['name']} on {literal(result.expression)}")
     searching = chooses_step(result.optimizer)
     for col in ("step", "f", "|g|", "t" if searching else "lr"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     wide = len(result.variables) > MAX_VARIABLE_COLUMNS
     names = ["|x|"] if wide else result.variables
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for row in result.rows:
         if wide:
             cells = [num(sum(v * v for v in row.x) ** 0.5, 8)]
@@ -105,7 +105,7 @@ def minima_table(result: RunResult):
     table = Table(title=f"distinct minima from {s['count']} starts in {box} (seed {s['seed']}){shown}")
     wide = len(result.variables) > MAX_VARIABLE_COLUMNS
     for col in (*(["|x|"] if wide else result.variables), "f", "starts", "kind"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for m in minima[:MAX_MINIMA_ROWS]:
         x = [math.hypot(*m["x"].values())] if wide else m["x"].values()
         table.add_row(*(num(v, 8) for v in x), num(m["f"], 6), str(m["count"]), m.get("stationary") or "-")
