@@ -14,6 +14,7 @@ from gradtool.grad.analytic import AnalyticEngine, compile_numpy
 from gradtool.grad.engines import make_engine
 from gradtool.grad.numeric import step_sweep
 from gradtool.grad.richardson import NumericEstimate, adaptive_gradient
+from gradtool.params import ParseParamError
 from gradtool.taylor import taylor_orders
 
 __all__ = ["UserGradient", "check_points", "random_points", "run_check", "sweep_steps", "taylor_orders"]
@@ -37,14 +38,16 @@ def split_components(text: str) -> list[str]:
 
 
 class UserGradient:
-    """A hand-derived gradient ``"e1, e2, ..."``, parsed safely and compiled for a batch of points."""
+    """A hand-derived gradient ``"e1, e2, ..."``, parsed safely and compiled for a batch of points; its
+    errors name the parameter ``user`` (of :func:`check_points` and :func:`run_check`)."""
 
     def __init__(self, text: str, objective: Objective):
         parts = split_components(text)
         if len(parts) != objective.n:
-            raise ParseError(
-                f"--grad has {len(parts)} component{'s' if len(parts) != 1 else ''}, "
-                f"expected {objective.n} ({', '.join(objective.variables)})"
+            raise ParseParamError(
+                "user",
+                f"has {len(parts)} component{'s' if len(parts) != 1 else ''}, "
+                f"expected {objective.n} ({', '.join(objective.variables)})",
             )
         from gradtool.expr.parser import parse_expression  # SymPy: only for a hand-derived gradient
 
@@ -54,12 +57,13 @@ class UserGradient:
             try:
                 expr, found = parse_expression(part)
             except ParseError as exc:
-                raise ParseError(f"--grad component {k + 1}: {exc}") from None
+                raise ParseParamError("user", f"component {k + 1}: {exc}") from None
             unknown = sorted(set(found) - set(by_name))
             if unknown:
-                raise ParseError(
-                    f"--grad component {k + 1} uses {', '.join(unknown)}, not a variable of "
-                    f"the expression ({', '.join(objective.variables)})"
+                raise ParseParamError(
+                    "user",
+                    f"component {k + 1} uses {', '.join(unknown)}, not a variable of "
+                    f"the expression ({', '.join(objective.variables)})",
                 )
             exprs.append(expr.xreplace({found[v]: by_name[v] for v in found}))
         self.exprs = exprs

@@ -110,15 +110,17 @@ def lr_find(
     from gradtool.run import Stopping, iterate_batch
 
     optimizer_spec(optimizer).refuse("lr-find")
-    for name, v in (("--min", lr_min), ("--max", lr_max)):
+    for name, v in (("lr_min", lr_min), ("lr_max", lr_max)):
         if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-            raise ConfigError(f"{name} must be a number > 0, got {v!r}")
+            raise ParamError(name, f"must be a number > 0, got {v!r}")
     if not lr_min < lr_max:
-        raise ConfigError(f"--min ({lr_min:g}) must be smaller than --max ({lr_max:g})")
+        raise ParamError("lr_min", f"{lr_min:g} must be smaller than lr_max ({lr_max:g})", mentions=("lr_max",))
     if not (isinstance(num, int) and 2 <= num <= MAX_NUM):
-        raise ConfigError(f"--num must be a whole number from 2 to {MAX_NUM}, got {num!r}")
+        raise ParamError("num", f"must be a whole number from 2 to {MAX_NUM}, got {num!r}")
     if "lr" in hyper:
-        raise ConfigError("lr-find chooses the learning rates itself; use --min and --max")
+        raise ParamError(
+            "lr", "lr-find chooses the learning rates itself; give lr_min and lr_max", mentions=("lr_min", "lr_max")
+        )
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
     objective.require_variables("minimize")
     check_batch(num, objective.n, rows_name="learning rates", lower="--num or the number of variables (--dim)")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gradtool.errors import ConfigError
+from gradtool.errors import ConfigError, DataError, ParseError, PointError
 
 
 class Marker:
@@ -39,18 +40,42 @@ class ParamError(ConfigError):
 
     ``key`` is the parameter's path among the arguments of the call that failed (``("beta1",)``,
     ``("schedule", "total_steps")``), ``detail`` the message without it; callers put their own name for
-    the key in front (a flag, a config key path). ``str()`` is the library's own message.
+    the key in front (a flag, a config key path). ``str()`` is the library's own message. ``mentions`` are
+    the other parameters the detail names (by their names, as ``lr_min`` in ``must be smaller than lr_max``):
+    a caller that calls parameters otherwise (the CLI's flags) renames them there too (:meth:`detail_as`).
     """
 
-    def __init__(self, key: tuple[str | int, ...] | str, detail: str, owner: str = ""):
+    def __init__(self, key: tuple[str | int, ...] | str, detail: str, owner: str = "", mentions: tuple[str, ...] = ()):
         self.key = (key,) if isinstance(key, str) else tuple(key)
-        self.detail, self.owner = detail, owner
+        self.detail, self.owner, self.mentions = detail, owner, tuple(mentions)
         head = f"{owner}: " if owner else ""
         super().__init__(f"{head}{key_text(self.key)}: {detail}")
 
+    def __reduce__(self):  # the arguments, not the message (the error of a run in a worker process)
+        return type(self), (self.key, self.detail, self.owner, self.mentions)
+
     def within(self, *prefix: str | int, owner: str | None = None) -> ParamError:
         """The same error one level up: ``key`` under ``prefix`` (``("schedule",) + key``)."""
-        return ParamError((*prefix, *self.key), self.detail, self.owner if owner is None else owner)
+        return type(self)((*prefix, *self.key), self.detail, self.owner if owner is None else owner, self.mentions)
+
+    def detail_as(self, name: Callable[[str], str]) -> str:
+        """The detail with each parameter it ``mentions`` called ``name(parameter)`` (the CLI: its flag)."""
+        detail = self.detail
+        for mention in self.mentions:
+            detail = re.sub(rf"(?<![\w-]){re.escape(mention)}(?![\w-])", lambda _, m=mention: name(m), detail)
+        return detail
+
+
+class PointParamError(ParamError, PointError):
+    """A variable list or dimension that does not suit the expression: a PointError naming its parameter."""
+
+
+class ParseParamError(ParamError, ParseError):
+    """An expression given as a parameter's value (a hand-derived gradient) outside the language."""
+
+
+class DataParamError(ParamError, DataError):
+    """Data that an option cannot be applied to (a column ``standardize`` cannot scale)."""
 
 
 def key_text(key: tuple[str | int, ...]) -> str:

@@ -153,12 +153,12 @@ def test_user_gradient_checked_at_several_points_names_only_where_it_fails():
 @pytest.mark.parametrize(
     ("user", "words"),
     [
-        ("2*x*y", "--grad has 1 component, expected 2 (x, y)"),
-        ("2*x*y, x^2, 1", "--grad has 3 components"),
+        ("2*x*y", "user: has 1 component, expected 2 (x, y)"),
+        ("2*x*y, x^2, 1", "user: has 3 components"),
         ("2*x*y, z", "component 2 uses z, not a variable"),
-        ("2*x*y, __import__('os')", "--grad component 2: unknown function '__import__'"),
-        ("2*x*y, x.real", "--grad component 2: attribute access"),
-        ("2*x*y, ", "--grad component 2: empty expression"),
+        ("2*x*y, __import__('os')", "user: component 2: unknown function '__import__'"),
+        ("2*x*y, x.real", "user: component 2: attribute access"),
+        ("2*x*y, ", "user: component 2: empty expression"),
     ],
 )
 def test_bad_user_gradients_are_parse_errors(user, words):

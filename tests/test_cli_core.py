@@ -157,10 +157,10 @@ def test_grad_tables_and_latex_print_something(invoke):
         (["x + y", "--at", "x=1,z=2"], "unknown variable 'z'"),
         (["x + y", "--at", "1,2,3"], "expected x, y"),
         (["x + y", "--at", "x=nan,y=1"], "not a finite number"),
-        (["x + y", "--vars", "x"], "--vars misses y"),
-        (["x + y", "--dim", "3"], "--dim applies to named"),
-        (["rosenbrock", "--dim", "1"], "dim"),
-        (["booth", "--dim", "3"], "2-D only"),
+        (["x + y", "--vars", "x"], "--vars: misses y"),
+        (["x + y", "--dim", "3"], "--dim: applies to named"),
+        (["rosenbrock", "--dim", "1"], "--dim: must be between 2 and"),
+        (["booth", "--dim", "3"], "--dim: booth is 2-D only"),
     ],
 )
 def test_grad_bad_input_is_one_error_line(invoke, args, words):
@@ -392,7 +392,7 @@ def test_check_grad_every_difference_method_passes_on_a_smooth_function(invoke_j
         (["x^2", "--at", "1", "--method", "sideways"], "unknown difference method 'sideways'"),
         (["x^2", "--at", "1", "--h", "0"], "step h must be positive"),
         (["x^2", "--at", "1", "--rtol", "-1"], "non-negative"),
-        (["x*y", "--at", "1,2", "--grad", "y"], "--grad has 1 component, expected 2"),
+        (["x*y", "--at", "1,2", "--grad", "y"], "--grad: has 1 component, expected 2"),
         (["x*y", "--at", "1,2", "--grad", "y, z"], "not a variable of the expression"),
         (["x*y", "--at", "1,2", "--grad", "y, foo(x)"], "unknown function 'foo'"),
     ],

@@ -118,7 +118,7 @@ def test_check_grad_fit_checks_the_sample_it_is_asked_for(invoke, invoke_json):
     }
     assert "5 of 17 parameters (a sample)" in invoke(*args, "--sample-params", "5").stdout
     zero = invoke(*args, "--sample-params", "0")
-    assert zero.exit_code == 2 and "--sample-params must be a whole number >= 1" in zero.stderr
+    assert zero.exit_code == 2 and "--sample-params: must be a whole number >= 1" in zero.stderr
 
 
 def test_check_grad_fit_needs_data(invoke):

@@ -145,7 +145,7 @@ def test_a_sampled_check_gives_the_values_of_the_full_check():
     assert sampled["checked"] == 5 and sampled["parameter_count"] == len(full) == 17
     for p in sampled["parameters"]:
         assert p == full[p["name"]]
-    with pytest.raises(ConfigError, match="--sample-params"):
+    with pytest.raises(ConfigError, match="^sample: must be a whole number >= 1"):
         check_fit("mlp:2-4-1", "data/xor.csv", "y", sample=0)
 
 

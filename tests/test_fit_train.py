@@ -125,7 +125,10 @@ def test_every_schedule_drives_the_learning_rate(name):
         ({"model": "w*x + b", "params": "w,q"}, "'q' does not appear"),
         ({"model": "x*y + b", "data": "data/linear.csv"}, "uses the target column"),
         ({"model": "mlp:2-4-1", "gradient": "analytic"}, "gradient: analytic is for expression models"),
-        ({"model": "mlp:2-4-1", "init": "w=1"}, "--init random"),
+        (
+            {"model": "mlp:2-4-1", "init": "w=1"},
+            "init: a network starts from its seeded random initialisation (init random",
+        ),
         ({"model": "mlp:2-4-1", "loss": "hinge"}, "unknown loss"),
         ({"model": "mlp:2-4-1", "l2": -1.0}, "l2: must be a number >= 0"),
         ({"model": "mlp:2-4-1", "epochs": -1}, "epochs"),

@@ -57,10 +57,10 @@ def test_nothing_stable():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"lr_min": 0.0}, "--min must be a number > 0"),
-        ({"lr_min": 1.0, "lr_max": 0.1}, "must be smaller than --max"),
-        ({"num": 1}, "--num must be a whole number from 2"),
-        ({"lr": 0.1}, "use --min and --max"),
+        ({"lr_min": 0.0}, "^lr_min: must be a number > 0"),
+        ({"lr_min": 1.0, "lr_max": 0.1}, "^lr_min: 1 must be smaller than lr_max"),
+        ({"num": 1}, "^num: must be a whole number from 2"),
+        ({"lr": 0.1}, "^lr: lr-find chooses the learning rates itself; give lr_min and lr_max"),
         ({"optimizer": "adm"}, "unknown optimizer"),
         ({"beta1": 0.9}, "beta1: unknown parameter"),
     ],

@@ -333,7 +333,7 @@ BAD = {
     "folder as file": (["plot", "x^2", "--out", "{d}/taken.png"], "it is a folder"),
     "tangent outside": (
         ["plot", "x^2", "--range", "0,20", "--tangent-at", "5,25", "--out", "{d}/p.png"],
-        "outside the range",
+        "--tangent-at: 25 is outside --range (0,20)",
     ),
     "range reversed": (["plot", "x^2", "--range", "3,1", "--out", "{d}/p.png"], "needs LO < HI"),
     "range empty": (["plot", "x^2", "--range", "1,1", "--out", "{d}/p.png"], "needs LO < HI"),

@@ -38,7 +38,7 @@ def test_vars_option_may_add_unused_variables():
 
 
 def test_vars_option_missing_a_variable_is_an_error_listing_the_expression_variables():
-    with pytest.raises(PointError, match=r"--vars misses z \(the expression uses x, y, z\)"):
+    with pytest.raises(PointError, match=r"^variables: misses z \(the expression uses x, y, z\)$"):
         order_variables({"x", "y", "z"}, "x,y")
 
 
@@ -148,7 +148,7 @@ def test_named_function_objective_has_its_own_variables_and_start():
 
 
 def test_dim_is_refused_for_a_typed_expression():
-    with pytest.raises(PointError, match="--dim applies to named"):
+    with pytest.raises(PointError, match="^dim: applies to named"):
         load_objective("x^2 + y^2", dim=3)
 
 

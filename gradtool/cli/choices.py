@@ -8,9 +8,21 @@ from typing import Any
 from gradtool.errors import ConfigError
 from gradtool.params import ParamError, key_text
 
+#: Library arguments whose flag is not ``--`` + the name with dashes (``lr_find(lr_min=...)`` is ``--min``).
+FLAGS = {
+    "lr_min": "--min",
+    "lr_max": "--max",
+    "variables": "--vars",
+    "xrange": "--range",
+    "tangents": "--tangent-at",
+    "user": "--grad",
+    "sample": "--sample-params",
+}
+
 
 def flag_name(key: str) -> str:
-    return "--" + key.replace("_", "-")
+    """The flag of a parameter (a library argument): ``beta1`` -> ``--beta1``, ``lr_min`` -> ``--min``."""
+    return FLAGS.get(key) or "--" + key.replace("_", "-")
 
 
 def split_top_level(text: str) -> list[str]:
@@ -99,7 +111,7 @@ def schedule_entry(text: str | None, flags: dict[str, Any]) -> dict[str, Any] | 
 
 
 def cli_message(exc: ParamError) -> str:
-    """A ParamError in command-line terms: its parameter becomes the flag (``--beta1: ...``)."""
+    """A ParamError in command-line terms: its parameter and those it mentions become flags (``--beta1: ...``)."""
     head, rest = exc.key[0], exc.key[1:]
     inner = f" {key_text(rest)}:" if rest else ""
-    return f"{flag_name(str(head))}:{inner} {exc.detail}"
+    return f"{flag_name(str(head))}:{inner} {exc.detail_as(flag_name)}"

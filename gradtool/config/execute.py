@@ -9,7 +9,8 @@ from typing import Any
 
 from gradtool.config.fit import FitPlan, FitRunSpec, execute_fit
 from gradtool.config.plan import CheckPlan, MinimizePlan, RunSpec
-from gradtool.errors import ConfigError, GradtoolError
+from gradtool.errors import GradtoolError
+from gradtool.params import ParamError
 from gradtool.result import STATUS, NoResult
 
 FINISHED = tuple(status for status, (finished, _) in STATUS.items() if finished)
@@ -117,7 +118,7 @@ def run_plans(
     checks of check-grad plans are not started.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"--jobs must be a whole number >= 1, got {jobs!r}")
+        raise ParamError("jobs", f"must be a whole number >= 1, got {jobs!r}")
     specs = [s for p in plans if not isinstance(p, CheckPlan) for s in p.runs]
     if record:
         specs = [replace(s, record=True) if isinstance(s, RunSpec) else s for s in specs]

@@ -16,15 +16,17 @@ from gradtool.errors import ConfigError, GradtoolError
 from gradtool.params import ParamError
 
 MAX_RUNS = 10_000
+OBJECTIVE_KEYS = {"dim": ("dim",), "variables": ("variables",)}  # load_objective's arguments, as config keys
 
 
-def located(where: Where, path: Path, fn: Callable, *args: Any, **kw: Any) -> Any:
+def located(where: Where, path: Path, fn: Callable, *args: Any, param_keys: dict | None = None, **kw: Any) -> Any:
     """Call ``fn``; a GradtoolError it raises becomes a ConfigError naming the file, line and key path (a
-    ParamError's parameter is a key below ``path``)."""
+    ParamError's parameter is a key below ``path``, or the key path ``param_keys`` gives for it)."""
     try:
         return fn(*args, **kw)
     except ParamError as exc:
-        raise where.error((*path, *exc.key), exc.detail) from None
+        head = (param_keys or {}).get(exc.key[0])
+        raise where.error((*path, *exc.key) if head is None else (*head, *exc.key[1:]), exc.detail) from None
     except GradtoolError as exc:
         raise where.error(path, str(exc)) from None
 
@@ -221,7 +223,7 @@ def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
     from gradtool.expr.objective import load_objective
 
     text, dim, variables = data["function"], data.get("dim"), data.get("variables")
-    objective = located(where, ("function",), load_objective, text, dim, variables)
+    objective = located(where, ("function",), load_objective, text, dim, variables, param_keys=OBJECTIVE_KEYS)
     x0 = located(where, ("x0",), objective.point, data["x0"]) if "x0" in data else None
     common = {k: data[k] for k in RUN_KEYS if k in data}
     common.update({k: v for k, v in (("dim", dim), ("variables", variables)) if v is not None})
@@ -264,7 +266,8 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
     from gradtool.expr.point import parse_box
     from gradtool.grad.engines import make_engine
 
-    objective = located(where, ("function",), load_objective, data["function"], data.get("dim"), data.get("variables"))
+    text, dim, variables = data["function"], data.get("dim"), data.get("variables")
+    objective = located(where, ("function",), load_objective, text, dim, variables, param_keys=OBJECTIVE_KEYS)
     located(where, ("function",), objective.require_variables, "check")
     seed = data.get("seed", 0)
     if "at" in data:
@@ -289,7 +292,7 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
         "seed": seed,
     }
     if options["user"] is not None:
-        located(where, ("grad",), UserGradient, options["user"], objective)
+        located(where, ("grad",), UserGradient, options["user"], objective, param_keys={"user": ("grad",)})
     located(where, ("method",), make_engine, "numeric", objective, method=options["method"], h=options["h"])
     output = data.get("output", {})
     json_path = output_path(where, ("output", "json"), output["json"]) if "json" in output else None

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gradtool.errors import ConfigError, ParseError
+from gradtool.errors import ParseError
 from gradtool.expr import library_data as data
 from gradtool.expr.library_data import Minimum, Point
+from gradtool.params import ParamError
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -58,18 +59,18 @@ class TestFunction:
         """Checks ``dim`` for this function; ``None`` means the default (2).
 
         Raises:
-            ConfigError: ``dim`` is not an integer, is outside ``min_dim..MAX_DIM``, or is not 2 for a
+            ParamError: ``dim`` is not an integer, is outside ``min_dim..MAX_DIM``, or is not 2 for a
                 2-D function.
         """
         if dim is None:
             return DEFAULT_DIM
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-            raise ConfigError(f"dim must be an integer; got {dim!r}")
+            raise ParamError("dim", f"must be an integer; got {dim!r}")
         dim = int(dim)
         if not self.n_dim and dim != 2:
-            raise ConfigError(f"{self.name} is 2-D only; got dim={dim}")
+            raise ParamError("dim", f"{self.name} is 2-D only; got {dim}")
         if not self.min_dim <= dim <= MAX_DIM:
-            raise ConfigError(f"dim for {self.name} must be between {self.min_dim} and {MAX_DIM}; got {dim}")
+            raise ParamError("dim", f"must be between {self.min_dim} and {MAX_DIM} for {self.name}; got {dim}")
         return dim
 
     def variable_names(self, dim: int | None = None) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from gradtool import cache
 from gradtool.errors import PointError
 from gradtool.expr import library, syntax
 from gradtool.expr.point import order_variables, parse_point
+from gradtool.params import PointParamError
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -94,14 +95,14 @@ def load_objective(text: str, dim: int | None = None, variables: str | list[str]
 
     Raises:
         ParseError: the expression is not in the language.
-        PointError: ``variables`` does not cover the expression's variables.
-        ConfigError: ``dim`` is invalid for the named function.
+        PointError: ``variables`` does not cover the expression's variables (a ParamError naming it).
+        ConfigError: ``dim`` is invalid for the named function (a ParamError naming it).
     """
     name = text.strip() if isinstance(text, str) else text
     if isinstance(name, str) and name in library.TEST_FUNCTIONS:
         return _named(name, dim, variables)
     if dim is not None:
-        raise PointError("--dim applies to named n-D test functions only (see `gradtool functions`)")
+        raise PointParamError("dim", "applies to named n-D test functions only (see `gradtool functions`)")
     read = syntax.read(text)
     identity = syntax.canonical(read)
     parsed = _validated(read, identity)
@@ -141,7 +142,7 @@ def _named(name: str, dim: int | None, variables: str | list[str] | None) -> Obj
     if variables:
         names = tuple(order_variables(list(canonical), variables))
         if sorted(names) != sorted(canonical):
-            raise PointError(f"--vars for {name} must list exactly {', '.join(canonical)}")
+            raise PointParamError("variables", f"for {name} must list exactly {', '.join(canonical)}")
 
     def build() -> tuple[sp.Expr, tuple[sp.Symbol, ...]]:
         expr, symbols = library.get_function(name, dim)

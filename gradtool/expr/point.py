@@ -6,6 +6,7 @@ import math
 import re
 
 from gradtool.errors import PointError
+from gradtool.params import PointParamError
 
 _NUMBER_CHUNK = re.compile(r"(\d+)")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -17,33 +18,37 @@ def natural_key(name: str) -> tuple:
 
 
 def order_variables(found: list[str] | set[str], given: str | list[str] | None = None) -> list[str]:
-    """The expression's variables in natural order, or in the user's ``--vars`` order.
+    """The expression's variables in natural order, or in the user's order ``given`` (the ``variables``
+    argument of :func:`gradtool.load_objective`, ``--vars`` on the command line).
 
     Raises:
-        PointError: if ``given`` misses a variable of the expression or lists one twice. Extra names are
-            allowed (a variable the expression does not use has a zero partial derivative).
+        PointError: (a ParamError naming ``variables``) if ``given`` misses a variable of the expression or
+            lists one twice. Extra names are allowed (a variable the expression does not use has a zero
+            partial derivative).
     """
     found = set(found)
     if given is None or given == "" or given == []:
         return sorted(found, key=natural_key)
     names = [v.strip() for v in given.split(",")] if isinstance(given, str) else list(given)
     if any(not n for n in names):
-        raise PointError(f"empty name in variable list {given!r}")
+        raise PointParamError("variables", f"empty name in {given!r}")
     bad = [n for n in names if not (isinstance(n, str) and _NAME.fullmatch(n))]
     if bad:
-        raise PointError(f"{bad[0]!r} is not a variable name (ASCII letters, digits and '_', starting with a letter)")
+        raise PointParamError(
+            "variables", f"{bad[0]!r} is not a variable name (ASCII letters, digits and '_', starting with a letter)"
+        )
     from gradtool.expr.syntax import variable_name_problem  # the parser's own rule: pi, sin, lambda are not names
 
     for n in names:
         reason = variable_name_problem(n)
         if reason:
-            raise PointError(f"--vars: {n!r} {reason}")
+            raise PointParamError("variables", f"{n!r} {reason}")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise PointError(f"variable {dupes[0]!r} listed twice in --vars")
+        raise PointParamError("variables", f"{dupes[0]!r} listed twice")
     missing = sorted(found - set(names), key=natural_key)
     if missing:
-        raise PointError(f"--vars misses {', '.join(missing)} (the expression uses {_listing(found)})")
+        raise PointParamError("variables", f"misses {', '.join(missing)} (the expression uses {_listing(found)})")
     return names
 
 

@@ -11,6 +11,7 @@ from gradtool.defaults import ATOL, RTOL
 from gradtool.errors import ConfigError
 from gradtool.fitting.gradients import EPS, AutodiffGradient, in_chunks
 from gradtool.fitting.prepare import prepare_fit
+from gradtool.params import ParamError
 
 SAMPLE = 300  # parameters checked by default: central differences cost 2 passes over the data each
 
@@ -44,7 +45,7 @@ def check_fit(
     if not (0 <= rtol < math.inf and 0 <= atol < math.inf):
         raise ConfigError(f"tolerances must be non-negative finite numbers, got rtol={rtol}, atol={atol}")
     if sample is not None and not (isinstance(sample, int) and not isinstance(sample, bool) and sample >= 1):
-        raise ConfigError(f"--sample-params must be a whole number >= 1, got {sample!r}")
+        raise ParamError("sample", f"must be a whole number >= 1, got {sample!r}")
     problem = prepare_fit(model, data, target, **{**options, "gradient": "autodiff", "batch_size": 1})
     objective, theta, args, chunk = problem.objective, problem.theta0, problem.train.args, problem.objective.chunk_rows
     _, full = in_chunks(AutodiffGradient(objective), theta, args, chunk)

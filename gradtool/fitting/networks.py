@@ -115,7 +115,7 @@ class Network:
 
 
 def init_scale(init: Any) -> float:
-    """A network's ``--init``: None or ``random`` (scale 1), or ``scale=K`` with K a number > 0."""
+    """A network's ``init``: None or ``random`` (scale 1), or ``scale=K`` with K a number > 0."""
     if init in (None, "random"):
         return 1.0
     text = init.strip() if isinstance(init, str) else ""
@@ -127,8 +127,9 @@ def init_scale(init: Any) -> float:
     if not (math.isfinite(scale) and scale > 0):
         raise ParamError(
             "init",
-            "a network starts from its seeded random initialisation (--init random, or --init scale=K to multiply "
-            f"its weights by K > 0) or from saved weights (--load); got {init!r}",
+            "a network starts from its seeded random initialisation (init random, or init scale=K to multiply "
+            f"its weights by K > 0) or from saved weights (load); got {init!r}",
+            mentions=("init", "load"),
         )
     return scale
 
@@ -156,7 +157,8 @@ class LinearModel(Network):
     def init(self, rng: np.random.Generator, init: Any = None) -> np.ndarray:
         """Zeros (the convex problem's usual start), or seeded Xavier/Glorot weights with ``random``."""
         if init not in (None, "random"):
-            raise ConfigError(f"{self.kind} starts from zeros, or from seeded random weights with --init random")
+            detail = f"{self.kind} starts from zeros, or from seeded random weights with init random"
+            raise ParamError("init", detail, mentions=("init",))
         self.scheme = "zeros" if init is None else "xavier"
         if init is None:
             return np.zeros(self.layout.size)

@@ -26,6 +26,7 @@ from gradtool.params import ParamError
 from gradtool.run import check_rows, default_every
 
 MAX_EPOCHS = 10_000_000
+HELD_OUT = ("test_split", "test_data")  # the two ways to hold rows out, which messages name
 
 
 def whole(value: Any, name: str, low: int) -> int:
@@ -53,17 +54,18 @@ class Held:
 
 
 def _held_out(table: Table, columns: list[str], task: str, options: dict[str, Any], rng) -> Held:
-    """The training and test rows: a (stratified) random split of ``table``, or every row of --test-data."""
+    """The training and test rows: a (stratified) random split of ``table``, or every row of test_data."""
     split, stratify, test_data = options["test_split"], options["stratify"], options["test_data"]
     if test_data is not None:
         if split:
-            raise ParamError("test_data", "give --test-split or --test-data, not both")
+            raise ParamError("test_data", "give test_split or test_data, not both", mentions=HELD_OUT)
         if stratify:
-            raise ParamError("stratify", "applies to --test-split (the rows of --test-data are given)")
+            raise ParamError("stratify", "applies to test_split (the rows of test_data are given)", mentions=HELD_OUT)
         test_table = as_table(test_data) if not isinstance(test_data, Table) else test_data
         return Held(table, np.arange(table.rows), test_table, np.arange(test_table.rows))
     if stratify and not split:
-        raise ParamError("stratify", "needs --test-split: it keeps each class's share in the held-out rows")
+        detail = "needs test_split: it keeps each class's share in the held-out rows"
+        raise ParamError("stratify", detail, mentions=HELD_OUT)
     train, test = holdout(table.rows, split, rng, strata(table, columns, task) if stratify else None)
     return Held(table, train, table if len(test) else None, test)
 
@@ -160,7 +162,8 @@ def prepare_fit(
     train = Split(x, y, objective.args(x, y))
     test = None if x_test is None else Split(x_test, y_test, objective.args(x_test, y_test))
     if early_stopping is not None and test is None:
-        raise ParamError("early_stopping", "watches the held-out rows' loss: give --test-split or --test-data")
+        detail = "watches the held-out rows' loss: give test_split or test_data"
+        raise ParamError("early_stopping", detail, mentions=HELD_OUT)
     engine = make_fit_engine(gradient, objective)
     theta0 = _start(net, init, load, init_rng)
     size = min(batch_size or train.rows, train.rows)
@@ -230,7 +233,7 @@ def _start(model, init: Any, load: Any, rng: np.random.Generator) -> np.ndarray:
     if load is None:
         return model.init(rng, init)
     if init is not None:
-        raise ParamError("load", "give --init or --load, not both")
+        raise ParamError("load", "give init or load, not both", mentions=("init", "load"))
     from gradtool.fitting.persist import load_parameters
 
     return load_parameters(load, model)

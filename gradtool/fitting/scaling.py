@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from gradtool.errors import DataError
+from gradtool.params import DataParamError
 
 SPREAD = 100.0  # warn when input columns' standard deviations differ by more than this factor
 PLAIN_DESCENT = ("gd", "sgd", "momentum", "nag")  # no per-coordinate step scaling: the stable lr is 2/L
@@ -29,7 +30,7 @@ class Standardizer:
         with np.errstate(all="ignore"):
             mean, std = np.mean(x, axis=0), np.std(x, axis=0)
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise DataError("--standardize: an input column's mean or standard deviation overflows")
+            raise DataParamError("standardize", "an input column's mean or standard deviation overflows")
         return cls(list(columns), mean, np.where(std > 0, std, 1.0))
 
     def apply(self, x: np.ndarray) -> np.ndarray:

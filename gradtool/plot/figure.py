@@ -15,6 +15,7 @@ import numpy as np
 from gradtool import __version__
 from gradtool.errors import GradtoolError
 from gradtool.io import check_writable, is_stream, open_output
+from gradtool.params import ParamError
 
 FORMATS = ("png", "svg", "pdf")
 DEFAULT_DPI = 150
@@ -62,6 +63,10 @@ METADATA: dict[str, dict[str, Any]] = {
 
 class PlotError(GradtoolError):
     """A picture cannot be made: unknown format, bad range or point, nothing to draw."""
+
+
+class PlotParamError(ParamError, PlotError):
+    """A picture option (range, tangents, dpi) whose value cannot be drawn: a PlotError naming its parameter."""
 
 
 class MissingMatplotlib(PlotError):
@@ -123,7 +128,7 @@ def check_output(path: str | os.PathLike, dpi: int = DEFAULT_DPI) -> str:
     """
     fmt = output_format(path)
     if isinstance(dpi, bool) or not isinstance(dpi, int) or not 10 <= dpi <= MAX_DPI:
-        raise PlotError(f"--dpi must be a whole number from 10 to {MAX_DPI}, got {dpi!r}")
+        raise PlotParamError("dpi", f"must be a whole number from 10 to {MAX_DPI}, got {dpi!r}")
     check_writable(path)
     require_matplotlib()
     return fmt

@@ -12,6 +12,7 @@ from gradtool.plot.figure import (
     WIDE,
     Marks,
     PlotError,
+    PlotParamError,
     Trace,
     finite_range,
     new_figure,
@@ -38,13 +39,13 @@ def contour_levels(z: np.ndarray, count: int = LEVELS) -> tuple[np.ndarray, np.n
 
     span = finite_range(z)
     if span is None:
-        raise PlotError("f is not finite anywhere in the plotted range; choose another --range")
+        raise PlotParamError("xrange", "f is not finite anywhere in the plotted range; choose another")
     lo, hi = span
     if hi == lo:
         return np.array([lo - 0.5, lo + 0.5]), np.array([lo]), False
     if not np.isfinite(hi - lo):  # f from -1e308 to 1e308: no colour scale can span that
-        raise PlotError(
-            f"f spans {short(lo)} to {short(hi)} in the plotted range, too wide to draw; choose a smaller --range"
+        raise PlotParamError(
+            "xrange", f"f spans {short(lo)} to {short(hi)} in the plotted range, too wide to draw; choose a smaller one"
         )
     above = np.asarray(z, float)[np.isfinite(z)] - lo
     floor = float(np.percentile(above, 1))
@@ -165,7 +166,7 @@ def draw_curve(
         shown.append(dys)
     span = finite_range(np.concatenate(shown))
     if span is None:
-        raise PlotError("f is not finite anywhere in the plotted range; choose another --range")
+        raise PlotParamError("xrange", "f is not finite anywhere in the plotted range; choose another")
     pad = 0.06 * ((span[1] - span[0]) or 1.0)
     for k, a in enumerate(tangents):
         fa, slope = float(f(np.array([a]))[0]), float(derivative(np.array([a]))[0])

@@ -8,7 +8,7 @@ import numpy as np
 
 from gradtool.expr.objective import Objective, load_objective
 from gradtool.plot.curves import draw_loss
-from gradtool.plot.figure import Marks, PlotError, Trace, short
+from gradtool.plot.figure import Marks, PlotError, PlotParamError, Trace, short
 from gradtool.plot.landscape import draw_contour, draw_curve
 from gradtool.result import NoResult, RunResult
 
@@ -107,14 +107,15 @@ def check_picture(
     multistart: bool = False,
     runs: bool = True,
 ) -> None:
-    """Reject a picture that cannot be drawn before anything is computed (each message names the option)."""
+    """Reject a picture that cannot be drawn before anything is computed (each message names the parameter)."""
     n = objective.n
     if n == 0:
         raise PlotError(f"{objective.text} has no variables: there is nothing to draw")
     if (tangents or derivative) and n != 1:
-        raise PlotError(f"--tangent-at and --derivative need a function of one variable; {objective.text} has {n}")
+        key = "tangents" if tangents else "derivative"
+        raise PlotParamError(key, f"needs a function of one variable; {objective.text} has {n}")
     if yrange is not None and n != 2:
-        raise PlotError(f"--yrange needs a function of two variables; {objective.text} has {n}")
+        raise PlotParamError("yrange", f"needs a function of two variables; {objective.text} has {n}")
     if multistart and n > 2:
         raise PlotError(f"a multi-start picture needs 1 or 2 variables; {objective.text} has {n}")
     if not runs and n > 2:
@@ -124,7 +125,8 @@ def check_picture(
     if xrange is not None:
         for a in tangents:
             if not xrange[0] <= a <= xrange[1]:
-                raise PlotError(f"--tangent-at {short(a)} is outside the range {short(xrange[0])},{short(xrange[1])}")
+                where = f"{short(xrange[0])},{short(xrange[1])}"
+                raise PlotParamError("tangents", f"{short(a)} is outside xrange ({where})", mentions=("xrange",))
 
 
 def draw_landscape(
