@@ -17,12 +17,16 @@ from gradtool.expr.objective import Objective, load_objective
 from gradtool.expr.point import parse_box
 from gradtool.floats import as_arrays, fast_path
 from gradtool.grad.engines import make_run_engine
+from gradtool.interrupt import stop_reason
 from gradtool.memory import check_batch
 from gradtool.minima import distinct_minima
 from gradtool.optim.configure import configure
 from gradtool.optim.stepping import Oracle
 from gradtool.result import RunResult, status_message
 from gradtool.run import BatchOutcome, Stopping, check_rows, iterate, iterate_batch
+
+# how the starts of a multi-start run ended (JSON "starts" counts each)
+STARTS_STATUSES = ("converged", "max_steps", "diverged", "line_search_failed", "interrupted")
 
 MAX_STARTS = 1_000_000
 
@@ -235,7 +239,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
         else:
             out = iterate_batch(problem.engine.value_and_gradient, opt.update, opt.init(x0), problem.sched, x0, stop)
     elapsed = time.perf_counter() - t0
-    finished = np.array([s != "diverged" for s in out.status])
+    finished = np.array([s != "diverged" for s in out.status]) & np.isfinite(out.f)  # nan: a start never run
     sense = -1.0 if problem.maximize else 1.0  # an ascent's best start is the highest f, its "minima" maxima
     best = int(np.argmin(np.where(finished, sense * out.f, np.inf)))
     minima = distinct_minima(out.x[finished], out.f[finished], sense=sense)
@@ -245,10 +249,12 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
     for m, kind in zip(minima, kinds, strict=False):
         m["stationary"] = kind
         m["x"] = dict(zip(objective.variables, m["x"], strict=True))
-    counts = {s: out.status.count(s) for s in ("converged", "max_steps", "diverged", "line_search_failed")}
+    counts = {s: out.status.count(s) for s in STARTS_STATUSES}
     status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else "max_steps")
+    status = "interrupted" if out.stopped else status
     reason = f"{counts['converged']} of {starts} starts converged"
     failed = f", {counts['line_search_failed']} found no step" if counts["line_search_failed"] else ""
+    failed += f", {counts['interrupted']} interrupted ({out.stopped})" if out.stopped else ""
     result = RunResult(
         **problem.common(),
         x0=x0[best].tolist(),
@@ -268,7 +274,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
         starts={"count": starts, "box": [lo, hi], "seed": seed, **counts},
         minima=minima,
     )
-    if record:  # the batch keeps no history: rerun the best start alone for its path and loss curve
+    if record and not out.stopped:  # the batch keeps no history: rerun the best start alone for its path
         again = replace(problem, start=x0[best].tolist(), classify=False).run(record=True)
         result.path, result.values, result.path_steps = again.path, again.values, again.path_steps
     return result
@@ -277,21 +283,29 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
 def _one_by_one(problem: Prepared, x0: np.ndarray) -> BatchOutcome:
     """The starts of a method that evaluates where it needs (each start its own trial points), one after
     another; ``counts`` sums their evaluations."""
-    outs, counts = [], Counter()
-    for start in x0:
-        oracle = problem.oracle()
-        opt = problem.opt
-        outs.append(iterate(oracle, None, opt.init(start), problem.sched, start, problem.stop, step=opt.step))
-        counts.update(oracle.counts)
-    grad_norm = np.array([math.hypot(*o.g.tolist()) for o in outs])
+    outs, counts, stopped = [], Counter(), None
+    try:
+        for start in x0:
+            oracle = problem.oracle()
+            opt = problem.opt
+            outs.append(iterate(oracle, None, opt.init(start), problem.sched, start, problem.stop, step=opt.step))
+            counts.update(oracle.counts)
+            if outs[-1].status == "interrupted":  # the run caught Ctrl-C or SIGTERM itself
+                stopped = outs[-1].reason
+                break
+    except KeyboardInterrupt as exc:  # between two runs
+        stopped = stop_reason(exc)
+    rest = len(x0) - len(outs)  # never started: their own start, no value
+    nan = [math.nan] * rest
     return BatchOutcome(
-        np.array([o.x for o in outs]),
-        np.array([o.f for o in outs]),
-        grad_norm,
-        np.array([o.steps for o in outs]),
-        [o.status for o in outs],
+        np.array([np.asarray(o.x, float) for o in outs] + list(x0[len(outs) :])),
+        np.array([o.f for o in outs] + nan),
+        np.array([math.hypot(*o.g.tolist()) for o in outs] + nan),
+        np.array([o.steps for o in outs] + [0] * rest),
+        [o.status for o in outs] + ["interrupted"] * rest,
         0,
         dict(counts),
+        stopped,
     )
 
 

@@ -41,6 +41,7 @@ class LrFindResult:
     best: float | None
     time_s: float
     note: str | None = None  # the engine is not the one asked for, and why
+    interrupted: str | None = None  # Ctrl-C or SIGTERM stopped the batch: the runs still going are interrupted
 
     def to_dict(self) -> dict[str, Any]:
         runs = [
@@ -62,6 +63,7 @@ class LrFindResult:
             "best_lr": self.best,
             "time_s": self.time_s,
             "note": self.note,
+            "interrupted": self.interrupted,
         }
 
 
@@ -159,4 +161,5 @@ def lr_find(
         best=best,
         time_s=elapsed,
         note=note,
+        interrupted=out.stopped,
     )

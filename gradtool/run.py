@@ -12,7 +12,7 @@ import numpy as np
 from gradtool.defaults import FTOL, STEPS, TOL, XTOL
 from gradtool.errors import ConfigError
 from gradtool.grad.base import Point
-from gradtool.interrupt import stop_reason
+from gradtool.interrupt import hold, release, stop_reason
 from gradtool.params import ParamError
 from gradtool.result import Row
 
@@ -248,6 +248,7 @@ class BatchOutcome:
     status: list[str]
     evaluations: int
     counts: dict[str, int] | None = None  # evaluations by kind over all starts, when not one batch call a step
+    stopped: str | None = None  # what interrupted the batch (Ctrl-C, SIGTERM), its live starts "interrupted"
 
 
 def iterate_batch(
@@ -257,7 +258,9 @@ def iterate_batch(
 
     A start that converges or diverges is frozen at its last (finite) point; the loop ends when every
     start has stopped or after ``stop.steps`` steps. A schedule that follows the objective (plateau) keeps
-    one state per start: each start's lr is a row of a ``(batch, 1)`` column.
+    one state per start: each start's lr is a row of a ``(batch, 1)`` column. Ctrl-C (or SIGTERM, see
+    ``gradtool.interrupt``) ends the loop: the starts still running are ``interrupted`` at their last
+    complete step (a step's bookkeeping is held whole, see :func:`gradtool.interrupt.hold`).
     """
     x = np.array(x0, dtype=float)
     batch = len(x)
@@ -270,34 +273,42 @@ def iterate_batch(
     bad = ~np.isfinite(f) | (np.abs(f) > HUGE) | ~np.all(np.isfinite(g), axis=1)
     status[bad], done[bad] = "diverged", True
     gn = np.sqrt(np.einsum("ij,ij->i", g, g))
-    evaluations = 1
-    for t in range(stop.steps + 1):
-        if stop.tol > 0:
-            conv = ~done & (gn <= stop.tol)
-            status[conv], done[conv] = "converged", True
-        if done.all() or t == stop.steps:
-            break
-        x_new, state = update(g, state, x, watched.lr[:, None] if observe else schedule(t))
-        f_new, g_new = fg(x_new)
-        evaluations += 1
-        live = ~done
-        bad = live & (
-            ~np.isfinite(f_new)
-            | (np.abs(f_new) > HUGE)
-            | ~np.all(np.isfinite(x_new), axis=1)
-            | ~np.all(np.isfinite(g_new), axis=1)
-        )
-        status[bad], done[bad] = "diverged", True
-        move = live & ~bad
-        steps[live] += 1
-        conv = np.zeros(batch, dtype=bool)
-        if stop.ftol is not None:
-            conv |= move & (np.abs(f_new - f) <= stop.ftol)
-        if stop.xtol is not None:
-            conv |= move & (np.linalg.norm(x_new - x, axis=1) <= stop.xtol)
-        x[move], f[move], g[move] = x_new[move], f_new[move], g_new[move]
-        if observe:
-            watched = observe(watched, f)
-        gn = np.sqrt(np.einsum("ij,ij->i", g, g))
-        status[conv], done[conv] = "converged", True
-    return BatchOutcome(x, f, gn, steps, status.tolist(), evaluations)
+    evaluations, stopped = 1, None
+    try:
+        for t in range(stop.steps + 1):
+            if stop.tol > 0:
+                conv = ~done & (gn <= stop.tol)
+                status[conv], done[conv] = "converged", True
+            if done.all() or t == stop.steps:
+                break
+            x_new, state = update(g, state, x, watched.lr[:, None] if observe else schedule(t))
+            f_new, g_new = fg(x_new)
+            hold()  # the step's bookkeeping below lands whole: a stop waits for it
+            try:
+                evaluations += 1
+                live = ~done
+                bad = live & (
+                    ~np.isfinite(f_new)
+                    | (np.abs(f_new) > HUGE)
+                    | ~np.all(np.isfinite(x_new), axis=1)
+                    | ~np.all(np.isfinite(g_new), axis=1)
+                )
+                status[bad], done[bad] = "diverged", True
+                move = live & ~bad
+                steps[live] += 1
+                conv = np.zeros(batch, dtype=bool)
+                if stop.ftol is not None:
+                    conv |= move & (np.abs(f_new - f) <= stop.ftol)
+                if stop.xtol is not None:
+                    conv |= move & (np.linalg.norm(x_new - x, axis=1) <= stop.xtol)
+                x[move], f[move], g[move] = x_new[move], f_new[move], g_new[move]
+                if observe:
+                    watched = observe(watched, f)
+                gn = np.sqrt(np.einsum("ij,ij->i", g, g))
+                status[conv], done[conv] = "converged", True
+            finally:
+                release()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under gradtool.interrupt
+        stopped = stop_reason(exc)
+        status[~done] = "interrupted"
+    return BatchOutcome(x, f, gn, steps, status.tolist(), evaluations, stopped=stopped)

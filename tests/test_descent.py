@@ -195,3 +195,67 @@ def test_a_long_recorded_run_keeps_a_bounded_path_with_exact_ends(monkeypatch):
         x -= 1e-6 * 2 * x
         if step == res.path_steps[-2]:
             assert res.path[-2] == [x] and res.values[-2] == x * x
+
+
+def _gd_batch(fg, schedule=lambda t: 0.1, steps=100):
+    """iterate_batch with gd on 3 starts of a 2-D quadratic (start [0, 0] converges at once)."""
+    from gradtool.run import Stopping, iterate_batch
+
+    x0 = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, -1.0]])
+    gd = lambda g, state, x, lr: (x - lr * g, state)  # noqa: E731
+    return x0, iterate_batch(fg, gd, None, schedule, x0, Stopping(steps, 1e-12))
+
+
+def _hand_gd(x0: np.ndarray, steps: int) -> np.ndarray:
+    x = x0.copy()
+    for _ in range(steps):
+        x = x - 0.1 * (2 * x)
+    return x
+
+
+@pytest.mark.parametrize("stop", ["Ctrl-C", "SIGTERM"])
+def test_an_interrupted_batch_stops_its_live_starts_at_their_last_step(stop):
+    from gradtool.interrupt import Terminated
+
+    calls = 0
+
+    def fg(x):
+        nonlocal calls
+        calls += 1
+        if calls == 8:  # the 7th step's evaluation: 6 steps are complete
+            raise KeyboardInterrupt if stop == "Ctrl-C" else Terminated()
+        return np.einsum("ij,ij->i", x, x), 2 * x
+
+    x0, out = _gd_batch(fg)
+    assert out.stopped == stop and out.status == ["interrupted", "converged", "interrupted"]
+    assert out.steps.tolist() == [6, 0, 6]
+    np.testing.assert_array_equal(out.x[[0, 2]], _hand_gd(x0[[0, 2]], 6))  # bit for bit
+    np.testing.assert_array_equal(out.f, np.einsum("ij,ij->i", out.x, out.x))
+
+
+def test_a_stop_during_a_batch_steps_bookkeeping_waits_until_it_is_whole():
+    """SIGTERM arriving after x is updated but before |g| is: the step completes, then the batch stops."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    from gradtool.interrupt import terminate_as_interrupt
+
+    class Watching:  # a schedule that follows f (as plateau does): observed inside the step's bookkeeping
+        needs_metric = True
+        seen = 0
+
+        def init(self, batch):
+            return SimpleNamespace(lr=np.full(batch, 0.1))
+
+        def observe(self, watched, f):
+            self.seen += 1
+            if self.seen == 4:
+                os.kill(os.getpid(), signal.SIGTERM)  # its handler runs before observe returns
+            return watched
+
+    with terminate_as_interrupt():
+        x0, out = _gd_batch(lambda x: (np.einsum("ij,ij->i", x, x), 2 * x), Watching())
+    assert out.stopped == "SIGTERM" and out.steps.tolist() == [4, 0, 4]
+    np.testing.assert_array_equal(out.x[[0, 2]], _hand_gd(x0[[0, 2]], 4))
+    np.testing.assert_array_equal(out.grad_norm, np.linalg.norm(2 * out.x, axis=1))  # |g| of the same step

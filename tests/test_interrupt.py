@@ -110,12 +110,35 @@ def test_sigterm_stops_fit_with_its_summary_and_a_complete_model(tmp_path):
     assert objective.layout.size == theta.size and [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
-def test_sigterm_stops_lr_find_with_exit_143(tmp_path):
-    proc = start("lr-find", "rosenbrock", "--num", "10000", "--steps", "100000000", "--tol", "0", cwd=tmp_path)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lr-find", "rosenbrock", "--num", "200", "--steps", "100000000", "--tol", "0", "--json"],
+        ["minimize", "himmelblau", "--starts", "500", "--lr", "1e-5", "--steps", "100000000", "--tol", "0", "--json"],
+        ["minimize", "rosenbrock", "--starts", "20", "--line-search", "armijo", "--steps", "100000000", "--tol", "0",
+         "--json"],
+    ],
+    ids=["lr-find", "starts", "starts-one-by-one"],
+)  # fmt: skip
+def test_sigterm_stops_a_batch_with_the_results_so_far_and_exit_143(tmp_path, args):
+    import json
+
+    proc = start(*args, cwd=tmp_path)
     wait_for(lambda: cpu_seconds(proc.pid) > 4.0)
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=90)
-    assert proc.returncode == 143 and stderr == "terminated\n"
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 143 and stderr == ""
+    doc = json.loads(stdout)
+    if args[0] == "lr-find":
+        assert doc["interrupted"] == "SIGTERM" and len(doc["runs"]) == 200
+        assert {r["status"] for r in doc["runs"]} <= {"interrupted", "diverged"}
+        assert all(r["steps"] > 0 for r in doc["runs"])
+    else:
+        counts = doc["starts"]
+        assert doc["status"] == "interrupted" and "(SIGTERM)" in doc["message"]
+        ends = sum(counts[k] for k in counts if k not in ("count", "box", "seed"))
+        assert counts["interrupted"] > 0 and ends == counts["count"]
+        assert doc["minima"] and doc["steps"] > 0
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

@@ -238,7 +238,8 @@ def lr_find(
 
     Reports each lr's final f and whether it diverged; recommends the largest stable lr (the largest lr
     below the smallest diverging one whose run ended below f(x0)) and the best one (lowest final f).
-    Exit status: 0 a stable lr was found, 1 none was, 2 bad input.
+    Exit status: 0 a stable lr was found, 1 none was, 2 bad input, 130/143 stopped by Ctrl-C/SIGTERM (the
+    learning rates' results so far are reported).
     """
     from gradtool.lrfind import lr_find as run_lr_find
 
@@ -252,5 +253,7 @@ def lr_find(
         from gradtool.report.compare import show_lr_find
 
         show_lr_find(result)
+    if result.interrupted:
+        raise typer.Exit(130)  # 143 for SIGTERM (gradtool.cli.main)
     if result.largest_stable is None:
         raise typer.Exit(1)

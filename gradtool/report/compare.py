@@ -118,6 +118,8 @@ def show_lr_find(result) -> None:
     console.print(table)
     if result.note:
         console.print(f"[yellow]note:[/] {literal(result.note)}")
+    if result.interrupted:
+        console.print(f"[yellow]interrupted ({result.interrupted}):[/] the runs had not all finished their steps")
     if result.largest_stable is None:
         console.print("[red]no stable learning rate in this range[/] (every run diverged or ended above f0)")
     else:
