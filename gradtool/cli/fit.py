@@ -197,32 +197,12 @@ def fit(
 
     data, target = required(problem.pop("data"), problem.pop("target"))
     to_stdout = _claim_files(data, test_data, load, predict, output, save, plot, json)
-    problem = prepare_fit(
-        model,
-        data,
-        target,
-        **problem,
-        **choice.run_options(),
-        epochs=epochs,
-        batch_size=batch_size,
-        test_split=test_split,
-        stratify=stratify,
-        test_data=test_data,
-        early_stopping=early_stopping,
-        seed=seed,
-        gradient=gradient,
-        every=every,
-        load=load,
-        grad_stats=grad_stats,
-    )
+    held_out = dict(test_split=test_split, stratify=stratify, test_data=test_data, early_stopping=early_stopping)
+    run = dict(epochs=epochs, batch_size=batch_size, seed=seed, gradient=gradient, every=every, grad_stats=grad_stats)
+    problem = prepare_fit(model, data, target, **problem, **choice.run_options(), **held_out, **run, load=load)
     _check_predict(problem, predict, proba)
     result = _train(problem, epochs, not (quiet or json))
-    if save is not None and result.status != "diverged":
-        result.save(save)
-    if plot is not None:
-        from gradtool.plot.runs import draw_fit_result
-
-        save_plot(draw_fit_result(problem, result), plot)
+    _save(problem, result, save, plot)
     _report(result, json, quiet, to_stderr=to_stdout)
     if predict is not None:
         from gradtool.fitting.predict import write_predictions
@@ -279,6 +259,16 @@ def _train(problem, epochs: int, progress_bar: bool):
         progress.close()
 
 
+def _save(problem, result, save: str | None, plot: str | None) -> None:
+    """Write the model (unless the fit diverged) and the picture the command line asked for."""
+    if save is not None and result.status != "diverged":
+        result.save(save)
+    if plot is not None:
+        from gradtool.plot.runs import draw_fit_result
+
+        save_plot(draw_fit_result(problem, result), plot)
+
+
 def _report(result, json: bool, quiet: bool, to_stderr: bool) -> None:
     if json:
         from gradtool.report.common import print_json
@@ -320,17 +310,8 @@ def check_fit_command(
 
     problem = dict(problem)
     data, target = required(problem.pop("data"), problem.pop("target"))
-    report = check_fit(
-        model,
-        data,
-        target,
-        h=h,
-        rtol=rtol,
-        atol=atol,
-        seed=seed,
-        sample=SAMPLE if sample is None else sample,
-        **problem,
-    )
+    sample = SAMPLE if sample is None else sample
+    report = check_fit(model, data, target, h=h, rtol=rtol, atol=atol, seed=seed, sample=sample, **problem)
     if json:
         from gradtool.report.common import print_json
 
