@@ -8,7 +8,6 @@ the command's time. Prints a Markdown section; --write FILE replaces (or adds) i
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
@@ -109,15 +108,9 @@ def section() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", help="replace (or add) the 'The computation graph' section of this Markdown file")
-    args = parser.parse_args()
-    text = section()
-    print(text)
-    if args.write:
-        from sections import write_section
+    from sections import main_of
 
-        write_section(args.write, text)
+    main_of(section, __doc__)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ is left out when its library is missing. Prints a Markdown section; --write FILE
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import subprocess
@@ -198,15 +197,9 @@ def section() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", help="replace (or add) the 'Numeric derivatives' section of this Markdown file")
-    args = parser.parse_args()
-    text = section()
-    print(text)
-    if args.write:
-        from sections import write_section
+    from sections import main_of
 
-        write_section(args.write, text)
+    main_of(section, __doc__)
 
 
 if __name__ == "__main__":

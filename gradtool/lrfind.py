@@ -116,12 +116,12 @@ def lr_find(
         if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
             raise ParamError(name, f"must be a number > 0, got {v!r}")
     if not lr_min < lr_max:
-        raise ParamError("lr_min", f"{lr_min:g} must be smaller than lr_max ({lr_max:g})", mentions=("lr_max",))
+        raise ParamError("lr_min", f"{lr_min:g} must be smaller than `lr_max` ({lr_max:g})", mentions=("lr_max",))
     if not (isinstance(num, int) and 2 <= num <= MAX_NUM):
         raise ParamError("num", f"must be a whole number from 2 to {MAX_NUM}, got {num!r}")
     if "lr" in hyper:
         raise ParamError(
-            "lr", "lr-find chooses the learning rates itself; give lr_min and lr_max", mentions=("lr_min", "lr_max")
+            "lr", "lr-find chooses the learning rates itself; give `lr_min` and `lr_max`", mentions=("lr_min", "lr_max")
         )
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
     objective.require_variables("minimize")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,28 +40,32 @@ class ParamError(ConfigError):
     ``key`` is the parameter's path among the arguments of the call that failed (``("beta1",)``,
     ``("schedule", "total_steps")``), ``detail`` the message without it; callers put their own name for
     the key in front (a flag, a config key path). ``str()`` is the library's own message. ``mentions`` are
-    the other parameters the detail names (by their names, as ``lr_min`` in ``must be smaller than lr_max``):
-    a caller that calls parameters otherwise (the CLI's flags) renames them there too (:meth:`detail_as`).
+    the other parameters the detail names, each written between backticks in ``template`` (``must be
+    smaller than `lr_max```): ``detail`` names them plainly, :meth:`detail_as` as a caller calls them (the
+    CLI: its flags).
     """
 
-    def __init__(self, key: tuple[str | int, ...] | str, detail: str, owner: str = "", mentions: tuple[str, ...] = ()):
+    def __init__(
+        self, key: tuple[str | int, ...] | str, template: str, owner: str = "", mentions: tuple[str, ...] = ()
+    ):
         self.key = (key,) if isinstance(key, str) else tuple(key)
-        self.detail, self.owner, self.mentions = detail, owner, tuple(mentions)
+        self.template, self.owner, self.mentions = template, owner, tuple(mentions)
+        self.detail = self.detail_as(str)
         head = f"{owner}: " if owner else ""
-        super().__init__(f"{head}{key_text(self.key)}: {detail}")
+        super().__init__(f"{head}{key_text(self.key)}: {self.detail}")
 
     def __reduce__(self):  # the arguments, not the message (the error of a run in a worker process)
-        return type(self), (self.key, self.detail, self.owner, self.mentions)
+        return type(self), (self.key, self.template, self.owner, self.mentions)
 
     def within(self, *prefix: str | int, owner: str | None = None) -> ParamError:
         """The same error one level up: ``key`` under ``prefix`` (``("schedule",) + key``)."""
-        return type(self)((*prefix, *self.key), self.detail, self.owner if owner is None else owner, self.mentions)
+        return type(self)((*prefix, *self.key), self.template, self.owner if owner is None else owner, self.mentions)
 
     def detail_as(self, name: Callable[[str], str]) -> str:
-        """The detail with each parameter it ``mentions`` called ``name(parameter)`` (the CLI: its flag)."""
-        detail = self.detail
+        """The detail with each parameter it mentions called ``name(parameter)``."""
+        detail = self.template
         for mention in self.mentions:
-            detail = re.sub(rf"(?<![\w-]){re.escape(mention)}(?![\w-])", lambda _, m=mention: name(m), detail)
+            detail = detail.replace(f"`{mention}`", name(mention))
         return detail
 
 

@@ -132,13 +132,15 @@ def test_library_errors_name_the_parameter_not_a_flag(case, tmp_path):
 
 
 def test_a_detail_names_other_parameters_in_the_callers_terms():
-    exc = ParamError("lr_min", "1 must be smaller than lr_max (0.1)", mentions=("lr_max",))
+    exc = ParamError("lr_min", "1 must be smaller than `lr_max` (0.1)", mentions=("lr_max",))
+    assert str(exc) == "lr_min: 1 must be smaller than lr_max (0.1)" and exc.detail == str(exc)[8:]
     assert exc.detail_as(lambda key: f"--{key}") == "1 must be smaller than --lr_max (0.1)"
     from gradtool.cli.choices import cli_message
 
     assert cli_message(exc) == "--min: 1 must be smaller than --max (0.1)"
-    words = ParamError("init", "init random or init_scale; not initial", mentions=("init",))
-    assert words.detail_as(lambda key: "--init") == "--init random or init_scale; not initial"
+    words = ParamError("inputs", "data/inputs.csv: takes 2 inputs; pick columns with `inputs`", mentions=("inputs",))
+    assert words.detail_as(lambda key: "--inputs") == "data/inputs.csv: takes 2 inputs; pick columns with --inputs"
+    assert words.detail == "data/inputs.csv: takes 2 inputs; pick columns with inputs"
 
 
 @pytest.mark.parametrize(
@@ -175,6 +177,10 @@ def test_a_detail_names_other_parameters_in_the_callers_terms():
             "--test-data: give --test-split or --test-data, not both",
         ),
         (["fit", "linear", "--data", LINEAR, "--target", "y", "--stratify"], "--stratify: needs --test-split:"),
+        (
+            ["fit", "mlp:2-4-1", "--data", LINEAR, "--target", "y"],
+            f"--inputs: {LINEAR}: the network takes 2 inputs but the data has 1 (x); pick columns with --inputs\n",
+        ),
         (["fit", "linear", "--data", "{d}/huge.csv", "--target", "y", "--standardize"], "--standardize: an input"),
     ],
 )

@@ -96,6 +96,19 @@ def test_newton_shifts_an_indefinite_hessian_and_still_descends():
     assert all(b < a for a, b in zip(fs, fs[1:], strict=False))  # every step went down
 
 
+def test_newton_shift_follows_nocedal_wright_3_3():
+    from gradtool.optim.newton import newton_direction, shift_for
+
+    assert shift_for(np.diag([1.0, 2.0]), 1e-3) == 0.0  # positive definite: no shift
+    # a negative diagonal: tau_0 = shift - min H_ii = 1.001 makes diag(0.001, 3.001) positive definite
+    assert shift_for(np.diag([-1.0, 2.0]), 1e-3) == pytest.approx(1.001, rel=1e-15)
+    # a positive diagonal but eigenvalues -1 and 3: tau = 1e-3 doubled until above 1, 1e-3 * 2^10
+    assert shift_for(np.array([[1.0, 2.0], [2.0, 1.0]]), 1e-3) == pytest.approx(1.024, rel=1e-15)
+    d, tau = newton_direction(np.array([[1.0, 2.0], [2.0, 1.0]]), np.array([1.0, 0.0]), 1e-3)
+    np.testing.assert_allclose(d, -np.linalg.solve([[2.024, 2.0], [2.0, 2.024]], [1.0, 0.0]), rtol=1e-14)
+    assert float(d @ [1.0, 0.0]) < 0  # a descent direction
+
+
 def test_newton_cg_never_forms_a_hessian_at_1000_variables(monkeypatch):
     from gradtool.grad.analytic import AnalyticEngine
     from gradtool.grad.autodiff import AutodiffEngine
@@ -213,6 +226,8 @@ def test_line_search_options_reach_every_surface(invoke_json, invoke, tmp_path):
     assert out.exit_code == 2 and "optimizer.line_search.c1: c1=0.99 must be below c2=0.95" in out.stderr
     code, listing = invoke_json("optimizers", "--line-searches", "--json")
     assert [e["name"] for e in listing["line_searches"]] == ["none", "armijo", "strong-wolfe"]
+    none = invoke("optimizers", "none")
+    assert none.exit_code == 0 and "parameters: none" in none.stdout and "┏" not in none.stdout  # no empty table
 
 
 @pytest.mark.parametrize(

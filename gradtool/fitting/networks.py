@@ -127,8 +127,8 @@ def init_scale(init: Any) -> float:
     if not (math.isfinite(scale) and scale > 0):
         raise ParamError(
             "init",
-            "a network starts from its seeded random initialisation (init random, or init scale=K to multiply "
-            f"its weights by K > 0) or from saved weights (load); got {init!r}",
+            "a network starts from its seeded random initialisation (`init` random, or `init` scale=K to multiply "
+            f"its weights by K > 0) or from saved weights (`load`); got {init!r}",
             mentions=("init", "load"),
         )
     return scale
@@ -157,7 +157,7 @@ class LinearModel(Network):
     def init(self, rng: np.random.Generator, init: Any = None) -> np.ndarray:
         """Zeros (the convex problem's usual start), or seeded Xavier/Glorot weights with ``random``."""
         if init not in (None, "random"):
-            detail = f"{self.kind} starts from zeros, or from seeded random weights with init random"
+            detail = f"{self.kind} starts from zeros, or from seeded random weights with `init` random"
             raise ParamError("init", detail, mentions=("init",))
         self.scheme = "zeros" if init is None else "xavier"
         if init is None:
@@ -207,7 +207,8 @@ def network(spec: re.Match, inputs: list[str], targets: list[str], outputs: tupl
         raise ParamError(
             "inputs",
             f"the network takes {sizes[0]} input{'s' if sizes[0] != 1 else ''} but the data has "
-            f"{len(inputs)} ({', '.join(inputs) or 'none'}); pick columns with --inputs",
+            f"{len(inputs)} ({', '.join(inputs) or 'none'}); pick columns with `inputs`",
+            mentions=("inputs",),
         )
     if sizes[-1] != outputs[0]:
         raise ConfigError(f"the network has {sizes[-1]} output{'s' if sizes[-1] != 1 else ''} but {outputs[1]}")

@@ -58,13 +58,15 @@ def _held_out(table: Table, columns: list[str], task: str, options: dict[str, An
     split, stratify, test_data = options["test_split"], options["stratify"], options["test_data"]
     if test_data is not None:
         if split:
-            raise ParamError("test_data", "give test_split or test_data, not both", mentions=HELD_OUT)
+            raise ParamError("test_data", "give `test_split` or `test_data`, not both", mentions=HELD_OUT)
         if stratify:
-            raise ParamError("stratify", "applies to test_split (the rows of test_data are given)", mentions=HELD_OUT)
+            raise ParamError(
+                "stratify", "applies to `test_split` (the rows of `test_data` are given)", mentions=HELD_OUT
+            )
         test_table = as_table(test_data) if not isinstance(test_data, Table) else test_data
         return Held(table, np.arange(table.rows), test_table, np.arange(test_table.rows))
     if stratify and not split:
-        detail = "needs test_split: it keeps each class's share in the held-out rows"
+        detail = "needs `test_split`: it keeps each class's share in the held-out rows"
         raise ParamError("stratify", detail, mentions=HELD_OUT)
     train, test = holdout(table.rows, split, rng, strata(table, columns, task) if stratify else None)
     return Held(table, train, table if len(test) else None, test)
@@ -101,7 +103,7 @@ def _build_model(spec, table: Table, columns, targets: Targets, options: dict[st
         raise DataError(f"{table.source}: {exc}") from None
     except ParamError as exc:
         if exc.detail.startswith("the network takes"):  # the data's inputs do not suit it: name the file too
-            raise ParamError(exc.key, f"{table.source}: {exc.detail}") from None
+            raise ParamError(exc.key, f"{table.source}: {exc.template}", exc.owner, exc.mentions) from None
         raise
 
 
@@ -162,7 +164,7 @@ def prepare_fit(
     train = Split(x, y, objective.args(x, y))
     test = None if x_test is None else Split(x_test, y_test, objective.args(x_test, y_test))
     if early_stopping is not None and test is None:
-        detail = "watches the held-out rows' loss: give test_split or test_data"
+        detail = "watches the held-out rows' loss: give `test_split` or `test_data`"
         raise ParamError("early_stopping", detail, mentions=HELD_OUT)
     engine = make_fit_engine(gradient, objective)
     theta0 = _start(net, init, load, init_rng)
@@ -233,7 +235,7 @@ def _start(model, init: Any, load: Any, rng: np.random.Generator) -> np.ndarray:
     if load is None:
         return model.init(rng, init)
     if init is not None:
-        raise ParamError("load", "give init or load, not both", mentions=("init", "load"))
+        raise ParamError("load", "give `init` or `load`, not both", mentions=("init", "load"))
     from gradtool.fitting.persist import load_parameters
 
     return load_parameters(load, model)

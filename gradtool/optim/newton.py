@@ -49,7 +49,8 @@ def newton(shift: float, search: Callable | None) -> tuple[InitFn, Callable]:
     """Newton's method with an eigenvalue shift (Nocedal & Wright Alg. 3.2 with Alg. 3.3)::
 
         H = the exact Hessian at x                 analytic (SymPy), or our autodiff beyond 64 variables
-        tau = 0 if H is positive definite, else the smallest tried (from shift, doubling) making H + tau I so
+        tau = 0 if H is positive definite, else the first of tau_0 = max(0, shift - min_i H_ii),
+              tau_(k+1) = max(2 tau_k, shift), ... for which H + tau I has a Cholesky factor
         d = -(H + tau I)^-1 g                      every eigenvalue shifted by tau: a descent direction
         t = the line search's step from t0 = lr    Armijo backtracking by default; none: x + lr d
         x = x + t d

@@ -126,7 +126,7 @@ def check_picture(
         for a in tangents:
             if not xrange[0] <= a <= xrange[1]:
                 where = f"{short(xrange[0])},{short(xrange[1])}"
-                raise PlotParamError("tangents", f"{short(a)} is outside xrange ({where})", mentions=("xrange",))
+                raise PlotParamError("tangents", f"{short(a)} is outside `xrange` ({where})", mentions=("xrange",))
 
 
 def draw_landscape(

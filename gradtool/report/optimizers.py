@@ -41,11 +41,14 @@ def show_entry(entry: dict[str, Any]) -> None:
         console.print(entry["formula"], markup=False, highlight=False, soft_wrap=True)
     if entry["notes"]:
         console.print(entry["notes"], markup=False, highlight=False)
-    table = Table(title="parameters")
-    for column in ("name", "type", "default", "allowed", "meaning"):
-        table.add_column(column, overflow="fold")
-    for p in entry["parameters"]:
-        table.add_row(p["name"], p["type"], p["default_text"], p["allowed"], p["help"])
-    console.print(table)
+    if not entry["parameters"]:  # the line search `none`
+        console.print("parameters: none")
+    else:
+        table = Table(title="parameters")
+        for column in ("name", "type", "default", "allowed", "meaning"):
+            table.add_column(column, overflow="fold")
+        for p in entry["parameters"]:
+            table.add_row(p["name"], p["type"], p["default_text"], p["allowed"], p["help"])
+        console.print(table)
     for group, members in entry.get("torch_spellings", {}).items():
         console.print(f"{group}: [{', '.join(members)}] is accepted for {', '.join(members)}", markup=False)
