@@ -275,6 +275,37 @@ def test_a_corrupt_or_foreign_entry_is_ignored_and_rebuilt(folder, damage):
     assert path.read_bytes() == original and (path.stat().st_mode & 0o777) == 0o600
 
 
+@pytest.mark.parametrize("damage", ["truncated", "another gradtool version", "another format", "another key"])
+def test_a_truncated_or_foreign_entry_is_never_executed(folder, tmp_path, damage):
+    """Entries whose code would show it ran: one that writes a canary file (refused by the whitelist as well)
+    and one that passes the whitelist but returns f + 1 (so only the header check keeps it out)."""
+    canary = tmp_path / "canary"
+    reference = outcome(gradtool.minimize("sin(x) + y^2", "1,1"))
+    (path,) = entries(folder, "analytic")
+    original = path.read_bytes()
+    evil = {
+        "canary": lambda p: p.update(fg=f"open({str(canary)!r}, 'w')\n" + p["fg"]),
+        "f + 1": lambda p: p.update({k: p[k].replace("return [", "return [1 + ") for k in ("f", "fg")}),
+    }
+    rewrite(path, evil["f + 1"])
+    shifted = outcome(gradtool.minimize("sin(x) + y^2", "1,1"))  # a whole entry of this version is run...
+    assert shifted["f"] == pytest.approx(reference["f"] + 1)
+    for change in evil.values():
+        path.write_bytes(original)
+        rewrite(path, change)
+        whole = path.read_bytes()
+        head, _, body = whole[len(cache.MAGIC) :].partition(b"\n")
+        header = json.loads(head)
+        changed = {"another gradtool version": {"gradtool": "0.0.1"}, "another format": {"format": cache.FORMAT + 1}}
+        changed["another key"] = {"key": "0" * 64}
+        if damage == "truncated":
+            path.write_bytes(whole[:-5])
+        else:
+            path.write_bytes(cache.MAGIC + json.dumps({**header, **changed[damage]}).encode() + b"\n" + body)
+        assert outcome(gradtool.minimize("sin(x) + y^2", "1,1")) == reference  # ...a damaged one never
+        assert not canary.exists() and path.read_bytes() == original
+
+
 FILL = """
 import json, sys, time
 from gradtool.expr.objective import load_objective
