@@ -51,9 +51,12 @@ def test_sympy_catching_exception_does_not_swallow_the_interruption():
         stubborn()
 
 
-def test_an_interruption_swallowed_by_a_gc_callback_comes_again():
+def test_an_interruption_swallowed_by_a_gc_callback_comes_again(monkeypatch):
     import gc
+    import sys
 
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
     slow = [True]
 
     def swallow(phase, info):  # Python prints and ignores what a gc callback raises (hypothesis has one)
@@ -69,6 +72,8 @@ def test_an_interruption_swallowed_by_a_gc_callback_comes_again():
     finally:
         gc.callbacks.remove(swallow)
     assert time.monotonic() - start < 10  # without a second alarm: 30 s
+    assert reported == []  # not reported (pytest's hook, formatting it, was broken by the alarm coming again)
+    assert sys.unraisablehook == reported.append  # the hook is back
 
 
 def test_an_inner_budget_falls_back_and_the_outer_one_still_holds():
