@@ -12,7 +12,7 @@ STATUS: dict[str, tuple[bool, str]] = {
     "diverged": (False, "at step {step}: {reason}; the result is the last finite point"),
     "interrupted": (False, "interrupted at step {step} ({reason})"),
     # a method that searches found no acceptable step (or no descent direction): x is the last accepted point
-    "line_search_failed": (False, "after {step} steps: {reason}; the result is the last accepted point"),
+    "line_search_failed": (False, "after step {step}: {reason}; the result is the last accepted point"),
     "completed": (True, "trained for {epochs} epochs"),  # fit: every requested epoch ran
     # fit --early-stopping: the held-out loss stopped improving; the best epoch's parameters are the result
     "early_stopped": (
