@@ -230,7 +230,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
         raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
     lo, hi = parse_box(box) if box is not None else (objective.named.domain if objective.named else (-1, 1))
     # the batch, and every end point kept as a distinct minimum (Python floats in a dict: 8 more per cell)
-    check_batch(starts, objective.n, rows_name="starts", lower="--starts or the number of variables (--dim)", extra=8)
+    check_batch(starts, objective.n, param="starts", rows_name="starts", extra=8)
     x0 = start_points(objective.n, starts, (lo, hi), seed)
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):

@@ -125,7 +125,7 @@ def lr_find(
         )
     objective = expr if isinstance(expr, Objective) else load_objective(expr, dim, variables)
     objective.require_variables("minimize")
-    check_batch(num, objective.n, rows_name="learning rates", lower="--num or the number of variables (--dim)")
+    check_batch(num, objective.n, param="num", rows_name="learning rates")
     opt = make_optimizer(optimizer, **hyper)
     if opt.hyper.get("maximize"):
         raise ParamError("maximize", "lr-find recommends the lr with the lowest f; it cannot rank runs that ascend")

@@ -86,6 +86,18 @@ def _init_scale(_):
     return init_scale("scale=-1")
 
 
+def _minimize(expr, **kwargs):
+    from gradtool.descent import minimize
+
+    return minimize(expr, **kwargs)
+
+
+def _lr_find_sphere(**kwargs):
+    from gradtool.lrfind import lr_find
+
+    return lr_find("sphere", **kwargs)
+
+
 # (call with tmp_path, the parameter it must name, the error family it must also belong to)
 CASES = {
     "lr_find lr_min <= 0": (lambda _: _lr_find(lr_min=0.0), "lr_min", ParamError),
@@ -117,6 +129,8 @@ CASES = {
     "init and load": (lambda _: _prepare(init="random", load="m.npz"), "load", ParamError),
     "standardize overflow": (_standardize, "standardize", DataError),
     "jobs": (_jobs, "jobs", ParamError),
+    "starts x variables": (lambda _: _minimize("sphere", dim=300, starts=1_000_000), "starts", ParamError),
+    "lr_find num x variables": (lambda _: _lr_find_sphere(dim=10_000, num=10_000), "num", ParamError),
 }
 
 
