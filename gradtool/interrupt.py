@@ -33,7 +33,7 @@ def received() -> int | None:
     return _received
 
 
-_held = False  # a write that must not be cut in two is under way (see hold)
+_held = 0  # how many holds are under way (a write that must not be cut in two, see hold)
 _pending: KeyboardInterrupt | None = None  # the stop that arrived during it
 
 
@@ -43,17 +43,18 @@ def hold() -> None:
     A signal can arrive inside ``write()`` itself (Python runs its handler when the system call returns
     EINTR), and an exception raised there leaves the line partly or not buffered. Two assignments, no system
     call: cheap enough for one row of a trajectory per step. Effective where the signal handler uses
-    :func:`deliver`: under :func:`terminate_as_interrupt`, and in ``--jobs`` worker processes.
+    :func:`deliver`: under :func:`terminate_as_interrupt`, and in ``--jobs`` worker processes. Holds nest:
+    the stop waits for the outermost one.
     """
     global _held
-    _held = True
+    _held += 1
 
 
 def release() -> None:
-    """End :func:`hold`; a stop that arrived meanwhile is raised now."""
+    """End :func:`hold`; a stop that arrived meanwhile is raised when the outermost hold ends."""
     global _held, _pending
-    _held = False
-    if _pending is not None:
+    _held -= 1
+    if _held == 0 and _pending is not None:
         stop, _pending = _pending, None
         raise stop
 

@@ -268,3 +268,19 @@ def test_a_stop_inside_a_trajectory_write_waits_for_the_row(signum, where, when,
             sink(step, np.array([float(step)]), 1.0, 1.0, 0.1)
     sink(7, np.array([7.0]), 1.0, 1.0, 0.1)  # the interrupted run hands its last step over once more
     assert [line.split(",")[0] for line in handle.getvalue().splitlines()] == ["step", *map(str, range(8))]
+
+
+def test_holds_nest_and_the_stop_waits_for_the_outermost():
+    from gradtool import interrupt
+
+    with interrupt.terminate_as_interrupt():
+        interrupt.hold()
+        try:
+            interrupt.hold()
+            os.kill(os.getpid(), signal.SIGTERM)  # held: nothing raised here
+            interrupt.release()  # the inner hold ends: still held by the outer one
+            reached = True
+        finally:
+            with pytest.raises(interrupt.Terminated):
+                interrupt.release()
+    assert reached and interrupt._held == 0 and interrupt._pending is None
