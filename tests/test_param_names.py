@@ -65,7 +65,7 @@ def _sample(_):
 def _prepare(**kwargs):
     from gradtool.fitting.prepare import prepare_fit
 
-    return prepare_fit(kwargs.pop("model", "linear"), LINEAR, "y", **kwargs)
+    return prepare_fit(kwargs.pop("model", "linear"), kwargs.pop("data", LINEAR), "y", **kwargs)
 
 
 def _standardize(_):
@@ -84,6 +84,17 @@ def _init_scale(_):
     from gradtool.fitting.networks import init_scale
 
     return init_scale("scale=-1")
+
+
+def _complex_step(_):
+    from gradtool.grad.engines import make_engine
+
+    return make_engine("numeric", _load("abs(x) + y"), method="complex")
+
+
+def _bce_on_three_labels(tmp_path):
+    (tmp_path / "three.csv").write_text("x,y\n1,a\n2,b\n3,c\n4,a\n")
+    return _prepare(model="linear", data=str(tmp_path / "three.csv"), loss="bce")
 
 
 def _minimize(expr, **kwargs):
@@ -129,6 +140,9 @@ CASES = {
     "init and load": (lambda _: _prepare(init="random", load="m.npz"), "load", ParamError),
     "standardize overflow": (_standardize, "standardize", DataError),
     "jobs": (_jobs, "jobs", ParamError),
+    "complex step of abs": (_complex_step, "method", ParamError),
+    "bce on three labels": (_bce_on_three_labels, "loss", DataError),
+    "picture of three variables": (lambda _: _picture("x + y + z", runs=False), "optimizers", PlotError),
     "starts x variables": (lambda _: _minimize("sphere", dim=300, starts=1_000_000), "starts", ParamError),
     "lr_find num x variables": (lambda _: _lr_find_sphere(dim=10_000, num=10_000), "num", ParamError),
 }

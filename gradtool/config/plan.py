@@ -293,7 +293,9 @@ def check_plan(data: dict[str, Any], where: Where) -> CheckPlan:
     }
     if options["user"] is not None:
         located(where, ("grad",), UserGradient, options["user"], objective, param_keys={"user": ("grad",)})
-    located(where, ("method",), make_engine, "numeric", objective, method=options["method"], h=options["h"])
+    engine_keys = {"method": ("method",), "h": ("h",)}  # make_engine's parameters are the config's keys
+    method, h = options["method"], options["h"]
+    located(where, ("method",), make_engine, "numeric", objective, method=method, h=h, param_keys=engine_keys)
     output = data.get("output", {})
     json_path = output_path(where, ("output", "json"), output["json"]) if "json" in output else None
     return CheckPlan(where.source, data.get("description"), objective, points, options, json_path)

@@ -44,10 +44,10 @@ class Objective:
         if rows > self.chunk_rows:
             need = rows * 8 * self.model.row_floats()
             lower = "the layer widths" if self.model.kind == "mlp" else "the expression's size"
-            raise ConfigError(
+            raise ParamError(
+                "batch_size",
                 f"{self.model.text} on batches of {rows:,} rows needs about {need / 2**30:,.1f} GiB per step "
-                f"(limit {MAX_SWEEP_BYTES >> 30} GiB): lower --batch-size (at most {self.chunk_rows:,} rows fit) "
-                f"or {lower}"
+                f"(limit {MAX_SWEEP_BYTES >> 30} GiB): lower it (at most {self.chunk_rows:,} rows fit) or {lower}",
             )
 
     def tape(self, rows: int):

@@ -18,7 +18,7 @@ import numpy as np
 
 from gradtool.errors import DataError
 from gradtool.fitting.data import Table
-from gradtool.params import ParamError
+from gradtool.params import DataParamError, ParamError
 
 MODES = ("values", "binary", "labels", "onehot")
 MAX_CLASSES = 1000
@@ -179,9 +179,10 @@ def resolve_targets(table: Table, columns: list[str], task: str, train_rows: np.
     labels = _labels(table, name)
     classes = _classes_of(labels[train_rows], name, table.source)
     if task == "binary" and len(classes) > 2:
-        raise DataError(
-            f"{table.source}: the bce loss needs 0/1 labels, probabilities or two distinct labels, but column "
-            f"{name!r} has {len(classes)} ({_shown(classes)}); use --loss cross-entropy"
+        raise DataParamError(
+            "loss",
+            f"{table.source}: bce needs 0/1 labels, probabilities or two distinct labels, but column "
+            f"{name!r} has {len(classes)} ({_shown(classes)}); use cross-entropy",
         )
     return Targets(columns, "binary" if task == "binary" else "labels", classes)
 

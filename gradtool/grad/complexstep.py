@@ -13,9 +13,9 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from gradtool.errors import ConfigError
 from gradtool.expr.vocabulary import relu
 from gradtool.grad.richardson import EPS, NumericEstimate, evaluate_offsets
+from gradtool.params import ParamError
 
 NOT_ANALYTIC: dict[type, str] = {sp.Abs: "abs", relu: "relu", sp.Max: "max", sp.Min: "min"}
 
@@ -46,13 +46,14 @@ COMPLEX_NAMESPACE: dict[str, object] = {"sigmoid": _sigmoid, "softplus": _softpl
 
 
 def require_analytic(expr: sp.Expr) -> None:
-    """Raise ConfigError naming the first operation of ``expr`` that is not complex-analytic."""
+    """Raise a ParamError on ``method`` naming the first operation of ``expr`` that is not complex-analytic."""
     for node in sp.preorder_traversal(expr):
         for kind, name in NOT_ANALYTIC.items():
             if isinstance(node, kind):
-                raise ConfigError(
-                    f"--method complex needs every operation to be complex-analytic, and {name} is not "
-                    f"(in {node}); use --method adaptive"
+                raise ParamError(
+                    "method",
+                    f"complex needs every operation to be complex-analytic, and {name} is not (in {node}); "
+                    "use adaptive",
                 )
 
 

@@ -119,8 +119,10 @@ def check_picture(
     if multistart and n > 2:
         raise PlotError(f"a multi-start picture needs 1 or 2 variables; {objective.text} has {n}")
     if not runs and n > 2:
-        raise PlotError(
-            f"{objective.text} has {n} variables: a picture of f needs 1 or 2; give --optimizers to draw loss curves"
+        raise PlotParamError(
+            "optimizers",
+            f"{objective.text} has {n} variables: a picture of f needs 1 or 2; give `optimizers` to draw loss curves",
+            mentions=("optimizers",),
         )
     if xrange is not None:
         for a in tangents:
