@@ -222,6 +222,12 @@ def minimize(
     return problem.run(sink=sink, record=record, progress=progress)
 
 
+def check_starts(starts: int, n: int) -> None:
+    """Refuse ``starts`` starts of ``n`` variables that would not fit in memory: the batch, and every end point
+    kept as a distinct minimum (Python floats in a dict: 8 floats more per cell). See gradtool.memory."""
+    check_batch(starts, n, param="starts", rows_name="starts", extra=8)
+
+
 def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: bool = False) -> RunResult:
     objective, opt, stop = problem.objective, problem.opt, problem.stop
     if not isinstance(starts, int) or isinstance(starts, bool) or not 1 <= starts <= MAX_STARTS:
@@ -229,8 +235,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
     lo, hi = parse_box(box) if box is not None else (objective.named.domain if objective.named else (-1, 1))
-    # the batch, and every end point kept as a distinct minimum (Python floats in a dict: 8 more per cell)
-    check_batch(starts, objective.n, param="starts", rows_name="starts", extra=8)
+    check_starts(starts, objective.n)
     x0 = start_points(objective.n, starts, (lo, hi), seed)
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):

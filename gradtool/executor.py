@@ -15,6 +15,7 @@ cluster (``--cluster``; it imports dask only when used).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -72,8 +73,8 @@ class LocalProcesses:
     """A pool of ``workers`` processes on this machine (``concurrent.futures.ProcessPoolExecutor``).
 
     When ``map`` is interrupted (or ``on_result`` raises), pending tasks are cancelled and every worker gets
-    SIGTERM: the task it is running stops as on Ctrl-C (its files complete), then it exits; a worker still
-    running after ``grace`` seconds is killed.
+    SIGTERM: the task it is running stops as on Ctrl-C (its files complete) and its result comes back; then
+    (or after ``grace`` seconds) the workers are killed.
     """
 
     workers: int
@@ -104,10 +105,10 @@ class LocalProcesses:
                 if on_result:
                     on_result(index, results[index])
         except BrokenProcessPool:
-            self._stop(pool)
+            self._stop(pool, futures)
             raise ExecutorError("a worker process died unexpectedly (out of memory?); try fewer --jobs") from None
         except KeyboardInterrupt as stop:
-            self._stop(pool)  # the running tasks stop as on Ctrl-C: their interrupted results may have come back
+            self._stop(pool, futures)  # the running tasks stop as on Ctrl-C: their interrupted results come back
             if on_error is None:
                 raise
             for future, index in futures.items():
@@ -116,12 +117,15 @@ class LocalProcesses:
                     results[index] = future.result() if done else on_error(index, stop)
             return results
         except BaseException:
-            self._stop(pool)
+            self._stop(pool, futures)
             raise
         pool.shutdown()
         return results
 
-    def _stop(self, pool) -> None:
+    def _stop(self, pool, futures) -> None:
+        """Cancel the tasks not started, send every worker SIGTERM (a running task stops as on Ctrl-C, its
+        files complete, and its result comes back), wait for the running tasks' results (at most ``grace``
+        seconds), then kill the workers left: idle ones wait for a task that will not come."""
         block = getattr(signal, "pthread_sigmask", None)  # a second Ctrl-C must not abandon the workers
         if block:
             block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -132,15 +136,19 @@ class LocalProcesses:
                 if process.is_alive():
                     process.terminate()
             deadline = time.monotonic() + self.grace
-            for process in processes:
-                process.join(max(0.0, deadline - time.monotonic()))
+            running = [future for future in futures if not future.done()]
+            while running and time.monotonic() < deadline and any(p.is_alive() for p in processes):
+                time.sleep(0.01)
+                running = [future for future in running if not future.done()]
             for process in processes:
                 if process.is_alive():
                     process.kill()
-                    process.join()
+            for process in processes:
+                process.join()
         finally:
             if block:
-                block(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+                with contextlib.suppress(KeyboardInterrupt):  # another stop during the clean-up: this one is it
+                    block(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def usable_cpus() -> int:
@@ -199,7 +207,13 @@ def run_task(fn: Callable[[Any], Any], task: Any) -> Any:
 def _worker_stop(signum: int, frame) -> None:
     global _stopping
     if not _busy:
-        os._exit(128 + signum)  # between tasks: nothing open, nothing to finish
+        if os.getppid() != _parent:
+            os._exit(128 + signum)  # orphaned, between tasks: nothing open, nothing to finish
+        # Idle, waiting for a task: exiting here could leave the task queue's lock taken (a reader holds it
+        # while it waits), and the other workers could then never send back their results. Start nothing new;
+        # the parent ends this process once the running tasks' results are in.
+        _stopping = True
+        return
     if not _stopping:  # a second SIGTERM must not interrupt the first one's clean-up
         _stopping = True
         deliver(Terminated(signum))  # after the row being written, if one is (gradtool.interrupt.hold)

@@ -179,6 +179,34 @@ def test_ctrl_c_on_the_terminal_stops_run_jobs_2_and_its_workers(tmp_path):
     assert all(_wait_gone(w, 60) for w in workers) and temporaries(tmp_path) == []
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM to the command", "Ctrl-C to the group"])
+def test_a_stop_while_a_worker_is_idle_reports_at_once(tmp_path, stop):
+    """Two quick runs and a long one on 2 workers: once the quick ones are done one worker waits for a task
+    (holding the task queue's lock). A stop then reported only after the 30 s grace, or hung for good."""
+    import json
+
+    args = ["compare", "x^2 + 10*y^2", "--x0=1,1", "--steps", "100000000", "--jobs", "2", "--json"]
+    proc = start(*args, "--optimizers", "gd(lr=1e-9),adam(lr=0.1),momentum(lr=0.01)", cwd=tmp_path,
+                 start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: len(children(proc.pid)) == 2)
+        workers = children(proc.pid)
+        wait_for(lambda: sum(map(cpu_seconds, workers)) > 1.5)  # the quick runs ended long ago (~0.01 s)
+        if stop.startswith("SIGTERM"):
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == (143 if stop.startswith("SIGTERM") else 130) and stderr == ""
+    runs = {r["label"]: r for r in json.loads(stdout)["runs"]}
+    assert runs["gd"]["status"] == "interrupted" and runs["gd"]["steps"] > 0
+    assert runs["adam"]["status"] == runs["momentum"]["status"] == "converged"
+    assert all(_wait_gone(w, 30) for w in workers)
+
+
 def test_workers_stop_when_run_is_killed_with_sigkill(tmp_path):
     (tmp_path / "long.yaml").write_text(SWEEP + "output: {trajectory: '{label}.csv'}\n")
     proc = start("run", "long.yaml", "--jobs", "2", cwd=tmp_path)
@@ -284,3 +312,14 @@ def test_holds_nest_and_the_stop_waits_for_the_outermost():
             with pytest.raises(interrupt.Terminated):
                 interrupt.release()
     assert reached and interrupt._held == 0 and interrupt._pending is None
+
+
+def test_a_stop_while_the_command_is_being_imported_is_no_traceback(tmp_path):
+    """SIGTERM during start-up (the command's module being imported) is `terminated`, exit 143, or, before
+    gradtool's handler is installed, the default death by SIGTERM: never a traceback."""
+    for delay in (0.03, 0.05, 0.07, 0.09, 0.12, 0.2):
+        proc = start("minimize", *LONG, cwd=tmp_path)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        assert "Traceback" not in stderr and proc.returncode in (143, -signal.SIGTERM), (delay, stderr)

@@ -231,6 +231,17 @@ def test_the_cli_names_the_flag(invoke, tmp_path, args, line):
             6,
             "test_data: give test_split or test_data, not both",
         ),
+        (
+            "function: sphere\ndim: 300\noptimizer: gd\nstarts: {count: 1000000}\n",
+            4,
+            "starts.count: 1,000,000 starts of 300 variables need about 71.5 GiB of working arrays (limit 2 GiB; "
+            "at most 27,962 starts fit): lower it or the number of variables (dim)",
+        ),
+        (
+            "task: check-grad\nfunction: abs(x) + y\nat: [1, 2]\nmethod: complex\n",
+            4,
+            "method: complex needs every operation to be complex-analytic, and abs is not (in Abs(x)); use adaptive",
+        ),
     ],
 )
 def test_a_config_names_the_key_path(invoke, tmp_path, text, line, message):

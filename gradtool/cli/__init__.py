@@ -76,10 +76,13 @@ def main() -> None:
 
 def _run() -> int:
     first = sys.argv[1] if len(sys.argv) > 1 else ""
-    target = only(first) if first in COMMANDS else __getattr__("app")
     try:
+        target = only(first) if first in COMMANDS else __getattr__("app")  # imports: a stop may come here
         code = target(standalone_mode=False)
-    except KeyboardInterrupt:  # pragma: no cover - outside any command
+    except KeyboardInterrupt:  # before a command runs (its own handler says it inside one)
+        from gradtool.interrupt import received
+
+        sys.stderr.write("interrupted\n" if received() is None else "terminated\n")
         return 130
     except Exception as exc:
         # Typer's vendored Click raises UsageError & co.; duck-typed so that nothing imports Click itself

@@ -237,6 +237,11 @@ def minimize_plan(data: dict[str, Any], where: Where) -> MinimizePlan:
     starts = _starts(data, where)
     if starts is not None and x0 is not None:
         raise where.error(("x0",), "x0 and starts exclude each other: the starts are drawn in starts.box")
+    if starts is not None:  # memory, before anything runs (and in the file's terms)
+        from gradtool.descent import check_starts
+
+        count = ("starts", "count")
+        located(where, count, check_starts, starts["starts"], objective.n, param_keys={"starts": count})
     runs = [
         RunSpec(label, text, x0, options, starts)
         for label, options in expand_runs(data, where, RUN_KEYS, common, check)
