@@ -9,7 +9,9 @@ SIGTERM, the signal that ``timeout``, ``kill``, batch systems, containers and CI
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
+import time
 from collections.abc import Iterator
 
 _received: int | None = None  # the termination signal this process has received (None: none, or Ctrl-C)
@@ -68,8 +70,18 @@ def deliver(stop: KeyboardInterrupt) -> None:
     raise stop
 
 
+REPEAT_S = 0.1  # the same signal again within this many seconds is the same stop
+_last: tuple[int, float] = (0, -math.inf)  # the last stop: its signal and when it came
+
+
 def _stop(signum: int, frame) -> None:
-    global _received
+    global _received, _last
+    now = time.monotonic()
+    if _last[0] == signum and now - _last[1] < REPEAT_S:
+        # timeout(1) sends its signal to the command and then to the command's process group: one stop, not
+        # two (a second would cut short the report of the first)
+        return
+    _last = (signum, now)
     if signum != signal.SIGINT:
         _received = signum
     deliver(KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum))
@@ -80,8 +92,8 @@ def terminate_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises :class:`Terminated` and Ctrl-C KeyboardInterrupt, both waiting for a
     :func:`hold` (main thread only; the previous handlers are restored afterwards). For programs such as the
     command line, not for a library call."""
-    global _received
-    _received = None
+    global _received, _last
+    _received, _last = None, (0, -math.inf)
     previous = signal.signal(signal.SIGTERM, _stop)
     # Ctrl-C as Python raises it, but able to wait for a held write; ignored stays ignored (a background job)
     ctrl_c = signal.getsignal(signal.SIGINT) is signal.default_int_handler

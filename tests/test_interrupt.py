@@ -323,3 +323,17 @@ def test_a_stop_while_the_command_is_being_imported_is_no_traceback(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
         assert "Traceback" not in stderr and proc.returncode in (143, -signal.SIGTERM), (delay, stderr)
+
+
+def test_a_signal_sent_twice_at_once_is_one_stop(tmp_path):
+    """timeout(1) signals the command and then its process group: the command gets the signal twice in a
+    moment. The second must not cut short the report of what ran."""
+    (tmp_path / "long.yaml").write_text(SWEEP)
+    proc = start("run", "long.yaml", cwd=tmp_path)
+    wait_for(lambda: cpu_seconds(proc.pid) > 3.0)  # imports done, the first run under way
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.02)  # the first one handled meanwhile: a second signal, not a merged one
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 143 and stderr == ""
+    assert "interrupted" in stdout and "momentum: interrupted: cancelled by SIGTERM before it finished" in stdout
