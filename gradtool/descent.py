@@ -258,8 +258,8 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
     status = "converged" if counts["converged"] == starts else ("diverged" if not finished.any() else "max_steps")
     status = "interrupted" if out.stopped else status
     reason = f"{counts['converged']} of {starts} starts converged"
-    failed = f", {counts['line_search_failed']} found no step" if counts["line_search_failed"] else ""
-    failed += f", {counts['interrupted']} interrupted ({out.stopped})" if out.stopped else ""
+    others = f", {counts['line_search_failed']} found no step" if counts["line_search_failed"] else ""
+    others += f", {counts['interrupted']} interrupted ({out.stopped})" if out.stopped else ""
     result = RunResult(
         **problem.common(),
         x0=x0[best].tolist(),
@@ -269,7 +269,7 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
         steps=int(out.steps[best]),
         status=status,
         message=f"{starts} starts: {counts['converged']} converged, {counts['max_steps']} reached max "
-        f"steps, {counts['diverged']} diverged{failed}; best shown"
+        f"steps, {counts['diverged']} diverged{others}; best shown"
         if status != "converged"
         else status_message("converged", reason=reason),
         time_s=elapsed,
@@ -288,11 +288,10 @@ def _multistart(problem: Prepared, starts: int, box: Any, seed: int, record: boo
 def _one_by_one(problem: Prepared, x0: np.ndarray) -> BatchOutcome:
     """The starts of a method that evaluates where it needs (each start its own trial points), one after
     another; ``counts`` sums their evaluations."""
-    outs, counts, stopped = [], Counter(), None
+    outs, counts, stopped, opt = [], Counter(), None, problem.opt
     try:
         for start in x0:
             oracle = problem.oracle()
-            opt = problem.opt
             outs.append(iterate(oracle, None, opt.init(start), problem.sched, start, problem.stop, step=opt.step))
             counts.update(oracle.counts)
             if outs[-1].status == "interrupted":  # the run caught Ctrl-C or SIGTERM itself

@@ -100,9 +100,7 @@ class Recorder:
     def add(self, t: int, x: np.ndarray, f: float) -> None:
         if t % self.stride:
             return
-        self.steps.append(t)
-        self.path.append(x.tolist())
-        self.values.append(f)
+        self._keep(t, x, f)
         if len(self.steps) > self.cap:  # steps 0, s, 2s, ...: keep 0, 2s, 4s, ...
             self.steps, self.path, self.values = self.steps[::2], self.path[::2], self.values[::2]
             self.stride *= 2
@@ -110,9 +108,12 @@ class Recorder:
     def finish(self, t: int, x: np.ndarray, f: float) -> None:
         """Keep step ``t`` (the last iterate) if it is not kept yet."""
         if self.steps[-1] != t:
-            self.steps.append(t)
-            self.path.append(x.tolist())
-            self.values.append(f)
+            self._keep(t, x, f)
+
+    def _keep(self, t: int, x: np.ndarray, f: float) -> None:
+        self.steps.append(t)
+        self.path.append(x.tolist())
+        self.values.append(f)
 
 
 def _bad(f: float, x: np.ndarray, gn: float) -> str | None:
