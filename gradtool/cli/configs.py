@@ -119,7 +119,8 @@ def run(
 
     Every file is validated before anything runs. Exit status: 0 every run finished (converged or max
     steps; fits completed or early-stopped) and every gradient check passed, 1 a run diverged or a check
-    failed, 2 bad input, 3 a run failed with an error (e.g. on a Dask worker).
+    failed, 2 bad input, 3 a run failed with an error (e.g. on a Dask worker), 130/143 stopped by
+    Ctrl-C/SIGTERM (what ran is reported).
     """
     from gradtool.config import load_configs
     from gradtool.config.execute import run_plans
